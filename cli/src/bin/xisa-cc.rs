@@ -1,0 +1,19 @@
+//! `xisa-cc`: a C compiler driver for build systems (`make CC=xisa-cc`).
+
+#[path = "../commands/cc.rs"]
+mod cc;
+#[path = "../report.rs"]
+mod report;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match cc::run_args(args) {
+        Ok(code) => code,
+        Err(error) => {
+            report::print_error(&error);
+            ExitCode::from(1)
+        }
+    }
+}

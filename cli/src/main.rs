@@ -1,0 +1,56 @@
+//! `xisa`: build C programs into multi-target images, check them and run them.
+
+mod commands;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xisa", version, about = "Build C programs once, run them on x86-64, AArch64 and wasm64", long_about = None)]
+struct Cli {
+    /// Show more detail (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile and link C, exactly like `xisa-cc` (accepts the flags `cc` does).
+    #[command(disable_help_flag = true)]
+    Cc(commands::cc::Args),
+    /// Run an image on one of its targets.
+    Run(commands::run::Args),
+    /// Run an image marked executable (used by the `#!` line images start with).
+    #[command(hide = true)]
+    Exec(commands::run::ExecArgs),
+    /// Prove that an image's memory layout is identical on every target.
+    Verify(commands::verify::Args),
+    /// Show an image's targets, sizes and memory map.
+    Info(commands::info::Args),
+    /// Build the libc bitcode and headers from musl source (cached).
+    BuildLibc(commands::build_libc::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Cc(args) => commands::cc::run(args),
+        Command::Run(args) => commands::run::run(args, cli.verbose),
+        Command::Exec(args) => commands::run::exec(args, cli.verbose),
+        Command::Verify(args) => commands::verify::run(args),
+        Command::Info(args) => commands::info::run(args),
+        Command::BuildLibc(args) => commands::build_libc::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            report::print_error(&error);
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! The multi-target image file (`.xisa`): a fixed header, a section table, a manifest and one
+//! program per target. Byte-level description in spec.md, "Image file".
+
+use std::path::Path;
+
+use rkyv::{Archive, Deserialize, Serialize};
+
+use crate::memory_map::ImageLayout;
+use crate::target::Target;
+
+/// The image starts with a shell line so that an image marked executable runs through
+/// `xisa exec` when xisa is on the PATH.
+pub const SHEBANG: &[u8; 32] = b"#!/usr/bin/env -S xisa exec    \n";
+pub const MAGIC: &[u8; 8] = b"XISAIMG\0";
+pub const FORMAT_VERSION: u32 = 1;
+pub const HEADER_SIZE: usize = 128;
+pub const SECTION_ENTRY_SIZE: usize = 32;
+/// Sections start at multiples of this.
+pub const SECTION_ALIGN: usize = 16;
+/// More sections than this is a corrupt file, not a real image.
+pub const MAX_SECTIONS: u32 = 64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum SectionKind {
+    Manifest = 1,
+    Program = 2,
+}
+
+impl SectionKind {
+    fn from_u32(value: u32) -> Option<Self> {
+        match value {
+            1 => Some(SectionKind::Manifest),
+            2 => Some(SectionKind::Program),
+            _ => None,
+        }
+    }
+}
+
+/// Kind of program a target section holds.
+pub const PROGRAM_ELF: u8 = 1;
+pub const PROGRAM_WASM: u8 = 2;
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// Version of the guest/executor ABI (`abi::ABI_VERSION`) the programs were built for.
+    pub abi_version: u32,
+    /// What built the image, e.g. `xisa-cc 0.1.0`.
+    pub producer: String,
+    /// Optimisation level of the shared IR.
+    pub opt_level: String,
+    pub rodata_size: u64,
+    pub data_size: u64,
+    pub bss_size: u64,
+    /// Every neutral global: same address and size on every target.
+    pub symbols: Vec<NeutralSymbol>,
+    /// Function index table: index k (from 1) names `functions[k - 1]`.
+    pub functions: Vec<String>,
+    pub targets: Vec<TargetProgram>,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct NeutralSymbol {
+    pub name: String,
+    /// 0 = rodata, 1 = data, 2 = bss.
+    pub region: u8,
+    pub address: u64,
+    pub size: u64,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct TargetProgram {
+    /// `Target::id()`.
+    pub target: u32,
+    /// `PROGRAM_ELF` or `PROGRAM_WASM`.
+    pub format: u8,
+    /// Entry point: an address for ELF, 0 for wasm (the export `__xisa_start`).
+    pub entry: u64,
+}
+
+impl Manifest {
+    pub fn layout(&self) -> ImageLayout {
+        ImageLayout { rodata_size: self.rodata_size, data_size: self.data_size, bss_size: self.bss_size }
+    }
+}
+
+impl ArchivedManifest {
+    pub fn layout(&self) -> ImageLayout {
+        ImageLayout {
+            rodata_size: self.rodata_size.to_native(),
+            data_size: self.data_size.to_native(),
+            bss_size: self.bss_size.to_native(),
+        }
+    }
+
+    pub fn targets(&self) -> Vec<Target> {
+        self.targets.iter().filter_map(|t| Target::from_id(t.target.to_native())).collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("not an xisa image: {0}")]
+    NotAnImage(String),
+    #[error("image format version {found} is not supported (this xisa reads version {FORMAT_VERSION}); rebuild the image with this xisa-cc")]
+    Version { found: u32 },
+    #[error("truncated image: the header says {expected} bytes but the file has {actual}")]
+    Truncated { expected: u64, actual: u64 },
+    #[error("corrupt image: {0}")]
+    Corrupt(String),
+    #[error("the image has no {0} program (it holds: {1})")]
+    MissingTarget(Target, String),
+}
+
+struct SectionEntry {
+    kind: u32,
+    target: u32,
+    offset: u64,
+    size: u64,
+}
+
+/// Serialises an image.
+pub fn write_image(manifest: &Manifest, programs: &[(Target, Vec<u8>)]) -> Vec<u8> {
+    let manifest_bytes = rkyv::to_bytes::<rkyv::rancor::Error>(manifest).expect("manifest serialises");
+    let mut sections: Vec<(u32, u32, &[u8])> = vec![(SectionKind::Manifest as u32, 0, &manifest_bytes)];
+    for (target, bytes) in programs {
+        sections.push((SectionKind::Program as u32, target.id(), bytes));
+    }
+    let table_end = HEADER_SIZE + sections.len() * SECTION_ENTRY_SIZE;
+    let mut out = vec![0u8; table_end];
+    let mut entries = Vec::new();
+    for (kind, target, bytes) in &sections {
+        out.resize(out.len().next_multiple_of(SECTION_ALIGN), 0);
+        entries.push(SectionEntry { kind: *kind, target: *target, offset: out.len() as u64, size: bytes.len() as u64 });
+        out.extend_from_slice(bytes);
+    }
+    let file_size = out.len() as u64;
+    for (i, entry) in entries.iter().enumerate() {
+        let at = HEADER_SIZE + i * SECTION_ENTRY_SIZE;
+        out[at..at + 4].copy_from_slice(&entry.kind.to_le_bytes());
+        out[at + 4..at + 8].copy_from_slice(&entry.target.to_le_bytes());
+        out[at + 8..at + 16].copy_from_slice(&entry.offset.to_le_bytes());
+        out[at + 16..at + 24].copy_from_slice(&entry.size.to_le_bytes());
+    }
+    out[..32].copy_from_slice(SHEBANG);
+    out[32..40].copy_from_slice(MAGIC);
+    out[40..44].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out[44..48].copy_from_slice(&(sections.len() as u32).to_le_bytes());
+    out[48..56].copy_from_slice(&file_size.to_le_bytes());
+    let digest = blake3::hash(&out[HEADER_SIZE..]);
+    out[56..88].copy_from_slice(digest.as_bytes());
+    out
+}
+
+/// Bytes of an image: a memory map of the file or an owned buffer.
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(map) => map,
+            Bytes::Owned(bytes) => bytes,
+        }
+    }
+}
+
+/// A validated image. Every accessor works on bytes that `open`/`from_bytes` checked.
+pub struct Image {
+    bytes: Bytes,
+    sections: Vec<SectionEntry>,
+    manifest_range: (usize, usize),
+}
+
+impl Image {
+    pub fn open(path: &Path) -> Result<Image, ImageError> {
+        let io = |source| ImageError::Io { path: path.display().to_string(), source };
+        let file = std::fs::File::open(path).map_err(io)?;
+        // SAFETY: the map is read-only and private; a concurrent truncation of the file by
+        // another process could fault, which xisa cannot prevent for any file it reads.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        Image::parse(Bytes::Mapped(map))
+    }
+
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Image, ImageError> {
+        Image::parse(Bytes::Owned(bytes))
+    }
+
+    fn parse(bytes: Bytes) -> Result<Image, ImageError> {
+        if bytes.len() < 40 || &bytes[32..40] != MAGIC {
+            return Err(ImageError::NotAnImage(describe_foreign(&bytes)));
+        }
+        if bytes.len() < HEADER_SIZE {
+            return Err(ImageError::Truncated { expected: HEADER_SIZE as u64, actual: bytes.len() as u64 });
+        }
+        let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        let version = u32_at(40);
+        if version != FORMAT_VERSION {
+            return Err(ImageError::Version { found: version });
+        }
+        let count = u32_at(44);
+        let file_size = u64_at(48);
+        if file_size != bytes.len() as u64 {
+            if file_size > bytes.len() as u64 {
+                return Err(ImageError::Truncated { expected: file_size, actual: bytes.len() as u64 });
+            }
+            return Err(ImageError::Corrupt(format!(
+                "the header says {file_size} bytes but the file has {} (trailing data)",
+                bytes.len()
+            )));
+        }
+        if count == 0 || count > MAX_SECTIONS {
+            return Err(ImageError::Corrupt(format!("implausible section count {count}")));
+        }
+        let table_end = HEADER_SIZE + count as usize * SECTION_ENTRY_SIZE;
+        if table_end > bytes.len() {
+            return Err(ImageError::Corrupt("the section table runs past the end of the file".into()));
+        }
+        if blake3::hash(&bytes[HEADER_SIZE..]).as_bytes() != &bytes[56..88] {
+            return Err(ImageError::Corrupt("checksum mismatch: the file was modified or damaged".into()));
+        }
+        let mut sections = Vec::new();
+        for i in 0..count as usize {
+            let at = HEADER_SIZE + i * SECTION_ENTRY_SIZE;
+            let entry = SectionEntry { kind: u32_at(at), target: u32_at(at + 4), offset: u64_at(at + 8), size: u64_at(at + 16) };
+            let end = entry.offset.checked_add(entry.size);
+            if entry.offset < table_end as u64 || end.is_none_or(|end| end > file_size) {
+                return Err(ImageError::Corrupt(format!("section {i} lies outside the file")));
+            }
+            if SectionKind::from_u32(entry.kind).is_none() {
+                return Err(ImageError::Corrupt(format!("section {i} has unknown kind {}", entry.kind)));
+            }
+            if entry.kind == SectionKind::Program as u32 && Target::from_id(entry.target).is_none() {
+                return Err(ImageError::Corrupt(format!("section {i} names unknown target {}", entry.target)));
+            }
+            sections.push(entry);
+        }
+        let manifests: Vec<&SectionEntry> = sections.iter().filter(|s| s.kind == SectionKind::Manifest as u32).collect();
+        let [manifest] = manifests.as_slice() else {
+            return Err(ImageError::Corrupt(format!("expected one manifest section, found {}", manifests.len())));
+        };
+        let manifest_range = (manifest.offset as usize, (manifest.offset + manifest.size) as usize);
+        rkyv::access::<ArchivedManifest, rkyv::rancor::Error>(&bytes[manifest_range.0..manifest_range.1])
+            .map_err(|e| ImageError::Corrupt(format!("invalid manifest: {e}")))?;
+        let image = Image { bytes, sections, manifest_range };
+        image.check_manifest()?;
+        Ok(image)
+    }
+
+    fn check_manifest(&self) -> Result<(), ImageError> {
+        let manifest = self.manifest();
+        let layout = manifest.layout();
+        if layout.end() > crate::memory_map::IMAGE_LIMIT {
+            return Err(ImageError::Corrupt("the neutral image regions exceed the memory map".into()));
+        }
+        for symbol in manifest.symbols.iter() {
+            let region = match symbol.region {
+                0 => layout.rodata(),
+                1 => layout.data(),
+                2 => layout.bss(),
+                other => return Err(ImageError::Corrupt(format!("symbol `{}` has unknown region {other}", symbol.name))),
+            };
+            let start = symbol.address.to_native();
+            let end = start.checked_add(symbol.size.to_native());
+            if start < region.start || end.is_none_or(|end| end > region.end) {
+                return Err(ImageError::Corrupt(format!("symbol `{}` lies outside its region", symbol.name)));
+            }
+        }
+        for program in manifest.targets.iter() {
+            let Some(target) = Target::from_id(program.target.to_native()) else {
+                return Err(ImageError::Corrupt(format!("manifest names unknown target {}", program.target)));
+            };
+            if self.program(target).is_err() {
+                return Err(ImageError::Corrupt(format!("manifest lists {target} but the image has no {target} program")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn manifest(&self) -> &ArchivedManifest {
+        let (start, end) = self.manifest_range;
+        // SAFETY: `parse` validated exactly these bytes as an ArchivedManifest.
+        unsafe { rkyv::access_unchecked::<ArchivedManifest>(&self.bytes[start..end]) }
+    }
+
+    pub fn deserialize_manifest(&self) -> Manifest {
+        rkyv::deserialize::<Manifest, rkyv::rancor::Error>(self.manifest()).expect("validated manifest deserialises")
+    }
+
+    /// The program section of `target`.
+    pub fn program(&self, target: Target) -> Result<&[u8], ImageError> {
+        self.sections
+            .iter()
+            .find(|s| s.kind == SectionKind::Program as u32 && s.target == target.id())
+            .map(|s| &self.bytes[s.offset as usize..(s.offset + s.size) as usize])
+            .ok_or_else(|| {
+                let have: Vec<String> = self.targets().iter().map(|t| t.to_string()).collect();
+                ImageError::MissingTarget(target, have.join(", "))
+            })
+    }
+
+    pub fn targets(&self) -> Vec<Target> {
+        self.sections
+            .iter()
+            .filter(|s| s.kind == SectionKind::Program as u32)
+            .filter_map(|s| Target::from_id(s.target))
+            .collect()
+    }
+
+    /// Identity of the image: the digest over everything after the header.
+    pub fn id(&self) -> [u8; 32] {
+        self.bytes[56..88].try_into().expect("32 bytes")
+    }
+
+    pub fn file_size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    /// Sizes of every section: (kind name, target, bytes).
+    pub fn section_sizes(&self) -> Vec<(&'static str, Option<Target>, u64)> {
+        self.sections
+            .iter()
+            .map(|s| match SectionKind::from_u32(s.kind) {
+                Some(SectionKind::Manifest) => ("manifest", None, s.size),
+                _ => ("program", Target::from_id(s.target), s.size),
+            })
+            .collect()
+    }
+}
+
+/// Says what a file that is not an image looks like, to make the error useful.
+fn describe_foreign(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        return "the file is empty".into();
+    }
+    if bytes.starts_with(b"\x7fELF") {
+        return "it is an ELF file (a native program or object, not an xisa image)".into();
+    }
+    if bytes.starts_with(b"\0asm") {
+        return "it is a bare WebAssembly module, not an xisa image".into();
+    }
+    if bytes.starts_with(b"BC\xC0\xDE") {
+        return "it is an LLVM bitcode object; link it with xisa-cc to make an image".into();
+    }
+    if bytes.starts_with(SHEBANG) || bytes.starts_with(b"#!") {
+        if bytes.len() < 40 {
+            return format!("the file is truncated ({} bytes; an image header is {HEADER_SIZE})", bytes.len());
+        }
+        return "it starts like a script, not an xisa image".into();
+    }
+    if bytes.starts_with(b"XCKPT") {
+        return "it is an xisa checkpoint, not an image".into();
+    }
+    "the file does not start with the xisa image header".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<u8> {
+        let manifest = Manifest {
+            abi_version: 1,
+            producer: "test".into(),
+            opt_level: "O2".into(),
+            rodata_size: 16,
+            data_size: 8,
+            bss_size: 0,
+            symbols: vec![NeutralSymbol { name: "x".into(), region: 1, address: 0x601_0000, size: 8 }],
+            functions: vec!["main".into()],
+            targets: vec![TargetProgram { target: Target::Wasm64.id(), format: PROGRAM_WASM, entry: 0 }],
+        };
+        write_image(&manifest, &[(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())])
+    }
+
+    #[test]
+    fn round_trip() {
+        let image = Image::from_bytes(sample()).expect("valid image");
+        assert_eq!(image.targets(), vec![Target::Wasm64]);
+        assert_eq!(image.program(Target::Wasm64).unwrap(), b"\0asm\x01\0\0\0");
+        assert_eq!(image.manifest().functions[0].as_str(), "main");
+        assert_eq!(image.deserialize_manifest().symbols[0].address, 0x601_0000);
+        assert!(matches!(image.program(Target::Aarch64), Err(ImageError::MissingTarget(..))));
+    }
+
+    #[test]
+    fn truncated_and_flipped_images_are_refused() {
+        let bytes = sample();
+        for cut in [0, 10, 39, 100, bytes.len() - 1] {
+            let err = Image::from_bytes(bytes[..cut].to_vec()).err().expect("truncated image refused");
+            let text = err.to_string();
+            assert!(text.contains("truncated") || text.contains("not an xisa image"), "{cut}: {text}");
+        }
+        for at in [45, 60, 130, bytes.len() - 3] {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 0x40;
+            assert!(Image::from_bytes(flipped).is_err(), "flip at {at} accepted");
+        }
+    }
+
+    #[test]
+    fn foreign_files_are_named() {
+        let err = Image::from_bytes(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec());
+        assert!(err.err().unwrap().to_string().contains("ELF"));
+        let mut newer = sample();
+        newer[40] = 9;
+        assert!(matches!(Image::from_bytes(newer), Err(ImageError::Version { found: 9 })));
+    }
+}

@@ -1,0 +1,7 @@
+//! Neutral formats shared by every part of xisa: the memory map, the multi-target image file
+//! and (later) the checkpoint. Pure data and validation; no executor code and no I/O policy.
+
+pub mod abi;
+pub mod image;
+pub mod memory_map;
+pub mod target;

@@ -1,0 +1,150 @@
+//! The neutral memory map: the fixed address layout every target shares.
+//!
+//! Addresses below are guest addresses. They mean the same thing on every target, so a pointer
+//! stored anywhere in neutral memory stays valid after the program moves to another ISA.
+
+use std::ops::Range;
+
+/// Granule that neutral regions are aligned to (the wasm page size, a multiple of every
+/// native page size we support).
+pub const REGION_ALIGN: u64 = 0x1_0000;
+
+/// Page size reported to the guest (`AT_PAGESZ`) and used by `mmap`/`brk`.
+pub const GUEST_PAGE_SIZE: u64 = 0x1000;
+
+/// `[0, NULL_GUARD_END)` is never mapped on native targets, so null dereferences fault.
+pub const NULL_GUARD_END: u64 = 0x1_0000;
+
+/// Per-target private memory: code, backend constants, native stack, call table.
+/// Never part of a checkpoint and never referenced from neutral memory.
+pub const PRIVATE: Range<u64> = 0x1_0000..0x400_0000;
+
+/// The start-up block: argc, argv, envp, auxv and their strings, written by the executor.
+pub const STARTUP: Range<u64> = 0x400_0000..0x410_0000;
+
+/// Guard below the shadow stack: never mapped on native targets; checked explicitly by
+/// function prologues on every target.
+pub const SHADOW_STACK_GUARD: Range<u64> = 0x410_0000..0x420_0000;
+
+/// The neutral shadow stack that holds every local whose address is taken. It grows down
+/// from its end.
+pub const SHADOW_STACK: Range<u64> = 0x420_0000..0x520_0000;
+
+/// Where the neutral image (rodata, data, bss, each `REGION_ALIGN`-aligned) begins.
+pub const IMAGE_BASE: u64 = 0x600_0000;
+
+/// The neutral image must end below this address so that 32-bit absolute relocations
+/// (x86-64 small code model) reach every neutral symbol.
+pub const IMAGE_LIMIT: u64 = 0x8000_0000;
+
+/// Default top of guest memory (exclusive) when the user does not choose one.
+pub const DEFAULT_MEM_TOP: u64 = 0x1_0000_0000;
+
+/// Smallest memory top accepted: the fixed regions plus some heap.
+pub const MIN_MEM_TOP: u64 = 0x800_0000;
+
+/// Round `value` up to a multiple of `align` (a power of two).
+pub const fn align_up(value: u64, align: u64) -> u64 {
+    (value + align - 1) & !(align - 1)
+}
+
+/// The three neutral image regions of one program, as laid out by the toolchain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageLayout {
+    pub rodata_size: u64,
+    pub data_size: u64,
+    pub bss_size: u64,
+}
+
+impl ImageLayout {
+    pub fn rodata(&self) -> Range<u64> {
+        IMAGE_BASE..IMAGE_BASE + self.rodata_size
+    }
+
+    pub fn data(&self) -> Range<u64> {
+        let start = align_up(self.rodata().end, REGION_ALIGN);
+        start..start + self.data_size
+    }
+
+    pub fn bss(&self) -> Range<u64> {
+        let start = align_up(self.data().end, REGION_ALIGN);
+        start..start + self.bss_size
+    }
+
+    /// First address after the image: where the brk heap begins.
+    pub fn end(&self) -> u64 {
+        align_up(self.bss().end, REGION_ALIGN)
+    }
+}
+
+/// The complete map of one running program: the fixed regions, its image and its heap bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryMap {
+    pub image: ImageLayout,
+    /// Exclusive top of guest memory; the mmap area is allocated downwards from here.
+    pub mem_top: u64,
+}
+
+impl MemoryMap {
+    pub fn brk_base(&self) -> u64 {
+        self.image.end()
+    }
+
+    /// Ranges that must never be touched by the guest or by the monitor on its behalf.
+    pub fn guard_ranges(&self) -> [Range<u64>; 2] {
+        [0..NULL_GUARD_END, SHADOW_STACK_GUARD]
+    }
+
+    /// Is `[addr, addr + len)` inside guest memory and clear of every guard range?
+    pub fn is_accessible(&self, addr: u64, len: u64) -> bool {
+        let Some(end) = addr.checked_add(len) else {
+            return false;
+        };
+        if end > self.mem_top {
+            return false;
+        }
+        len == 0
+            || self
+                .guard_ranges()
+                .iter()
+                .all(|guard| end <= guard.start || addr >= guard.end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_are_aligned_and_ordered() {
+        let layout = ImageLayout { rodata_size: 5, data_size: 0x1_0001, bss_size: 3 };
+        assert_eq!(layout.rodata(), IMAGE_BASE..IMAGE_BASE + 5);
+        assert_eq!(layout.data().start, IMAGE_BASE + REGION_ALIGN);
+        assert_eq!(layout.bss().start, IMAGE_BASE + 3 * REGION_ALIGN);
+        assert_eq!(layout.end(), IMAGE_BASE + 4 * REGION_ALIGN);
+    }
+
+    #[test]
+    fn guards_and_top_are_inaccessible() {
+        let map = MemoryMap {
+            image: ImageLayout { rodata_size: 0, data_size: 0, bss_size: 0 },
+            mem_top: MIN_MEM_TOP,
+        };
+        assert!(!map.is_accessible(0, 1));
+        assert!(!map.is_accessible(SHADOW_STACK_GUARD.end - 1, 2));
+        assert!(map.is_accessible(SHADOW_STACK.start, 16));
+        assert!(!map.is_accessible(MIN_MEM_TOP - 4, 8));
+        assert!(!map.is_accessible(u64::MAX - 2, 8));
+        assert!(map.is_accessible(MIN_MEM_TOP - 8, 8));
+    }
+
+    #[test]
+    fn fixed_regions_do_not_overlap() {
+        assert!(NULL_GUARD_END <= PRIVATE.start);
+        assert!(PRIVATE.end <= STARTUP.start);
+        assert!(STARTUP.end <= SHADOW_STACK_GUARD.start);
+        assert!(SHADOW_STACK_GUARD.end <= SHADOW_STACK.start);
+        assert!(SHADOW_STACK.end <= IMAGE_BASE);
+        assert!(IMAGE_BASE < IMAGE_LIMIT && IMAGE_LIMIT < DEFAULT_MEM_TOP);
+    }
+}

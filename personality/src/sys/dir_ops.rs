@@ -1,0 +1,195 @@
+//! Directory entries and the cwd: unlink, mkdir, rename, links, readlink, getcwd, chdir.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
+use cap_std::fs::{DirBuilder, DirBuilderExt};
+
+use crate::abi::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW};
+use crate::errno::Errno;
+use crate::fs::fd_table::Object;
+use crate::guest_io::GuestMemoryExt;
+use crate::memory::GuestMemory;
+use crate::personality::Personality;
+use crate::sys::SysResult;
+use crate::sys::resolve::lookup;
+
+impl Personality {
+    pub(crate) fn sys_unlinkat(
+        &mut self,
+        mem: &mut dyn GuestMemory,
+        dirfd: i32,
+        addr: u64,
+        flags: u64,
+    ) -> SysResult {
+        if flags & !u64::from(AT_REMOVEDIR) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let target = self.path_arg(mem, dirfd, addr)?;
+        let at = self.sandbox.locate(&target)?;
+        if flags != 0 {
+            if at.is_root() {
+                return Err(Errno::EBUSY);
+            }
+            at.dir.remove_dir(&at.rel)?;
+        } else {
+            if at.is_root() {
+                return Err(Errno::EISDIR);
+            }
+            if target.must_be_dir {
+                // unlink("x/"): a directory is EISDIR, anything else is not a directory.
+                let meta = lookup(&at, true)?;
+                return Err(if meta.is_dir() {
+                    Errno::EISDIR
+                } else {
+                    Errno::ENOTDIR
+                });
+            }
+            at.dir.remove_file(&at.rel)?;
+        }
+        Ok(0)
+    }
+
+    pub(crate) fn sys_mkdirat(
+        &mut self,
+        mem: &mut dyn GuestMemory,
+        dirfd: i32,
+        addr: u64,
+        mode: u64,
+    ) -> SysResult {
+        let target = self.path_arg(mem, dirfd, addr)?;
+        let at = self.sandbox.locate(&target)?;
+        if at.is_root() {
+            return Err(Errno::EEXIST);
+        }
+        let mut builder = DirBuilder::new();
+        builder.mode((mode as u32) & 0o7777 & !self.umask);
+        at.dir.create_dir_with(&at.rel, &builder)?;
+        Ok(0)
+    }
+
+    pub(crate) fn sys_renameat2(
+        &mut self,
+        mem: &mut dyn GuestMemory,
+        old_dirfd: i32,
+        old_addr: u64,
+        new_dirfd: i32,
+        new_addr: u64,
+        flags: u64,
+    ) -> SysResult {
+        if flags != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let from = self.path_arg(mem, old_dirfd, old_addr)?;
+        let to = self.path_arg(mem, new_dirfd, new_addr)?;
+        let (from, to) = (self.sandbox.locate(&from)?, self.sandbox.locate(&to)?);
+        if from.mount != to.mount {
+            return Err(Errno::EXDEV);
+        }
+        if from.is_root() || to.is_root() {
+            return Err(Errno::EBUSY);
+        }
+        from.dir.rename(&from.rel, to.dir, &to.rel)?;
+        Ok(0)
+    }
+
+    pub(crate) fn sys_linkat(
+        &mut self,
+        mem: &mut dyn GuestMemory,
+        old_dirfd: i32,
+        old_addr: u64,
+        new_dirfd: i32,
+        new_addr: u64,
+        flags: u64,
+    ) -> SysResult {
+        if flags & !u64::from(AT_SYMLINK_FOLLOW) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let from = self.path_arg(mem, old_dirfd, old_addr)?;
+        let to = self.path_arg(mem, new_dirfd, new_addr)?;
+        let (from, to) = (self.sandbox.locate(&from)?, self.sandbox.locate(&to)?);
+        if from.mount != to.mount {
+            return Err(Errno::EXDEV);
+        }
+        from.dir.hard_link(&from.rel, to.dir, &to.rel)?;
+        Ok(0)
+    }
+
+    pub(crate) fn sys_symlinkat(
+        &mut self,
+        mem: &mut dyn GuestMemory,
+        target_addr: u64,
+        dirfd: i32,
+        addr: u64,
+    ) -> SysResult {
+        let contents = mem.read_path(target_addr)?;
+        if contents.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        let link = self.path_arg(mem, dirfd, addr)?;
+        let at = self.sandbox.locate(&link)?;
+        // The link text is stored as given; following it later is still confined.
+        at.dir
+            .symlink_contents(OsStr::from_bytes(&contents), &at.rel)?;
+        Ok(0)
+    }
+
+    pub(crate) fn sys_readlinkat(
+        &mut self,
+        mem: &mut dyn GuestMemory,
+        dirfd: i32,
+        addr: u64,
+        buf: u64,
+        size: u64,
+    ) -> SysResult {
+        let size = u64::try_from(size as i32)
+            .ok()
+            .filter(|&s| s > 0)
+            .ok_or(Errno::EINVAL)?;
+        let target = self.path_arg(mem, dirfd, addr)?;
+        let at = self.sandbox.locate(&target)?;
+        if at.is_root() || target.must_be_dir {
+            return Err(Errno::EINVAL);
+        }
+        let contents = at.dir.read_link_contents(&at.rel)?;
+        let bytes = contents.as_os_str().as_bytes();
+        let n = bytes.len().min(size as usize);
+        mem.write_bytes(buf, &bytes[..n])?;
+        Ok(n as u64)
+    }
+
+    pub(crate) fn sys_getcwd(
+        &mut self,
+        mem: &mut dyn GuestMemory,
+        buf: u64,
+        size: u64,
+    ) -> SysResult {
+        let len = self.cwd.len() as u64 + 1;
+        if size < len {
+            return Err(Errno::ERANGE);
+        }
+        let out = mem.bytes_mut(buf, len)?;
+        out[..self.cwd.len()].copy_from_slice(&self.cwd);
+        out[self.cwd.len()] = 0;
+        Ok(len)
+    }
+
+    pub(crate) fn sys_chdir(&mut self, mem: &mut dyn GuestMemory, addr: u64) -> SysResult {
+        let target = self.path_arg(mem, AT_FDCWD, addr)?;
+        if !lookup(&self.sandbox.locate(&target)?, true)?.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        self.cwd = target.path;
+        Ok(0)
+    }
+
+    pub(crate) fn sys_fchdir(&mut self, fd: i32) -> SysResult {
+        match &self.fds.get(fd)?.object {
+            Object::Dir { path, .. } => {
+                self.cwd = path.clone();
+                Ok(0)
+            }
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Per-target code generation from the one neutral module: retarget, check layouts, define
+//! the target's pieces (function-pointer resolver, exports or call table), emit an object and
+//! link it at the neutral memory map.
+
+pub mod elf;
+pub mod wasm;
+
+use xisa_format::target::Target;
+
+use crate::error::{Result, ToolchainError};
+use crate::ir::llvm::{Context, DataLayout, Linkage, TargetMachine};
+use crate::ir::regions::Region;
+use crate::ir::{NeutralProgram, fnptr, layout, symbols};
+use crate::sysroot::Sysroot;
+use crate::target::{CodegenSettings, NEUTRAL_DATA_LAYOUT};
+
+/// Export name of neutral function index `k` in the wasm64 program.
+pub fn wasm_function_export(k: usize) -> String {
+    format!("__xisa_fn.{k}")
+}
+
+/// Compiles the neutral program for `target` into a linked program (ELF executable or wasm
+/// module).
+pub fn generate(target: Target, program: &NeutralProgram, sysroot: &Sysroot) -> Result<Vec<u8>> {
+    let object = compile(target, program)?;
+    match target {
+        Target::Wasm64 => wasm::link(&object, sysroot),
+        Target::X86_64 | Target::Aarch64 => elf::link(target, &object, program, sysroot),
+    }
+}
+
+fn compile(target: Target, program: &NeutralProgram) -> Result<Vec<u8>> {
+    let context = Context::new();
+    let mut module = context.parse_bitcode(&program.bitcode, "neutral").map_err(ToolchainError::Llvm)?;
+    let machine = TargetMachine::new(target.triple(), target.cpu(), target.features(), true)
+        .map_err(ToolchainError::Llvm)?;
+    module.set_triple(target.triple());
+    module.set_data_layout(&machine.data_layout());
+    let differences =
+        layout::layout_differences(&module, &DataLayout::from_string(NEUTRAL_DATA_LAYOUT), &module.layout());
+    if !differences.is_empty() {
+        return Err(ToolchainError::Layout(format!(
+            "memory layout differs on {target}:\n  {}",
+            differences.join("\n  ")
+        )));
+    }
+    for function in module.functions() {
+        if function.is_declaration() {
+            continue;
+        }
+        function.remove_string_attribute("target-cpu");
+        function.remove_string_attribute("target-features");
+        function.add_attribute(context.const_string_attribute("target-cpu", target.cpu()));
+        if !target.features().is_empty() {
+            function.add_attribute(context.const_string_attribute("target-features", target.features()));
+        }
+        if target.is_native() {
+            function.add_attribute(context.const_string_attribute("frame-pointer", "all"));
+        }
+    }
+    for region in Region::ALL {
+        if let Some(global) = module.global(region.symbol()) {
+            global.set_section(region.section());
+        }
+    }
+    match target {
+        Target::Wasm64 => {
+            fnptr::define_identity_resolver(&mut module);
+            for (i, name) in program.functions.names.iter().enumerate() {
+                let function = module.function(name).ok_or_else(|| {
+                    ToolchainError::Llvm(format!("indexed function `{name}` is missing on {target}"))
+                })?;
+                function.set_linkage(Linkage::LLVMExternalLinkage);
+                function.set_hidden();
+                function.add_attribute(context.const_string_attribute("wasm-export-name", &wasm_function_export(i + 1)));
+            }
+            if let Some(entry) = module.function(symbols::ENTRY) {
+                entry.add_attribute(context.const_string_attribute("wasm-export-name", symbols::ENTRY));
+            }
+            if let Some(syscall) = module.function("__xisa_syscall") {
+                syscall.add_attribute(context.const_string_attribute("wasm-import-module", "xisa"));
+                syscall.add_attribute(context.const_string_attribute("wasm-import-name", "syscall"));
+            }
+        }
+        Target::X86_64 | Target::Aarch64 => fnptr::define_table_resolver(&mut module, &program.functions)?,
+    }
+    module.run_passes("always-inline", &machine).map_err(ToolchainError::Llvm)?;
+    module.verify().map_err(|e| ToolchainError::Llvm(format!("{target} IR is invalid: {e}")))?;
+    machine.emit_object(&mut module).map_err(ToolchainError::Llvm)
+}

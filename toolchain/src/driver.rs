@@ -1,0 +1,333 @@
+//! `xisa-cc` command-line parsing: the flags real build systems pass to `cc`, sorted into
+//! front-end flags, link inputs and modes. A flag that cannot be honoured is an error naming
+//! it; flags with no effect on a whole-program, multi-target build are accepted.
+
+use std::path::PathBuf;
+
+use crate::error::{Result, ToolchainError};
+use crate::ir::OptLevel;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Link,
+    Compile,
+    Assembly,
+    Preprocess,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    Source(PathBuf),
+    Object(PathBuf),
+    Archive(PathBuf),
+    Library(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Query {
+    Version,
+    DumpVersion,
+    DumpMachine,
+}
+
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    pub mode: Mode,
+    pub inputs: Vec<Input>,
+    pub output: Option<PathBuf>,
+    pub frontend_flags: Vec<String>,
+    pub library_dirs: Vec<PathBuf>,
+    pub opt: OptLevel,
+    /// Front-end size flag (`-Os`/`-Oz`) when one was given.
+    pub size_flag: Option<String>,
+    pub nostdlib: bool,
+    pub nostdinc: bool,
+    pub verbose: bool,
+    pub query: Option<Query>,
+    /// Symbols to pull in as if referenced (`-u`).
+    pub undefined: Vec<String>,
+}
+
+/// Libraries musl folds into libc: `-lm`, `-lpthread`, ... need nothing more.
+pub const LIBC_PARTS: [&str; 9] = ["c", "m", "pthread", "rt", "dl", "util", "xnet", "resolv", "crypt"];
+
+/// Front-end flags that take their value as the next argument.
+const FRONTEND_WITH_VALUE: [&str; 9] = ["-I", "-D", "-U", "-include", "-imacros", "-isystem", "-iquote", "-idirafter", "-MF"];
+const DEPENDENCY_WITH_VALUE: [&str; 2] = ["-MT", "-MQ"];
+
+/// Linker options that change nothing for a static whole-program image.
+const HARMLESS_LINKER_OPTIONS: [&str; 16] = [
+    "--gc-sections", "--no-gc-sections", "-O1", "-O2", "--as-needed", "--no-as-needed",
+    "--start-group", "--end-group", "-s", "--strip-all", "--strip-debug", "-E", "--export-dynamic",
+    "--no-undefined", "--warn-common", "--sort-common",
+];
+
+fn bad(flag: &str, reason: &str) -> ToolchainError {
+    ToolchainError::Flag { flag: flag.to_string(), reason: reason.to_string() }
+}
+
+pub fn parse(args: &[String]) -> Result<Invocation> {
+    let mut inv = Invocation {
+        mode: Mode::Link,
+        inputs: Vec::new(),
+        output: None,
+        frontend_flags: Vec::new(),
+        library_dirs: Vec::new(),
+        opt: OptLevel::O2,
+        size_flag: None,
+        nostdlib: false,
+        nostdinc: false,
+        verbose: false,
+        query: None,
+        undefined: Vec::new(),
+    };
+    let mut language_c = false;
+    let mut i = 0;
+    let next = |i: &mut usize, flag: &str| -> Result<String> {
+        *i += 1;
+        args.get(*i).cloned().ok_or_else(|| bad(flag, "missing value"))
+    };
+    while i < args.len() {
+        let arg = args[i].as_str();
+        match arg {
+            "-c" => inv.mode = Mode::Compile,
+            "-S" => inv.mode = Mode::Assembly,
+            "-E" => inv.mode = Mode::Preprocess,
+            "-o" => inv.output = Some(PathBuf::from(next(&mut i, arg)?)),
+            "-v" => inv.verbose = true,
+            "--version" => inv.query = Some(Query::Version),
+            "-dumpversion" | "-dumpfullversion" => inv.query = Some(Query::DumpVersion),
+            "-dumpmachine" => inv.query = Some(Query::DumpMachine),
+            "-O0" => inv.opt = OptLevel::O0,
+            "-O1" | "-O" => inv.opt = OptLevel::O1,
+            "-O2" => inv.opt = OptLevel::O2,
+            "-O3" => inv.opt = OptLevel::O3,
+            "-Os" => {
+                inv.opt = OptLevel::Os;
+                inv.size_flag = Some("-Os".into());
+            }
+            "-Oz" => {
+                inv.opt = OptLevel::Oz;
+                inv.size_flag = Some("-Oz".into());
+            }
+            "-Ofast" => return Err(bad(arg, "fast-math optimisation would let each target round differently; xisa keeps arithmetic bit-identical on every target (use -O3)")),
+            "-nostdlib" | "-nodefaultlibs" => inv.nostdlib = true,
+            "-nostdinc" => inv.nostdinc = true,
+            "-static" | "-rdynamic" | "-s" | "-pie" | "-no-pie" | "-static-pie" | "-m64" | "-pipe" => {}
+            "-shared" => return Err(bad(arg, "shared libraries are not supported: an xisa image is one static program")),
+            "-r" => return Err(bad(arg, "relocatable linking is not supported; archive the objects with `ar` instead")),
+            "-pthread" => inv.frontend_flags.push("-D_REENTRANT".into()),
+            "-x" => {
+                let language = next(&mut i, arg)?;
+                match language.as_str() {
+                    "c" => language_c = true,
+                    "none" => language_c = false,
+                    other => return Err(bad(&format!("-x {other}"), "only C sources are supported")),
+                }
+            }
+            "-Xclang" => {
+                let value = next(&mut i, arg)?;
+                inv.frontend_flags.push("-Xclang".into());
+                inv.frontend_flags.push(value);
+            }
+            "-mllvm" => return Err(bad(arg, "LLVM back-end options are target-specific; xisa chooses code generation for every target")),
+            "-Xlinker" => {
+                let value = next(&mut i, arg)?;
+                linker_option(&value, &mut inv)?;
+            }
+            "-u" => inv.undefined.push(next(&mut i, arg)?),
+            "-e" => return Err(bad(arg, "a custom entry point is not supported; programs start at main")),
+            "-L" => inv.library_dirs.push(PathBuf::from(next(&mut i, arg)?)),
+            "-l" => {
+                let name = next(&mut i, arg)?;
+                inv.inputs.push(Input::Library(name));
+            }
+            _ if FRONTEND_WITH_VALUE.contains(&arg) || DEPENDENCY_WITH_VALUE.contains(&arg) => {
+                let value = next(&mut i, arg)?;
+                inv.frontend_flags.push(arg.to_string());
+                inv.frontend_flags.push(value);
+            }
+            _ => classify_other(arg, language_c, &mut inv)?,
+        }
+        i += 1;
+    }
+    if inv.query.is_none() && inv.inputs.is_empty() {
+        return Err(bad("xisa-cc", "no input files"));
+    }
+    if inv.mode != Mode::Link && inv.output.is_some() {
+        let sources = inv.inputs.iter().filter(|i| matches!(i, Input::Source(_))).count();
+        if sources > 1 {
+            return Err(bad("-o", "cannot name one output for several sources with -c, -S or -E"));
+        }
+    }
+    Ok(inv)
+}
+
+fn classify_other(arg: &str, language_c: bool, inv: &mut Invocation) -> Result<()> {
+    if let Some(value) = arg.strip_prefix("-Wl,") {
+        for option in value.split(',').filter(|s| !s.is_empty()) {
+            linker_option(option, inv)?;
+        }
+        return Ok(());
+    }
+    if arg.starts_with("-Wa,") {
+        return Err(bad(arg, "assembler options are target-specific and there is no assembly in an xisa build"));
+    }
+    if arg.starts_with("-Wp,") {
+        inv.frontend_flags.push(arg.to_string());
+        return Ok(());
+    }
+    if let Some(dir) = arg.strip_prefix("-L") {
+        inv.library_dirs.push(PathBuf::from(dir));
+        return Ok(());
+    }
+    if let Some(name) = arg.strip_prefix("-l") {
+        inv.inputs.push(Input::Library(name.to_string()));
+        return Ok(());
+    }
+    if arg.starts_with("-O") {
+        return Err(bad(arg, "unknown optimisation level (use -O0, -O1, -O2, -O3, -Os or -Oz)"));
+    }
+    if arg.starts_with("-m") {
+        return Err(bad(
+            arg,
+            "target-specific code generation flags are not supported: xisa builds one program for every target",
+        ));
+    }
+    if arg.starts_with("-f") {
+        return frontend_f_flag(arg, inv);
+    }
+    let passthrough_prefixes = ["-I", "-D", "-U", "-W", "-w", "-std=", "-g", "-M", "-pedantic", "-ansi", "-include", "-isystem", "-iquote", "-idirafter", "-C", "-P", "-H", "--std="];
+    if passthrough_prefixes.iter().any(|p| arg.starts_with(p)) {
+        inv.frontend_flags.push(arg.to_string());
+        return Ok(());
+    }
+    if arg.starts_with('-') && arg != "-" {
+        return Err(bad(arg, "unknown option"));
+    }
+    let path = PathBuf::from(arg);
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_string();
+    let input = match extension.as_str() {
+        _ if language_c => Input::Source(path),
+        "c" | "i" => Input::Source(path),
+        "o" | "bc" | "lo" => Input::Object(path),
+        "a" => Input::Archive(path),
+        "s" | "S" | "asm" => return Err(bad(arg, "assembly sources are target-specific; xisa builds C only")),
+        "cc" | "cpp" | "cxx" | "C" | "c++" => return Err(bad(arg, "C++ is not supported; xisa builds C only")),
+        "h" => return Err(bad(arg, "precompiled headers are not supported")),
+        "so" => return Err(bad(arg, "shared libraries cannot be linked into an xisa image; use the static archive (.a)")),
+        _ => Input::Object(path),
+    };
+    inv.inputs.push(input);
+    Ok(())
+}
+
+fn frontend_f_flag(arg: &str, inv: &mut Invocation) -> Result<()> {
+    const REFUSED: [(&str, &str); 8] = [
+        ("-ffast-math", "fast-math would let each target round differently; xisa keeps arithmetic bit-identical"),
+        ("-funsafe-math-optimizations", "unsafe math would let each target round differently"),
+        ("-fassociative-math", "reassociation would let each target round differently"),
+        ("-freciprocal-math", "reciprocal approximations differ between targets"),
+        ("-ffp-contract=fast", "fused multiply-add contraction differs between targets"),
+        ("-ffp-contract=on", "fused multiply-add contraction differs between targets"),
+        ("-fopenmp", "OpenMP needs threads, which xisa guests do not have"),
+        ("-fsanitize", "sanitizer runtimes are target-specific and not supported"),
+    ];
+    for (prefix, reason) in REFUSED {
+        if arg.starts_with(prefix) {
+            return Err(bad(arg, reason));
+        }
+    }
+    if arg.starts_with("-fprofile") || arg.starts_with("-fcoverage") || arg == "-ftest-coverage" {
+        return Err(bad(arg, "profiling instrumentation is not supported"));
+    }
+    // Position independence, frame pointers, LTO, hardening of the native ABI and the choice
+    // of linker are decided by xisa for every target; they do not change what the program means.
+    const DECIDED_BY_XISA: [&str; 14] = [
+        "-fPIC", "-fpic", "-fPIE", "-fpie", "-fno-pic", "-fno-pie", "-fno-PIC", "-fno-PIE",
+        "-fomit-frame-pointer", "-fno-omit-frame-pointer", "-fcf-protection", "-fstack-clash-protection",
+        "-fno-plt", "-fasynchronous-unwind-tables",
+    ];
+    if DECIDED_BY_XISA.iter().any(|p| arg.starts_with(p)) || arg.starts_with("-flto") || arg.starts_with("-fuse-ld=") {
+        return Ok(());
+    }
+    inv.frontend_flags.push(arg.to_string());
+    Ok(())
+}
+
+fn linker_option(option: &str, inv: &mut Invocation) -> Result<()> {
+    if HARMLESS_LINKER_OPTIONS.contains(&option)
+        || option.starts_with("-z")
+        || option.starts_with("-rpath")
+        || option.starts_with("--hash-style")
+        || option.starts_with("--build-id")
+        || option.starts_with("-soname")
+        || option.starts_with("--version-script")
+        || option == "relro"
+        || option == "now"
+        || option == "noexecstack"
+    {
+        return Ok(());
+    }
+    if let Some(dir) = option.strip_prefix("-L") {
+        inv.library_dirs.push(PathBuf::from(dir));
+        return Ok(());
+    }
+    if let Some(name) = option.strip_prefix("-l") {
+        inv.inputs.push(Input::Library(name.to_string()));
+        return Ok(());
+    }
+    Err(bad(&format!("-Wl,{option}"), "linker option not supported by xisa-cc"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn compile_flags_are_sorted() {
+        let inv = parse(&args(&["-c", "-O3", "-g", "-Iinc", "-DX=1", "-I", "dir", "-std=c99", "-Wall", "-MMD", "-MF", "a.d", "a.c", "-o", "a.o"])).unwrap();
+        assert_eq!(inv.mode, Mode::Compile);
+        assert_eq!(inv.opt, OptLevel::O3);
+        assert_eq!(inv.inputs, vec![Input::Source("a.c".into())]);
+        assert_eq!(inv.output, Some("a.o".into()));
+        assert_eq!(inv.frontend_flags, args(&["-g", "-Iinc", "-DX=1", "-I", "dir", "-std=c99", "-Wall", "-MMD", "-MF", "a.d"]));
+    }
+
+    #[test]
+    fn link_inputs_keep_their_order() {
+        let inv = parse(&args(&["main.o", "-L.", "-lz", "libbz2.a", "-lm", "-Wl,--gc-sections", "-o", "prog"])).unwrap();
+        assert_eq!(inv.mode, Mode::Link);
+        assert_eq!(
+            inv.inputs,
+            vec![
+                Input::Object("main.o".into()),
+                Input::Library("z".into()),
+                Input::Archive("libbz2.a".into()),
+                Input::Library("m".into())
+            ]
+        );
+        assert_eq!(inv.library_dirs, vec![PathBuf::from(".")]);
+    }
+
+    #[test]
+    fn meaning_changing_flags_are_refused_by_name() {
+        for flag in ["-march=native", "-ffast-math", "-shared", "-mavx2", "-Wa,--noexecstack", "-Wl,--wrap=malloc", "-fsanitize=address"] {
+            let err = parse(&args(&[flag, "a.c"])).err().unwrap_or_else(|| panic!("{flag} accepted"));
+            assert!(err.to_string().starts_with(flag.split('=').next().unwrap()), "{flag}: {err}");
+        }
+        assert!(parse(&args(&["x.cpp"])).is_err());
+        assert!(parse(&args(&["start.S"])).is_err());
+        assert!(parse(&args(&["-c"])).is_err());
+    }
+
+    #[test]
+    fn harmless_flags_are_accepted() {
+        let inv = parse(&args(&["-fPIC", "-fstack-clash-protection", "-flto=auto", "-pthread", "-Wl,-z,relro", "-c", "a.c"])).unwrap();
+        assert_eq!(inv.frontend_flags, args(&["-D_REENTRANT"]));
+    }
+}

@@ -1,0 +1,96 @@
+//! The whole-program IR pipeline: symbol resolution, variadic lowering, one optimisation run,
+//! then neutralisation (function indices, shadow stack, neutral data regions).
+
+pub mod checks;
+pub mod entry;
+pub mod fnptr;
+pub mod layout;
+pub mod libcalls;
+pub mod llvm;
+pub mod regions;
+pub mod shadow_stack;
+pub mod symbols;
+
+use xisa_format::target::Target;
+
+use crate::error::{Result, ToolchainError};
+use crate::target::{CodegenSettings, NEUTRAL_DATA_LAYOUT, NEUTRAL_TRIPLE};
+use llvm::{Module, TargetMachine};
+
+/// Optimisation level of the single optimisation run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptLevel {
+    O0,
+    O1,
+    O2,
+    O3,
+    Os,
+    Oz,
+}
+
+impl OptLevel {
+    fn pipeline(self) -> &'static str {
+        match self {
+            OptLevel::O0 => "default<O0>",
+            OptLevel::O1 => "default<O1>",
+            OptLevel::O2 => "default<O2>",
+            OptLevel::O3 => "default<O3>",
+            OptLevel::Os => "default<Os>",
+            OptLevel::Oz => "default<Oz>",
+        }
+    }
+}
+
+/// What neutralisation decided, which every target's code generation and the image need.
+pub struct NeutralProgram {
+    pub bitcode: Vec<u8>,
+    pub functions: fnptr::FunctionIndex,
+    pub placement: regions::Placement,
+}
+
+/// The machine whose cost model drives the shared optimisation. wasm64 with 128-bit SIMD
+/// matches what both native targets offer at baseline (SSE2, NEON).
+pub fn optimisation_machine() -> Result<TargetMachine> {
+    TargetMachine::new(NEUTRAL_TRIPLE, Target::Wasm64.cpu(), Target::Wasm64.features(), true)
+        .map_err(ToolchainError::Llvm)
+}
+
+/// Before optimisation: the fixed entry point and constructor arrays.
+pub fn prepare(module: &mut Module) -> Result<()> {
+    module.set_data_layout(NEUTRAL_DATA_LAYOUT);
+    entry::normalise_main(module)?;
+    entry::lower_constructors(module);
+    Ok(())
+}
+
+/// Folds aliases, refuses undefined symbols and makes everything internal except the entry
+/// point and the library functions code generation may call by name.
+pub fn resolve_and_internalise(module: &mut Module) -> Result<()> {
+    symbols::fold_aliases(module);
+    symbols::resolve_undefined(module)?;
+    symbols::internalise(module, libcalls::is_libcall);
+    Ok(())
+}
+
+/// Variadic lowering, then the optimisation run whose result every target compiles.
+pub fn optimise(module: &mut Module, opt: OptLevel) -> Result<()> {
+    llvm::set_llvm_options(&["--expand-variadics-override=lowering"]);
+    let machine = optimisation_machine()?;
+    // LLVM's variadic lowering knows the wasm calling convention only by the wasm32 triple;
+    // it works on the wasm64 layout unchanged.
+    module.set_triple("wasm32-unknown-unknown");
+    let lowered = module.run_passes("expand-variadics", &machine);
+    module.set_triple(NEUTRAL_TRIPLE);
+    lowered.map_err(ToolchainError::Llvm)?;
+    module.run_passes(opt.pipeline(), &machine).map_err(ToolchainError::Llvm)
+}
+
+/// After optimisation: function indices, the shadow stack and the neutral data regions.
+pub fn neutralise(module: &mut Module) -> Result<NeutralProgram> {
+    let functions = fnptr::neutralise_function_pointers(module)?;
+    shadow_stack::move_allocas_to_shadow_stack(module);
+    let placement = regions::place_globals(module)?;
+    fnptr::keep_indexed_functions(module, &functions);
+    module.verify().map_err(|e| ToolchainError::Llvm(format!("neutralised IR is invalid: {e}")))?;
+    Ok(NeutralProgram { bitcode: module.to_bitcode(), functions, placement })
+}
