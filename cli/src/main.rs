@@ -1,11 +1,9 @@
 //! `xisa`: build C programs into multi-target images, check them and run them.
 
-mod commands;
-mod report;
-
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use xisa_cli::{commands, report};
 
 #[derive(Parser)]
 #[command(name = "xisa", version, about = "Build C programs once, run them on x86-64, AArch64 and wasm64", long_about = None)]

@@ -20,7 +20,10 @@ impl std::error::Error for Hinted {
 }
 
 pub fn with_hint(error: impl Into<anyhow::Error>, hint: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Hinted { error: error.into(), hint: hint.into() })
+    anyhow::Error::new(Hinted {
+        error: error.into(),
+        hint: hint.into(),
+    })
 }
 
 pub fn print_error(error: &anyhow::Error) {

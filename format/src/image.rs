@@ -80,7 +80,11 @@ pub struct TargetProgram {
 
 impl Manifest {
     pub fn layout(&self) -> ImageLayout {
-        ImageLayout { rodata_size: self.rodata_size, data_size: self.data_size, bss_size: self.bss_size }
+        ImageLayout {
+            rodata_size: self.rodata_size,
+            data_size: self.data_size,
+            bss_size: self.bss_size,
+        }
     }
 }
 
@@ -94,7 +98,10 @@ impl ArchivedManifest {
     }
 
     pub fn targets(&self) -> Vec<Target> {
-        self.targets.iter().filter_map(|t| Target::from_id(t.target.to_native())).collect()
+        self.targets
+            .iter()
+            .filter_map(|t| Target::from_id(t.target.to_native()))
+            .collect()
     }
 }
 
@@ -108,7 +115,9 @@ pub enum ImageError {
     },
     #[error("not an xisa image: {0}")]
     NotAnImage(String),
-    #[error("image format version {found} is not supported (this xisa reads version {FORMAT_VERSION}); rebuild the image with this xisa-cc")]
+    #[error(
+        "image format version {found} is not supported (this xisa reads version {FORMAT_VERSION}); rebuild the image with this xisa-cc"
+    )]
     Version { found: u32 },
     #[error("truncated image: the header says {expected} bytes but the file has {actual}")]
     Truncated { expected: u64, actual: u64 },
@@ -127,8 +136,10 @@ struct SectionEntry {
 
 /// Serialises an image.
 pub fn write_image(manifest: &Manifest, programs: &[(Target, Vec<u8>)]) -> Vec<u8> {
-    let manifest_bytes = rkyv::to_bytes::<rkyv::rancor::Error>(manifest).expect("manifest serialises");
-    let mut sections: Vec<(u32, u32, &[u8])> = vec![(SectionKind::Manifest as u32, 0, &manifest_bytes)];
+    let manifest_bytes =
+        rkyv::to_bytes::<rkyv::rancor::Error>(manifest).expect("manifest serialises");
+    let mut sections: Vec<(u32, u32, &[u8])> =
+        vec![(SectionKind::Manifest as u32, 0, &manifest_bytes)];
     for (target, bytes) in programs {
         sections.push((SectionKind::Program as u32, target.id(), bytes));
     }
@@ -137,7 +148,12 @@ pub fn write_image(manifest: &Manifest, programs: &[(Target, Vec<u8>)]) -> Vec<u
     let mut entries = Vec::new();
     for (kind, target, bytes) in &sections {
         out.resize(out.len().next_multiple_of(SECTION_ALIGN), 0);
-        entries.push(SectionEntry { kind: *kind, target: *target, offset: out.len() as u64, size: bytes.len() as u64 });
+        entries.push(SectionEntry {
+            kind: *kind,
+            target: *target,
+            offset: out.len() as u64,
+            size: bytes.len() as u64,
+        });
         out.extend_from_slice(bytes);
     }
     let file_size = out.len() as u64;
@@ -183,7 +199,10 @@ pub struct Image {
 
 impl Image {
     pub fn open(path: &Path) -> Result<Image, ImageError> {
-        let io = |source| ImageError::Io { path: path.display().to_string(), source };
+        let io = |source| ImageError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         let file = std::fs::File::open(path).map_err(io)?;
         // SAFETY: the map is read-only and private; a concurrent truncation of the file by
         // another process could fault, which xisa cannot prevent for any file it reads.
@@ -200,7 +219,10 @@ impl Image {
             return Err(ImageError::NotAnImage(describe_foreign(&bytes)));
         }
         if bytes.len() < HEADER_SIZE {
-            return Err(ImageError::Truncated { expected: HEADER_SIZE as u64, actual: bytes.len() as u64 });
+            return Err(ImageError::Truncated {
+                expected: HEADER_SIZE as u64,
+                actual: bytes.len() as u64,
+            });
         }
         let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
         let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
@@ -212,7 +234,10 @@ impl Image {
         let file_size = u64_at(48);
         if file_size != bytes.len() as u64 {
             if file_size > bytes.len() as u64 {
-                return Err(ImageError::Truncated { expected: file_size, actual: bytes.len() as u64 });
+                return Err(ImageError::Truncated {
+                    expected: file_size,
+                    actual: bytes.len() as u64,
+                });
             }
             return Err(ImageError::Corrupt(format!(
                 "the header says {file_size} bytes but the file has {} (trailing data)",
@@ -220,39 +245,74 @@ impl Image {
             )));
         }
         if count == 0 || count > MAX_SECTIONS {
-            return Err(ImageError::Corrupt(format!("implausible section count {count}")));
+            return Err(ImageError::Corrupt(format!(
+                "implausible section count {count}"
+            )));
         }
         let table_end = HEADER_SIZE + count as usize * SECTION_ENTRY_SIZE;
         if table_end > bytes.len() {
-            return Err(ImageError::Corrupt("the section table runs past the end of the file".into()));
+            return Err(ImageError::Corrupt(
+                "the section table runs past the end of the file".into(),
+            ));
         }
         if blake3::hash(&bytes[HEADER_SIZE..]).as_bytes() != &bytes[56..88] {
-            return Err(ImageError::Corrupt("checksum mismatch: the file was modified or damaged".into()));
+            return Err(ImageError::Corrupt(
+                "checksum mismatch: the file was modified or damaged".into(),
+            ));
         }
         let mut sections = Vec::new();
         for i in 0..count as usize {
             let at = HEADER_SIZE + i * SECTION_ENTRY_SIZE;
-            let entry = SectionEntry { kind: u32_at(at), target: u32_at(at + 4), offset: u64_at(at + 8), size: u64_at(at + 16) };
+            let entry = SectionEntry {
+                kind: u32_at(at),
+                target: u32_at(at + 4),
+                offset: u64_at(at + 8),
+                size: u64_at(at + 16),
+            };
             let end = entry.offset.checked_add(entry.size);
             if entry.offset < table_end as u64 || end.is_none_or(|end| end > file_size) {
-                return Err(ImageError::Corrupt(format!("section {i} lies outside the file")));
+                return Err(ImageError::Corrupt(format!(
+                    "section {i} lies outside the file"
+                )));
             }
             if SectionKind::from_u32(entry.kind).is_none() {
-                return Err(ImageError::Corrupt(format!("section {i} has unknown kind {}", entry.kind)));
+                return Err(ImageError::Corrupt(format!(
+                    "section {i} has unknown kind {}",
+                    entry.kind
+                )));
             }
-            if entry.kind == SectionKind::Program as u32 && Target::from_id(entry.target).is_none() {
-                return Err(ImageError::Corrupt(format!("section {i} names unknown target {}", entry.target)));
+            if entry.kind == SectionKind::Program as u32 && Target::from_id(entry.target).is_none()
+            {
+                return Err(ImageError::Corrupt(format!(
+                    "section {i} names unknown target {}",
+                    entry.target
+                )));
             }
             sections.push(entry);
         }
-        let manifests: Vec<&SectionEntry> = sections.iter().filter(|s| s.kind == SectionKind::Manifest as u32).collect();
+        let manifests: Vec<&SectionEntry> = sections
+            .iter()
+            .filter(|s| s.kind == SectionKind::Manifest as u32)
+            .collect();
         let [manifest] = manifests.as_slice() else {
-            return Err(ImageError::Corrupt(format!("expected one manifest section, found {}", manifests.len())));
+            return Err(ImageError::Corrupt(format!(
+                "expected one manifest section, found {}",
+                manifests.len()
+            )));
         };
-        let manifest_range = (manifest.offset as usize, (manifest.offset + manifest.size) as usize);
-        rkyv::access::<ArchivedManifest, rkyv::rancor::Error>(&bytes[manifest_range.0..manifest_range.1])
-            .map_err(|e| ImageError::Corrupt(format!("invalid manifest: {e}")))?;
-        let image = Image { bytes, sections, manifest_range };
+        let manifest_range = (
+            manifest.offset as usize,
+            (manifest.offset + manifest.size) as usize,
+        );
+        rkyv::access::<ArchivedManifest, rkyv::rancor::Error>(
+            &bytes[manifest_range.0..manifest_range.1],
+        )
+        .map_err(|e| ImageError::Corrupt(format!("invalid manifest: {e}")))?;
+        let image = Image {
+            bytes,
+            sections,
+            manifest_range,
+        };
         image.check_manifest()?;
         Ok(image)
     }
@@ -261,27 +321,42 @@ impl Image {
         let manifest = self.manifest();
         let layout = manifest.layout();
         if layout.end() > crate::memory_map::IMAGE_LIMIT {
-            return Err(ImageError::Corrupt("the neutral image regions exceed the memory map".into()));
+            return Err(ImageError::Corrupt(
+                "the neutral image regions exceed the memory map".into(),
+            ));
         }
         for symbol in manifest.symbols.iter() {
             let region = match symbol.region {
                 0 => layout.rodata(),
                 1 => layout.data(),
                 2 => layout.bss(),
-                other => return Err(ImageError::Corrupt(format!("symbol `{}` has unknown region {other}", symbol.name))),
+                other => {
+                    return Err(ImageError::Corrupt(format!(
+                        "symbol `{}` has unknown region {other}",
+                        symbol.name
+                    )));
+                }
             };
             let start = symbol.address.to_native();
             let end = start.checked_add(symbol.size.to_native());
             if start < region.start || end.is_none_or(|end| end > region.end) {
-                return Err(ImageError::Corrupt(format!("symbol `{}` lies outside its region", symbol.name)));
+                return Err(ImageError::Corrupt(format!(
+                    "symbol `{}` lies outside its region",
+                    symbol.name
+                )));
             }
         }
         for program in manifest.targets.iter() {
             let Some(target) = Target::from_id(program.target.to_native()) else {
-                return Err(ImageError::Corrupt(format!("manifest names unknown target {}", program.target)));
+                return Err(ImageError::Corrupt(format!(
+                    "manifest names unknown target {}",
+                    program.target
+                )));
             };
             if self.program(target).is_err() {
-                return Err(ImageError::Corrupt(format!("manifest lists {target} but the image has no {target} program")));
+                return Err(ImageError::Corrupt(format!(
+                    "manifest lists {target} but the image has no {target} program"
+                )));
             }
         }
         Ok(())
@@ -294,7 +369,8 @@ impl Image {
     }
 
     pub fn deserialize_manifest(&self) -> Manifest {
-        rkyv::deserialize::<Manifest, rkyv::rancor::Error>(self.manifest()).expect("validated manifest deserialises")
+        rkyv::deserialize::<Manifest, rkyv::rancor::Error>(self.manifest())
+            .expect("validated manifest deserialises")
     }
 
     /// The program section of `target`.
@@ -354,7 +430,10 @@ fn describe_foreign(bytes: &[u8]) -> String {
     }
     if bytes.starts_with(SHEBANG) || bytes.starts_with(b"#!") {
         if bytes.len() < 40 {
-            return format!("the file is truncated ({} bytes; an image header is {HEADER_SIZE})", bytes.len());
+            return format!(
+                "the file is truncated ({} bytes; an image header is {HEADER_SIZE})",
+                bytes.len()
+            );
         }
         return "it starts like a script, not an xisa image".into();
     }
@@ -376,9 +455,18 @@ mod tests {
             rodata_size: 16,
             data_size: 8,
             bss_size: 0,
-            symbols: vec![NeutralSymbol { name: "x".into(), region: 1, address: 0x601_0000, size: 8 }],
+            symbols: vec![NeutralSymbol {
+                name: "x".into(),
+                region: 1,
+                address: 0x601_0000,
+                size: 8,
+            }],
             functions: vec!["main".into()],
-            targets: vec![TargetProgram { target: Target::Wasm64.id(), format: PROGRAM_WASM, entry: 0 }],
+            targets: vec![TargetProgram {
+                target: Target::Wasm64.id(),
+                format: PROGRAM_WASM,
+                entry: 0,
+            }],
         };
         write_image(&manifest, &[(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())])
     }
@@ -390,16 +478,24 @@ mod tests {
         assert_eq!(image.program(Target::Wasm64).unwrap(), b"\0asm\x01\0\0\0");
         assert_eq!(image.manifest().functions[0].as_str(), "main");
         assert_eq!(image.deserialize_manifest().symbols[0].address, 0x601_0000);
-        assert!(matches!(image.program(Target::Aarch64), Err(ImageError::MissingTarget(..))));
+        assert!(matches!(
+            image.program(Target::Aarch64),
+            Err(ImageError::MissingTarget(..))
+        ));
     }
 
     #[test]
     fn truncated_and_flipped_images_are_refused() {
         let bytes = sample();
         for cut in [0, 10, 39, 100, bytes.len() - 1] {
-            let err = Image::from_bytes(bytes[..cut].to_vec()).err().expect("truncated image refused");
+            let err = Image::from_bytes(bytes[..cut].to_vec())
+                .err()
+                .expect("truncated image refused");
             let text = err.to_string();
-            assert!(text.contains("truncated") || text.contains("not an xisa image"), "{cut}: {text}");
+            assert!(
+                text.contains("truncated") || text.contains("not an xisa image"),
+                "{cut}: {text}"
+            );
         }
         for at in [45, 60, 130, bytes.len() - 3] {
             let mut flipped = bytes.clone();
@@ -414,6 +510,9 @@ mod tests {
         assert!(err.err().unwrap().to_string().contains("ELF"));
         let mut newer = sample();
         newer[40] = 9;
-        assert!(matches!(Image::from_bytes(newer), Err(ImageError::Version { found: 9 })));
+        assert!(matches!(
+            Image::from_bytes(newer),
+            Err(ImageError::Version { found: 9 })
+        ));
     }
 }

@@ -117,7 +117,11 @@ mod tests {
 
     #[test]
     fn regions_are_aligned_and_ordered() {
-        let layout = ImageLayout { rodata_size: 5, data_size: 0x1_0001, bss_size: 3 };
+        let layout = ImageLayout {
+            rodata_size: 5,
+            data_size: 0x1_0001,
+            bss_size: 3,
+        };
         assert_eq!(layout.rodata(), IMAGE_BASE..IMAGE_BASE + 5);
         assert_eq!(layout.data().start, IMAGE_BASE + REGION_ALIGN);
         assert_eq!(layout.bss().start, IMAGE_BASE + 3 * REGION_ALIGN);
@@ -127,7 +131,11 @@ mod tests {
     #[test]
     fn guards_and_top_are_inaccessible() {
         let map = MemoryMap {
-            image: ImageLayout { rodata_size: 0, data_size: 0, bss_size: 0 },
+            image: ImageLayout {
+                rodata_size: 0,
+                data_size: 0,
+                bss_size: 0,
+            },
             mem_top: MIN_MEM_TOP,
         };
         assert!(!map.is_accessible(0, 1));

@@ -61,7 +61,9 @@ impl FromStr for Target {
             "x86_64" | "x86-64" | "amd64" => Ok(Target::X86_64),
             "aarch64" | "arm64" => Ok(Target::Aarch64),
             "wasm64" => Ok(Target::Wasm64),
-            other => Err(format!("unknown target `{other}` (expected x86_64, aarch64 or wasm64)")),
+            other => Err(format!(
+                "unknown target `{other}` (expected x86_64, aarch64 or wasm64)"
+            )),
         }
     }
 }

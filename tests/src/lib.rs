@@ -1,1 +1,324 @@
-//! End-to-end tests live in tests/tests/.
+//! Helpers for the end-to-end tests: locating the built binaries, reading the corpus and its
+//! expected outputs, building images, running them and comparing results byte for byte.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+
+/// The workspace root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// `target/<profile>`, derived from the running test binary (`target/<profile>/deps/...`).
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .to_path_buf()
+}
+
+fn binary(name: &str) -> PathBuf {
+    let path = profile_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace binaries first (scripts/test does: cargo build --release --workspace --bins)",
+        path.display()
+    );
+    path
+}
+
+pub fn xisa() -> PathBuf {
+    binary("xisa")
+}
+
+pub fn xisa_cc() -> PathBuf {
+    binary("xisa-cc")
+}
+
+/// A scratch folder for this test run's artefacts, kept under target/ for inspection.
+pub fn work_dir(name: &str) -> PathBuf {
+    let dir = profile_dir().join("xisa-tests").join(name);
+    std::fs::create_dir_all(&dir).expect("create work dir");
+    dir
+}
+
+/// One corpus program with its metadata and expected results.
+#[derive(Clone, Debug)]
+pub struct CorpusProgram {
+    pub name: String,
+    pub source: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub stdin: Option<PathBuf>,
+    pub input_dir: Option<PathBuf>,
+    pub expected_stdout: Vec<u8>,
+    pub expected_stderr: Vec<u8>,
+    pub expected_status: i32,
+    pub expected_files: Option<PathBuf>,
+}
+
+pub fn programs_dir() -> PathBuf {
+    repo_root().join("tests/programs")
+}
+
+/// Every `tests/programs/*.c`, sorted by name.
+pub fn corpus() -> Vec<CorpusProgram> {
+    let dir = programs_dir();
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/programs exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "c"))
+        .collect();
+    sources.sort();
+    sources
+        .into_iter()
+        .map(|source| load_program(&dir, source))
+        .collect()
+}
+
+fn load_program(dir: &Path, source: PathBuf) -> CorpusProgram {
+    let name = source
+        .file_stem()
+        .expect("stem")
+        .to_string_lossy()
+        .into_owned();
+    let text = std::fs::read_to_string(&source).expect("read source");
+    let mut program = CorpusProgram {
+        name: name.clone(),
+        source: source.clone(),
+        args: Vec::new(),
+        env: Vec::new(),
+        stdin: None,
+        input_dir: Some(dir.join(format!("{name}.d"))).filter(|d| d.is_dir()),
+        expected_stdout: read(&dir.join(format!("expected/{name}.stdout"))),
+        expected_stderr: read(&dir.join(format!("expected/{name}.stderr"))),
+        expected_status: String::from_utf8_lossy(&read(
+            &dir.join(format!("expected/{name}.status")),
+        ))
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{name}: bad expected status")),
+        expected_files: Some(dir.join(format!("expected/{name}.files"))).filter(|d| d.is_dir()),
+    };
+    for line in text.lines().take_while(|l| l.starts_with("// xisa-")) {
+        if let Some(args) = line.strip_prefix("// xisa-args: ") {
+            program.args = args.split(' ').map(String::from).collect();
+        } else if let Some(env) = line.strip_prefix("// xisa-env: ") {
+            program.env.push(env.to_string());
+        } else if let Some(file) = line.strip_prefix("// xisa-stdin: ") {
+            program.stdin = Some(dir.join(format!("{name}.d")).join(file));
+        }
+    }
+    program
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Builds a corpus program into `dir/NAME.xisa` with the same language flags as the
+/// expected-output build.
+pub fn build(program: &CorpusProgram, dir: &Path) -> Result<PathBuf, String> {
+    let image = dir.join(format!("{}.xisa", program.name));
+    let output = Command::new(xisa_cc())
+        .args(["-std=c11", "-O2"])
+        .arg(&program.source)
+        .arg("-o")
+        .arg(&image)
+        .output()
+        .map_err(|e| format!("cannot run xisa-cc: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "xisa-cc failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(image)
+}
+
+/// How an image is run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Executor {
+    /// Name shown in test output, e.g. `wasm64`.
+    pub name: &'static str,
+    /// Extra `xisa run` arguments selecting it.
+    pub run_args: Vec<&'static str>,
+}
+
+impl Executor {
+    pub fn wasm64() -> Self {
+        Executor {
+            name: "wasm64",
+            run_args: vec!["--target", "wasm64"],
+        }
+    }
+}
+
+/// Runs `image` for `program` in a fresh sandbox under `dir`; returns the output and the
+/// sandbox folder.
+pub fn run(
+    program: &CorpusProgram,
+    image: &Path,
+    executor: &Executor,
+    dir: &Path,
+) -> (Output, PathBuf) {
+    let sandbox = dir.join(format!("{}.{}.sandbox", program.name, executor.name));
+    let _ = std::fs::remove_dir_all(&sandbox);
+    std::fs::create_dir_all(&sandbox).expect("create sandbox");
+    if let Some(input) = &program.input_dir {
+        copy_tree(input, &sandbox);
+    }
+    let mut command = Command::new(xisa());
+    command
+        .arg("run")
+        .args(&executor.run_args)
+        .arg("--dir")
+        .arg(&sandbox);
+    for env in &program.env {
+        command.arg("--env").arg(env);
+    }
+    command.arg(image).arg("--").args(&program.args);
+    command.stdin(match &program.stdin {
+        Some(file) => Stdio::from(std::fs::File::open(file).expect("stdin file")),
+        None => Stdio::null(),
+    });
+    let output = command.output().expect("run xisa");
+    (output, sandbox)
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Compares a run with the expected results; returns what differs.
+pub fn compare(program: &CorpusProgram, output: &Output, sandbox: &Path) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if output.stdout != program.expected_stdout {
+        problems.push(format!(
+            "stdout differs: {}",
+            first_difference(&program.expected_stdout, &output.stdout)
+        ));
+    }
+    if output.stderr != program.expected_stderr {
+        problems.push(format!(
+            "stderr differs: {}",
+            first_difference(&program.expected_stderr, &output.stderr)
+        ));
+    }
+    let status = output.status.code().unwrap_or(-1);
+    if status != program.expected_status {
+        problems.push(format!(
+            "exit status {status}, expected {}",
+            program.expected_status
+        ));
+    }
+    if let Some(expected) = &program.expected_files {
+        for file in files_under(expected) {
+            let relative = file.strip_prefix(expected).expect("under expected");
+            match std::fs::read(sandbox.join(relative)) {
+                Ok(actual) if actual == read(&file) => {}
+                Ok(actual) => problems.push(format!(
+                    "file {} differs: {}",
+                    relative.display(),
+                    first_difference(&read(&file), &actual)
+                )),
+                Err(_) => problems.push(format!("file {} was not written", relative.display())),
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        if entry.path().is_dir() {
+            out.extend(files_under(&entry.path()));
+        } else {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Where two byte strings first differ, with a little context.
+pub fn first_difference(expected: &[u8], actual: &[u8]) -> String {
+    let at = expected
+        .iter()
+        .zip(actual)
+        .position(|(a, b)| a != b)
+        .unwrap_or(expected.len().min(actual.len()));
+    let line = expected[..at].iter().filter(|b| **b == b'\n').count() + 1;
+    let context = |bytes: &[u8]| {
+        let end = (at + 60).min(bytes.len());
+        String::from_utf8_lossy(&bytes[at.min(bytes.len())..end])
+            .escape_debug()
+            .to_string()
+    };
+    format!(
+        "at byte {at} (line {line}) expected \"{}\" got \"{}\" (lengths {} and {})",
+        context(expected),
+        context(actual),
+        expected.len(),
+        actual.len()
+    )
+}
+
+/// Runs `work` on every item using `threads` threads; returns results in item order.
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = Mutex::new(0usize);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let i = {
+                        let mut n = next.lock().expect("lock");
+                        let i = *n;
+                        *n += 1;
+                        i
+                    };
+                    let Some(item) = items.get(i) else { break };
+                    let result = work(item);
+                    results.lock().expect("lock")[i] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("lock")
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}
+
+/// Threads to use for independent work: the machine's cores.
+pub fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}

@@ -54,11 +54,15 @@ pub struct Frontend<'a> {
 impl Frontend<'_> {
     pub fn command(&self, action: FrontendAction, source: &Path, output: Option<&Path>) -> Command {
         let mut command = Command::new(tools::clang());
-        command.arg("--target=wasm64-unknown-unknown").arg("-nostdinc");
+        command
+            .arg("--target=wasm64-unknown-unknown")
+            .arg("-nostdinc");
         if self.use_sysroot_headers {
             command.arg("-isystem").arg(self.sysroot.include_dir());
         }
-        command.arg("-idirafter").arg(tools::clang_resource_include());
+        command
+            .arg("-idirafter")
+            .arg(tools::clang_resource_include());
         command.args(DEFINES);
         command.arg("-ffp-contract=off").arg("-fno-exceptions");
         command.args(self.user_flags);
@@ -67,9 +71,15 @@ impl Frontend<'_> {
                 command.arg("-E");
             }
             FrontendAction::Object | FrontendAction::Assembly => {
-                command.arg(self.size_flag.unwrap_or("-O2")).args(["-Xclang", "-disable-llvm-passes"]);
+                command
+                    .arg(self.size_flag.unwrap_or("-O2"))
+                    .args(["-Xclang", "-disable-llvm-passes"]);
                 command.arg("-emit-llvm");
-                command.arg(if action == FrontendAction::Object { "-c" } else { "-S" });
+                command.arg(if action == FrontendAction::Object {
+                    "-c"
+                } else {
+                    "-S"
+                });
             }
         }
         command.arg(source);
@@ -88,12 +98,17 @@ impl Frontend<'_> {
         }
         let status = command
             .status()
-            .map_err(|source| ToolchainError::ToolMissing { tool: tools::clang().display().to_string(), source })?;
+            .map_err(|source| ToolchainError::ToolMissing {
+                tool: tools::clang().display().to_string(),
+                source,
+            })?;
         if !status.success() {
             return Err(ToolchainError::Frontend);
         }
         let context = Context::new();
-        let module = context.parse_bitcode_file(output).map_err(ToolchainError::Llvm)?;
+        let module = context
+            .parse_bitcode_file(output)
+            .map_err(ToolchainError::Llvm)?;
         let problems = checks::find_unsupported(&module, &source.display().to_string());
         if !problems.is_empty() {
             let _ = std::fs::remove_file(output);
@@ -103,15 +118,27 @@ impl Frontend<'_> {
     }
 
     /// Runs clang for an action whose output is not an object (`-E`, `-S`, `-M`).
-    pub fn passthrough(&self, action: FrontendAction, source: &Path, output: Option<&Path>) -> Result<()> {
+    pub fn passthrough(
+        &self,
+        action: FrontendAction,
+        source: &Path,
+        output: Option<&Path>,
+    ) -> Result<()> {
         let mut command = self.command(action, source, output);
         if self.verbose {
             eprintln!("{}", describe(&command));
         }
         let status = command
             .status()
-            .map_err(|source| ToolchainError::ToolMissing { tool: tools::clang().display().to_string(), source })?;
-        if status.success() { Ok(()) } else { Err(ToolchainError::Frontend) }
+            .map_err(|source| ToolchainError::ToolMissing {
+                tool: tools::clang().display().to_string(),
+                source,
+            })?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(ToolchainError::Frontend)
+        }
     }
 }
 

@@ -49,21 +49,49 @@ pub struct Invocation {
 }
 
 /// Libraries musl folds into libc: `-lm`, `-lpthread`, ... need nothing more.
-pub const LIBC_PARTS: [&str; 9] = ["c", "m", "pthread", "rt", "dl", "util", "xnet", "resolv", "crypt"];
+pub const LIBC_PARTS: [&str; 9] = [
+    "c", "m", "pthread", "rt", "dl", "util", "xnet", "resolv", "crypt",
+];
 
 /// Front-end flags that take their value as the next argument.
-const FRONTEND_WITH_VALUE: [&str; 9] = ["-I", "-D", "-U", "-include", "-imacros", "-isystem", "-iquote", "-idirafter", "-MF"];
+const FRONTEND_WITH_VALUE: [&str; 9] = [
+    "-I",
+    "-D",
+    "-U",
+    "-include",
+    "-imacros",
+    "-isystem",
+    "-iquote",
+    "-idirafter",
+    "-MF",
+];
 const DEPENDENCY_WITH_VALUE: [&str; 2] = ["-MT", "-MQ"];
 
 /// Linker options that change nothing for a static whole-program image.
 const HARMLESS_LINKER_OPTIONS: [&str; 16] = [
-    "--gc-sections", "--no-gc-sections", "-O1", "-O2", "--as-needed", "--no-as-needed",
-    "--start-group", "--end-group", "-s", "--strip-all", "--strip-debug", "-E", "--export-dynamic",
-    "--no-undefined", "--warn-common", "--sort-common",
+    "--gc-sections",
+    "--no-gc-sections",
+    "-O1",
+    "-O2",
+    "--as-needed",
+    "--no-as-needed",
+    "--start-group",
+    "--end-group",
+    "-s",
+    "--strip-all",
+    "--strip-debug",
+    "-E",
+    "--export-dynamic",
+    "--no-undefined",
+    "--warn-common",
+    "--sort-common",
 ];
 
 fn bad(flag: &str, reason: &str) -> ToolchainError {
-    ToolchainError::Flag { flag: flag.to_string(), reason: reason.to_string() }
+    ToolchainError::Flag {
+        flag: flag.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 pub fn parse(args: &[String]) -> Result<Invocation> {
@@ -85,7 +113,9 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
     let mut i = 0;
     let next = |i: &mut usize, flag: &str| -> Result<String> {
         *i += 1;
-        args.get(*i).cloned().ok_or_else(|| bad(flag, "missing value"))
+        args.get(*i)
+            .cloned()
+            .ok_or_else(|| bad(flag, "missing value"))
     };
     while i < args.len() {
         let arg = args[i].as_str();
@@ -110,19 +140,37 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
                 inv.opt = OptLevel::Oz;
                 inv.size_flag = Some("-Oz".into());
             }
-            "-Ofast" => return Err(bad(arg, "fast-math optimisation would let each target round differently; xisa keeps arithmetic bit-identical on every target (use -O3)")),
+            "-Ofast" => {
+                return Err(bad(
+                    arg,
+                    "fast-math optimisation would let each target round differently; xisa keeps arithmetic bit-identical on every target (use -O3)",
+                ));
+            }
             "-nostdlib" | "-nodefaultlibs" => inv.nostdlib = true,
             "-nostdinc" => inv.nostdinc = true,
-            "-static" | "-rdynamic" | "-s" | "-pie" | "-no-pie" | "-static-pie" | "-m64" | "-pipe" => {}
-            "-shared" => return Err(bad(arg, "shared libraries are not supported: an xisa image is one static program")),
-            "-r" => return Err(bad(arg, "relocatable linking is not supported; archive the objects with `ar` instead")),
+            "-static" | "-rdynamic" | "-s" | "-pie" | "-no-pie" | "-static-pie" | "-m64"
+            | "-pipe" => {}
+            "-shared" => {
+                return Err(bad(
+                    arg,
+                    "shared libraries are not supported: an xisa image is one static program",
+                ));
+            }
+            "-r" => {
+                return Err(bad(
+                    arg,
+                    "relocatable linking is not supported; archive the objects with `ar` instead",
+                ));
+            }
             "-pthread" => inv.frontend_flags.push("-D_REENTRANT".into()),
             "-x" => {
                 let language = next(&mut i, arg)?;
                 match language.as_str() {
                     "c" => language_c = true,
                     "none" => language_c = false,
-                    other => return Err(bad(&format!("-x {other}"), "only C sources are supported")),
+                    other => {
+                        return Err(bad(&format!("-x {other}"), "only C sources are supported"));
+                    }
                 }
             }
             "-Xclang" => {
@@ -130,13 +178,23 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
                 inv.frontend_flags.push("-Xclang".into());
                 inv.frontend_flags.push(value);
             }
-            "-mllvm" => return Err(bad(arg, "LLVM back-end options are target-specific; xisa chooses code generation for every target")),
+            "-mllvm" => {
+                return Err(bad(
+                    arg,
+                    "LLVM back-end options are target-specific; xisa chooses code generation for every target",
+                ));
+            }
             "-Xlinker" => {
                 let value = next(&mut i, arg)?;
                 linker_option(&value, &mut inv)?;
             }
             "-u" => inv.undefined.push(next(&mut i, arg)?),
-            "-e" => return Err(bad(arg, "a custom entry point is not supported; programs start at main")),
+            "-e" => {
+                return Err(bad(
+                    arg,
+                    "a custom entry point is not supported; programs start at main",
+                ));
+            }
             "-L" => inv.library_dirs.push(PathBuf::from(next(&mut i, arg)?)),
             "-l" => {
                 let name = next(&mut i, arg)?;
@@ -155,9 +213,16 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
         return Err(bad("xisa-cc", "no input files"));
     }
     if inv.mode != Mode::Link && inv.output.is_some() {
-        let sources = inv.inputs.iter().filter(|i| matches!(i, Input::Source(_))).count();
+        let sources = inv
+            .inputs
+            .iter()
+            .filter(|i| matches!(i, Input::Source(_)))
+            .count();
         if sources > 1 {
-            return Err(bad("-o", "cannot name one output for several sources with -c, -S or -E"));
+            return Err(bad(
+                "-o",
+                "cannot name one output for several sources with -c, -S or -E",
+            ));
         }
     }
     Ok(inv)
@@ -171,7 +236,10 @@ fn classify_other(arg: &str, language_c: bool, inv: &mut Invocation) -> Result<(
         return Ok(());
     }
     if arg.starts_with("-Wa,") {
-        return Err(bad(arg, "assembler options are target-specific and there is no assembly in an xisa build"));
+        return Err(bad(
+            arg,
+            "assembler options are target-specific and there is no assembly in an xisa build",
+        ));
     }
     if arg.starts_with("-Wp,") {
         inv.frontend_flags.push(arg.to_string());
@@ -186,7 +254,10 @@ fn classify_other(arg: &str, language_c: bool, inv: &mut Invocation) -> Result<(
         return Ok(());
     }
     if arg.starts_with("-O") {
-        return Err(bad(arg, "unknown optimisation level (use -O0, -O1, -O2, -O3, -Os or -Oz)"));
+        return Err(bad(
+            arg,
+            "unknown optimisation level (use -O0, -O1, -O2, -O3, -Os or -Oz)",
+        ));
     }
     if arg.starts_with("-m") {
         return Err(bad(
@@ -197,7 +268,26 @@ fn classify_other(arg: &str, language_c: bool, inv: &mut Invocation) -> Result<(
     if arg.starts_with("-f") {
         return frontend_f_flag(arg, inv);
     }
-    let passthrough_prefixes = ["-I", "-D", "-U", "-W", "-w", "-std=", "-g", "-M", "-pedantic", "-ansi", "-include", "-isystem", "-iquote", "-idirafter", "-C", "-P", "-H", "--std="];
+    let passthrough_prefixes = [
+        "-I",
+        "-D",
+        "-U",
+        "-W",
+        "-w",
+        "-std=",
+        "-g",
+        "-M",
+        "-pedantic",
+        "-ansi",
+        "-include",
+        "-isystem",
+        "-iquote",
+        "-idirafter",
+        "-C",
+        "-P",
+        "-H",
+        "--std=",
+    ];
     if passthrough_prefixes.iter().any(|p| arg.starts_with(p)) {
         inv.frontend_flags.push(arg.to_string());
         return Ok(());
@@ -206,16 +296,32 @@ fn classify_other(arg: &str, language_c: bool, inv: &mut Invocation) -> Result<(
         return Err(bad(arg, "unknown option"));
     }
     let path = PathBuf::from(arg);
-    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_string();
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_string();
     let input = match extension.as_str() {
         _ if language_c => Input::Source(path),
         "c" | "i" => Input::Source(path),
         "o" | "bc" | "lo" => Input::Object(path),
         "a" => Input::Archive(path),
-        "s" | "S" | "asm" => return Err(bad(arg, "assembly sources are target-specific; xisa builds C only")),
-        "cc" | "cpp" | "cxx" | "C" | "c++" => return Err(bad(arg, "C++ is not supported; xisa builds C only")),
+        "s" | "S" | "asm" => {
+            return Err(bad(
+                arg,
+                "assembly sources are target-specific; xisa builds C only",
+            ));
+        }
+        "cc" | "cpp" | "cxx" | "C" | "c++" => {
+            return Err(bad(arg, "C++ is not supported; xisa builds C only"));
+        }
         "h" => return Err(bad(arg, "precompiled headers are not supported")),
-        "so" => return Err(bad(arg, "shared libraries cannot be linked into an xisa image; use the static archive (.a)")),
+        "so" => {
+            return Err(bad(
+                arg,
+                "shared libraries cannot be linked into an xisa image; use the static archive (.a)",
+            ));
+        }
         _ => Input::Object(path),
     };
     inv.inputs.push(input);
@@ -224,14 +330,38 @@ fn classify_other(arg: &str, language_c: bool, inv: &mut Invocation) -> Result<(
 
 fn frontend_f_flag(arg: &str, inv: &mut Invocation) -> Result<()> {
     const REFUSED: [(&str, &str); 8] = [
-        ("-ffast-math", "fast-math would let each target round differently; xisa keeps arithmetic bit-identical"),
-        ("-funsafe-math-optimizations", "unsafe math would let each target round differently"),
-        ("-fassociative-math", "reassociation would let each target round differently"),
-        ("-freciprocal-math", "reciprocal approximations differ between targets"),
-        ("-ffp-contract=fast", "fused multiply-add contraction differs between targets"),
-        ("-ffp-contract=on", "fused multiply-add contraction differs between targets"),
-        ("-fopenmp", "OpenMP needs threads, which xisa guests do not have"),
-        ("-fsanitize", "sanitizer runtimes are target-specific and not supported"),
+        (
+            "-ffast-math",
+            "fast-math would let each target round differently; xisa keeps arithmetic bit-identical",
+        ),
+        (
+            "-funsafe-math-optimizations",
+            "unsafe math would let each target round differently",
+        ),
+        (
+            "-fassociative-math",
+            "reassociation would let each target round differently",
+        ),
+        (
+            "-freciprocal-math",
+            "reciprocal approximations differ between targets",
+        ),
+        (
+            "-ffp-contract=fast",
+            "fused multiply-add contraction differs between targets",
+        ),
+        (
+            "-ffp-contract=on",
+            "fused multiply-add contraction differs between targets",
+        ),
+        (
+            "-fopenmp",
+            "OpenMP needs threads, which xisa guests do not have",
+        ),
+        (
+            "-fsanitize",
+            "sanitizer runtimes are target-specific and not supported",
+        ),
     ];
     for (prefix, reason) in REFUSED {
         if arg.starts_with(prefix) {
@@ -244,11 +374,25 @@ fn frontend_f_flag(arg: &str, inv: &mut Invocation) -> Result<()> {
     // Position independence, frame pointers, LTO, hardening of the native ABI and the choice
     // of linker are decided by xisa for every target; they do not change what the program means.
     const DECIDED_BY_XISA: [&str; 14] = [
-        "-fPIC", "-fpic", "-fPIE", "-fpie", "-fno-pic", "-fno-pie", "-fno-PIC", "-fno-PIE",
-        "-fomit-frame-pointer", "-fno-omit-frame-pointer", "-fcf-protection", "-fstack-clash-protection",
-        "-fno-plt", "-fasynchronous-unwind-tables",
+        "-fPIC",
+        "-fpic",
+        "-fPIE",
+        "-fpie",
+        "-fno-pic",
+        "-fno-pie",
+        "-fno-PIC",
+        "-fno-PIE",
+        "-fomit-frame-pointer",
+        "-fno-omit-frame-pointer",
+        "-fcf-protection",
+        "-fstack-clash-protection",
+        "-fno-plt",
+        "-fasynchronous-unwind-tables",
     ];
-    if DECIDED_BY_XISA.iter().any(|p| arg.starts_with(p)) || arg.starts_with("-flto") || arg.starts_with("-fuse-ld=") {
+    if DECIDED_BY_XISA.iter().any(|p| arg.starts_with(p))
+        || arg.starts_with("-flto")
+        || arg.starts_with("-fuse-ld=")
+    {
         return Ok(());
     }
     inv.frontend_flags.push(arg.to_string());
@@ -277,7 +421,10 @@ fn linker_option(option: &str, inv: &mut Invocation) -> Result<()> {
         inv.inputs.push(Input::Library(name.to_string()));
         return Ok(());
     }
-    Err(bad(&format!("-Wl,{option}"), "linker option not supported by xisa-cc"))
+    Err(bad(
+        &format!("-Wl,{option}"),
+        "linker option not supported by xisa-cc",
+    ))
 }
 
 #[cfg(test)]
@@ -290,17 +437,36 @@ mod tests {
 
     #[test]
     fn compile_flags_are_sorted() {
-        let inv = parse(&args(&["-c", "-O3", "-g", "-Iinc", "-DX=1", "-I", "dir", "-std=c99", "-Wall", "-MMD", "-MF", "a.d", "a.c", "-o", "a.o"])).unwrap();
+        let inv = parse(&args(&[
+            "-c", "-O3", "-g", "-Iinc", "-DX=1", "-I", "dir", "-std=c99", "-Wall", "-MMD", "-MF",
+            "a.d", "a.c", "-o", "a.o",
+        ]))
+        .unwrap();
         assert_eq!(inv.mode, Mode::Compile);
         assert_eq!(inv.opt, OptLevel::O3);
         assert_eq!(inv.inputs, vec![Input::Source("a.c".into())]);
         assert_eq!(inv.output, Some("a.o".into()));
-        assert_eq!(inv.frontend_flags, args(&["-g", "-Iinc", "-DX=1", "-I", "dir", "-std=c99", "-Wall", "-MMD", "-MF", "a.d"]));
+        assert_eq!(
+            inv.frontend_flags,
+            args(&[
+                "-g", "-Iinc", "-DX=1", "-I", "dir", "-std=c99", "-Wall", "-MMD", "-MF", "a.d"
+            ])
+        );
     }
 
     #[test]
     fn link_inputs_keep_their_order() {
-        let inv = parse(&args(&["main.o", "-L.", "-lz", "libbz2.a", "-lm", "-Wl,--gc-sections", "-o", "prog"])).unwrap();
+        let inv = parse(&args(&[
+            "main.o",
+            "-L.",
+            "-lz",
+            "libbz2.a",
+            "-lm",
+            "-Wl,--gc-sections",
+            "-o",
+            "prog",
+        ]))
+        .unwrap();
         assert_eq!(inv.mode, Mode::Link);
         assert_eq!(
             inv.inputs,
@@ -316,9 +482,22 @@ mod tests {
 
     #[test]
     fn meaning_changing_flags_are_refused_by_name() {
-        for flag in ["-march=native", "-ffast-math", "-shared", "-mavx2", "-Wa,--noexecstack", "-Wl,--wrap=malloc", "-fsanitize=address"] {
-            let err = parse(&args(&[flag, "a.c"])).err().unwrap_or_else(|| panic!("{flag} accepted"));
-            assert!(err.to_string().starts_with(flag.split('=').next().unwrap()), "{flag}: {err}");
+        for flag in [
+            "-march=native",
+            "-ffast-math",
+            "-shared",
+            "-mavx2",
+            "-Wa,--noexecstack",
+            "-Wl,--wrap=malloc",
+            "-fsanitize=address",
+        ] {
+            let err = parse(&args(&[flag, "a.c"]))
+                .err()
+                .unwrap_or_else(|| panic!("{flag} accepted"));
+            assert!(
+                err.to_string().starts_with(flag.split('=').next().unwrap()),
+                "{flag}: {err}"
+            );
         }
         assert!(parse(&args(&["x.cpp"])).is_err());
         assert!(parse(&args(&["start.S"])).is_err());
@@ -327,7 +506,16 @@ mod tests {
 
     #[test]
     fn harmless_flags_are_accepted() {
-        let inv = parse(&args(&["-fPIC", "-fstack-clash-protection", "-flto=auto", "-pthread", "-Wl,-z,relro", "-c", "a.c"])).unwrap();
+        let inv = parse(&args(&[
+            "-fPIC",
+            "-fstack-clash-protection",
+            "-flto=auto",
+            "-pthread",
+            "-Wl,-z,relro",
+            "-c",
+            "a.c",
+        ]))
+        .unwrap();
         assert_eq!(inv.frontend_flags, args(&["-D_REENTRANT"]));
     }
 }

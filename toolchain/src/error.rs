@@ -14,7 +14,11 @@ pub enum ToolchainError {
     Frontend,
 
     #[error("{tool} failed ({status})\n{output}")]
-    Tool { tool: String, status: String, output: String },
+    Tool {
+        tool: String,
+        status: String,
+        output: String,
+    },
 
     #[error("cannot run {tool} (is LLVM 19 installed? run scripts/setup)")]
     ToolMissing {
@@ -76,7 +80,10 @@ fn undefined_message(symbols: &[(String, String)]) -> String {
 
 impl ToolchainError {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        ToolchainError::Io { context: context.into(), source }
+        ToolchainError::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 

@@ -76,20 +76,36 @@ pub struct BuildReport {
 /// Progress callback: (done, total).
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
 
-pub fn build_sysroot(musl_src: &Path, sysroot: &Sysroot, progress: Progress) -> Result<BuildReport> {
-    let version = std::fs::read_to_string(musl_src.join("VERSION"))
-        .map_err(|e| ToolchainError::io(format!("{} is not a musl source tree", musl_src.display()), e))?;
+pub fn build_sysroot(
+    musl_src: &Path,
+    sysroot: &Sysroot,
+    progress: Progress,
+) -> Result<BuildReport> {
+    let version = std::fs::read_to_string(musl_src.join("VERSION")).map_err(|e| {
+        ToolchainError::io(
+            format!("{} is not a musl source tree", musl_src.display()),
+            e,
+        )
+    })?;
     let key = cache_key(version.trim())?;
     if let Ok(index) = sysroot.libc_index() {
         if index.key == key {
-            return Ok(BuildReport { members: index.members.len(), up_to_date: true });
+            return Ok(BuildReport {
+                members: index.members.len(),
+                up_to_date: true,
+            });
         }
     }
     let root = sysroot.root();
     let build = root.join("build");
     let _ = std::fs::remove_dir_all(root);
     let io = |what: &str, p: &Path, e| ToolchainError::io(format!("{what} {}", p.display()), e);
-    for dir in [build.join("arch/bits"), build.join("internal"), sysroot.include_dir(), sysroot.libc_dir()] {
+    for dir in [
+        build.join("arch/bits"),
+        build.join("internal"),
+        sysroot.include_dir(),
+        sysroot.libc_dir(),
+    ] {
         std::fs::create_dir_all(&dir).map_err(|e| io("creating", &dir, e))?;
     }
     for (path, text) in PORT {
@@ -97,7 +113,10 @@ pub fn build_sysroot(musl_src: &Path, sysroot: &Sysroot, progress: Progress) -> 
             write(&build.join("arch").join(name), text)?;
         }
     }
-    write(&build.join("internal/version.h"), &format!("#define VERSION \"{}\"\n", version.trim()))?;
+    write(
+        &build.join("internal/version.h"),
+        &format!("#define VERSION \"{}\"\n", version.trim()),
+    )?;
     install_headers(musl_src, &build.join("arch/bits"), &sysroot.include_dir())?;
 
     let sources = libc_sources(musl_src, &build)?;
@@ -125,22 +144,32 @@ pub fn build_sysroot(musl_src: &Path, sysroot: &Sysroot, progress: Progress) -> 
     let text = serde_json::to_string(&index).expect("index serialises");
     let tmp = sysroot.index_path().with_extension("tmp");
     write(&tmp, &text)?;
-    std::fs::rename(&tmp, sysroot.index_path()).map_err(|e| io("writing", &sysroot.index_path(), e))?;
+    std::fs::rename(&tmp, sysroot.index_path())
+        .map_err(|e| io("writing", &sysroot.index_path(), e))?;
     let _ = std::fs::remove_dir_all(&build);
-    Ok(BuildReport { members: count, up_to_date: false })
+    Ok(BuildReport {
+        members: count,
+        up_to_date: false,
+    })
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| ToolchainError::io(format!("creating {}", parent.display()), e))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| ToolchainError::io(format!("creating {}", parent.display()), e))?;
     }
-    std::fs::write(path, text).map_err(|e| ToolchainError::io(format!("writing {}", path.display()), e))
+    std::fs::write(path, text)
+        .map_err(|e| ToolchainError::io(format!("writing {}", path.display()), e))
 }
 
 fn cache_key(musl_version: &str) -> Result<String> {
     let clang_version = tools::run(Command::new(tools::clang()).arg("--version"))?;
     let mut hasher = blake3::Hasher::new();
-    for part in [BUILDER_VERSION, musl_version, &String::from_utf8_lossy(&clang_version.stdout)] {
+    for part in [
+        BUILDER_VERSION,
+        musl_version,
+        &String::from_utf8_lossy(&clang_version.stdout),
+    ] {
         hasher.update(part.as_bytes());
         hasher.update(&[0]);
     }
@@ -148,7 +177,12 @@ fn cache_key(musl_version: &str) -> Result<String> {
         hasher.update(flag.as_bytes());
         hasher.update(&[0]);
     }
-    let runtime = [("start.c", START_C), ("x86_64.S", RT_X86_64), ("aarch64.S", RT_AARCH64), ("wasm64.c", RT_WASM64)];
+    let runtime = [
+        ("start.c", START_C),
+        ("x86_64.S", RT_X86_64),
+        ("aarch64.S", RT_AARCH64),
+        ("wasm64.c", RT_WASM64),
+    ];
     for (path, text) in PORT.iter().chain(runtime.iter()) {
         hasher.update(path.as_bytes());
         hasher.update(&[0]);
@@ -163,8 +197,12 @@ fn cache_key(musl_version: &str) -> Result<String> {
 fn install_headers(musl: &Path, build_bits: &Path, include: &Path) -> Result<()> {
     copy_tree(&musl.join("include"), include)?;
     let bits = include.join("bits");
-    std::fs::create_dir_all(&bits).map_err(|e| ToolchainError::io(format!("creating {}", bits.display()), e))?;
-    for dir in [musl.join("arch/generic/bits"), musl.join("arch/riscv64/bits")] {
+    std::fs::create_dir_all(&bits)
+        .map_err(|e| ToolchainError::io(format!("creating {}", bits.display()), e))?;
+    for dir in [
+        musl.join("arch/generic/bits"),
+        musl.join("arch/riscv64/bits"),
+    ] {
         for entry in read_dir(&dir)? {
             if entry.extension().is_some_and(|e| e == "h") {
                 let name = entry.file_name().expect("file has a name");
@@ -190,7 +228,12 @@ fn install_headers(musl: &Path, build_bits: &Path, include: &Path) -> Result<()>
     let syscall_in = musl.join("arch/riscv64/bits/syscall.h.in");
     let mut syscall = std::fs::read_to_string(&syscall_in)
         .map_err(|e| ToolchainError::io(format!("reading {}", syscall_in.display()), e))?;
-    syscall.push_str(&sed("s/__NR_/SYS_/p", &[syscall_in])?.lines().collect::<Vec<_>>().join("\n"));
+    syscall.push_str(
+        &sed("s/__NR_/SYS_/p", &[syscall_in])?
+            .lines()
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
     syscall.push('\n');
     for dir in [&bits, &build_bits.to_path_buf()] {
         write(&dir.join("alltypes.h"), &alltypes)?;
@@ -209,13 +252,14 @@ fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn copy(from: &Path, to: &Path) -> Result<()> {
-    std::fs::copy(from, to)
-        .map(|_| ())
-        .map_err(|e| ToolchainError::io(format!("copying {} to {}", from.display(), to.display()), e))
+    std::fs::copy(from, to).map(|_| ()).map_err(|e| {
+        ToolchainError::io(format!("copying {} to {}", from.display(), to.display()), e)
+    })
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).map_err(|e| ToolchainError::io(format!("creating {}", to.display()), e))?;
+    std::fs::create_dir_all(to)
+        .map_err(|e| ToolchainError::io(format!("creating {}", to.display()), e))?;
     for entry in read_dir(from)? {
         let target = to.join(entry.file_name().expect("entry has a name"));
         if entry.is_dir() {
@@ -232,12 +276,19 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 /// source path) pairs.
 fn libc_sources(musl: &Path, build: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut sources: BTreeMap<String, PathBuf> = BTreeMap::new();
-    let mut dirs: Vec<PathBuf> = read_dir(&musl.join("src"))?.into_iter().filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<PathBuf> = read_dir(&musl.join("src"))?
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .collect();
     dirs.push(musl.join("src/malloc/mallocng"));
     for dir in dirs {
         for file in read_dir(&dir)? {
             if file.extension().is_some_and(|e| e == "c") {
-                let relative = file.strip_prefix(musl).expect("under musl").to_string_lossy().into_owned();
+                let relative = file
+                    .strip_prefix(musl)
+                    .expect("under musl")
+                    .to_string_lossy()
+                    .into_owned();
                 sources.insert(relative, file);
             }
         }
@@ -252,7 +303,10 @@ fn libc_sources(musl: &Path, build: &Path) -> Result<Vec<(String, PathBuf)>> {
     Ok(sources
         .into_iter()
         .map(|(relative, path)| {
-            let name = relative.trim_start_matches("src/").replace('/', "_").replace(".c", ".bc");
+            let name = relative
+                .trim_start_matches("src/")
+                .replace('/', "_")
+                .replace(".c", ".bc");
             (name, path)
         })
         .collect())
@@ -266,25 +320,41 @@ fn compile_all(
 ) -> Result<Vec<PathBuf>> {
     let next = Mutex::new(0usize);
     let failures = Mutex::new(Vec::<String>::new());
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = {
-                    let mut n = next.lock().expect("no worker panics while holding the lock");
-                    let i = *n;
-                    *n += 1;
-                    i
-                };
-                let Some((name, source)) = sources.get(i) else { break };
-                let out = out_dir.join(name);
-                let result = tools::run(
-                    Command::new(tools::clang()).args(LIBC_CFLAGS).args(include_args).arg(source).arg("-o").arg(&out),
-                );
-                if let Err(e) = result {
-                    failures.lock().expect("lock").push(format!("{}: {e}", source.display()));
+            scope.spawn(|| {
+                loop {
+                    let i = {
+                        let mut n = next
+                            .lock()
+                            .expect("no worker panics while holding the lock");
+                        let i = *n;
+                        *n += 1;
+                        i
+                    };
+                    let Some((name, source)) = sources.get(i) else {
+                        break;
+                    };
+                    let out = out_dir.join(name);
+                    let result = tools::run(
+                        Command::new(tools::clang())
+                            .args(LIBC_CFLAGS)
+                            .args(include_args)
+                            .arg(source)
+                            .arg("-o")
+                            .arg(&out),
+                    );
+                    if let Err(e) = result {
+                        failures
+                            .lock()
+                            .expect("lock")
+                            .push(format!("{}: {e}", source.display()));
+                    }
+                    progress(i + 1, sources.len());
                 }
-                progress(i + 1, sources.len());
             });
         }
     });
@@ -303,10 +373,16 @@ fn index_members(outputs: &[PathBuf]) -> Result<Vec<LibcMember>> {
     let context = Context::new();
     let mut members = Vec::new();
     for path in outputs {
-        let module = context.parse_bitcode_file(path).map_err(ToolchainError::Llvm)?;
+        let module = context
+            .parse_bitcode_file(path)
+            .map_err(ToolchainError::Llvm)?;
         let symbols = module_symbols(&module);
         members.push(LibcMember {
-            file: path.file_name().expect("member has a name").to_string_lossy().into_owned(),
+            file: path
+                .file_name()
+                .expect("member has a name")
+                .to_string_lossy()
+                .into_owned(),
             symbols,
         });
     }
@@ -333,11 +409,14 @@ fn build_runtime_stub(sysroot: &Sysroot, target: Target) -> Result<()> {
         Target::Aarch64 => (RT_AARCH64, "aarch64-unknown-none-elf", "S"),
         Target::Wasm64 => (RT_WASM64, "wasm64-unknown-unknown", "c"),
     };
-    let src = sysroot.root().join(format!("build/rt-{target}.{extension}"));
+    let src = sysroot
+        .root()
+        .join(format!("build/rt-{target}.{extension}"));
     write(&src, text)?;
     let out = sysroot.runtime_object(target);
     if let Some(parent) = out.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| ToolchainError::io(format!("creating {}", parent.display()), e))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| ToolchainError::io(format!("creating {}", parent.display()), e))?;
     }
     tools::run(
         Command::new(tools::clang())

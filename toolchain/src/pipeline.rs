@@ -29,7 +29,9 @@ pub struct LinkReport {
 pub fn run(invocation: &Invocation) -> Result<()> {
     if let Some(query) = invocation.query {
         match query {
-            Query::Version => println!("xisa-cc {VERSION} (clang 19 front end; targets x86_64, aarch64, wasm64)"),
+            Query::Version => {
+                println!("xisa-cc {VERSION} (clang 19 front end; targets x86_64, aarch64, wasm64)")
+            }
             Query::DumpVersion => println!("{VERSION}"),
             Query::DumpMachine => println!("xisa64-unknown-linux-musl"),
         }
@@ -43,57 +45,88 @@ pub fn run(invocation: &Invocation) -> Result<()> {
         use_sysroot_headers: !invocation.nostdinc,
         verbose: invocation.verbose,
     };
-    if invocation.mode != Mode::Preprocess && !invocation.nostdinc && !sysroot.include_dir().exists() {
+    if invocation.mode != Mode::Preprocess
+        && !invocation.nostdinc
+        && !sysroot.include_dir().exists()
+    {
         sysroot.libc_index()?;
     }
     let sources: Vec<&PathBuf> = invocation
         .inputs
         .iter()
-        .filter_map(|i| if let Input::Source(p) = i { Some(p) } else { None })
+        .filter_map(|i| {
+            if let Input::Source(p) = i {
+                Some(p)
+            } else {
+                None
+            }
+        })
         .collect();
     for source in &sources {
         if !source.exists() {
-            return Err(ToolchainError::Input { path: source.to_path_buf(), reason: "no such file".into() });
+            return Err(ToolchainError::Input {
+                path: source.to_path_buf(),
+                reason: "no such file".into(),
+            });
         }
     }
     match invocation.mode {
         Mode::Preprocess => {
             for source in sources {
-                frontend.passthrough(FrontendAction::Preprocess, source, invocation.output.as_deref())?;
+                frontend.passthrough(
+                    FrontendAction::Preprocess,
+                    source,
+                    invocation.output.as_deref(),
+                )?;
             }
             Ok(())
         }
         Mode::Assembly => {
             for source in sources {
-                let output = invocation.output.clone().unwrap_or_else(|| default_object(source).with_extension("s"));
+                let output = invocation
+                    .output
+                    .clone()
+                    .unwrap_or_else(|| default_object(source).with_extension("s"));
                 frontend.passthrough(FrontendAction::Assembly, source, Some(&output))?;
             }
             Ok(())
         }
         Mode::Compile => {
             for source in sources {
-                let output = invocation.output.clone().unwrap_or_else(|| default_object(source));
+                let output = invocation
+                    .output
+                    .clone()
+                    .unwrap_or_else(|| default_object(source));
                 frontend.compile(source, &output)?;
             }
             Ok(())
         }
         Mode::Link => {
-            let temp = tempfile::tempdir().map_err(|e| ToolchainError::io("creating a temporary folder", e))?;
+            let temp = tempfile::tempdir()
+                .map_err(|e| ToolchainError::io("creating a temporary folder", e))?;
             let mut link_inputs = Vec::new();
             for (n, input) in invocation.inputs.iter().enumerate() {
                 match input {
                     Input::Source(source) => {
-                        let object = temp.path().join(format!("{n}-{}", default_object(source).display()));
+                        let object = temp
+                            .path()
+                            .join(format!("{n}-{}", default_object(source).display()));
                         frontend.compile(source, &object)?;
                         link_inputs.push(LinkInput::Object(object));
                     }
                     Input::Object(path) => link_inputs.push(LinkInput::Object(path.clone())),
                     Input::Archive(path) => link_inputs.push(LinkInput::Archive(path.clone())),
                     Input::Library(name) if LIBC_PARTS.contains(&name.as_str()) => {}
-                    Input::Library(name) => link_inputs.push(LinkInput::Archive(find_library(name, &invocation.library_dirs)?)),
+                    Input::Library(name) => link_inputs.push(LinkInput::Archive(find_library(
+                        name,
+                        &invocation.library_dirs,
+                    )?)),
                 }
             }
-            let output = invocation.output.clone().unwrap_or_else(|| PathBuf::from("a.out"));
+            let output = invocation
+                .output
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("a.out"));
             let request = LinkRequest {
                 inputs: link_inputs,
                 output,
@@ -124,8 +157,13 @@ fn find_library(name: &str, dirs: &[PathBuf]) -> Result<PathBuf> {
         flag: format!("-l{name}"),
         reason: format!(
             "cannot find lib{name}.a in {}; build the library with xisa-cc and add its folder with -L",
-            if dirs.is_empty() { "any -L folder (none given)".to_string() } else {
-                dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+            if dirs.is_empty() {
+                "any -L folder (none given)".to_string()
+            } else {
+                dirs.iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }
         ),
     })
@@ -171,7 +209,10 @@ pub fn link(request: &LinkRequest, sysroot: &Sysroot) -> Result<LinkReport> {
         linker.add_libc(sysroot, &index);
     }
     if !linker.has_module() {
-        return Err(ToolchainError::Flag { flag: "xisa-cc".into(), reason: "nothing to link".into() });
+        return Err(ToolchainError::Flag {
+            flag: "xisa-cc".into(),
+            reason: "nothing to link".into(),
+        });
     }
     linker.pull(&request.undefined)?;
     linker.pull(&libcalls::ALWAYS.map(String::from))?;
@@ -211,12 +252,24 @@ pub fn link(request: &LinkRequest, sysroot: &Sysroot) -> Result<LinkReport> {
             .iter()
             .map(|target| {
                 let program = &program;
-                (*target, scope.spawn(move || codegen::generate(*target, program, sysroot)))
+                (
+                    *target,
+                    scope.spawn(move || codegen::generate(*target, program, sysroot)),
+                )
             })
             .collect();
         handles
             .into_iter()
-            .map(|(target, handle)| (target, handle.join().unwrap_or_else(|_| Err(ToolchainError::Llvm(format!("{target} code generation crashed"))))))
+            .map(|(target, handle)| {
+                (
+                    target,
+                    handle.join().unwrap_or_else(|_| {
+                        Err(ToolchainError::Llvm(format!(
+                            "{target} code generation crashed"
+                        )))
+                    }),
+                )
+            })
             .collect()
     });
     let mut programs = Vec::new();
@@ -227,23 +280,36 @@ pub fn link(request: &LinkRequest, sysroot: &Sysroot) -> Result<LinkReport> {
 
     let manifest = manifest(&program, &programs, request.opt)?;
     let bytes = image::write_image(&manifest, &programs);
-    let image = image::Image::from_bytes(bytes.clone()).map_err(|e| ToolchainError::Llvm(format!("the new image is invalid: {e}")))?;
-    verify::verify(&image).map_err(|e| ToolchainError::Layout(format!("the new image fails verification: {e}")))?;
+    let image = image::Image::from_bytes(bytes.clone())
+        .map_err(|e| ToolchainError::Llvm(format!("the new image is invalid: {e}")))?;
+    verify::verify(&image)
+        .map_err(|e| ToolchainError::Layout(format!("the new image fails verification: {e}")))?;
     write_executable(&request.output, &bytes)?;
     report.image_size = bytes.len() as u64;
     phase(&mut report, "package and verify");
     Ok(report)
 }
 
-fn manifest(program: &ir::NeutralProgram, programs: &[(Target, Vec<u8>)], opt: OptLevel) -> Result<Manifest> {
+fn manifest(
+    program: &ir::NeutralProgram,
+    programs: &[(Target, Vec<u8>)],
+    opt: OptLevel,
+) -> Result<Manifest> {
     let layout = program.placement.layout;
     let mut targets = Vec::new();
     for (target, bytes) in programs {
         let (format, entry) = match target {
             Target::Wasm64 => (PROGRAM_WASM, 0),
-            _ => (PROGRAM_ELF, verify::elf_entry(bytes).map_err(ToolchainError::Layout)?),
+            _ => (
+                PROGRAM_ELF,
+                verify::elf_entry(bytes).map_err(ToolchainError::Layout)?,
+            ),
         };
-        targets.push(TargetProgram { target: target.id(), format, entry });
+        targets.push(TargetProgram {
+            target: target.id(),
+            format,
+            entry,
+        });
     }
     Ok(Manifest {
         abi_version: ABI_VERSION,
@@ -256,7 +322,12 @@ fn manifest(program: &ir::NeutralProgram, programs: &[(Target, Vec<u8>)], opt: O
             .placement
             .symbols
             .iter()
-            .map(|s| image::NeutralSymbol { name: s.name.clone(), region: s.region as u8, address: s.address, size: s.size })
+            .map(|s| image::NeutralSymbol {
+                name: s.name.clone(),
+                region: s.region as u8,
+                address: s.address,
+                size: s.size,
+            })
             .collect(),
         functions: program.functions.names.clone(),
         targets,

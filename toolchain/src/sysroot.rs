@@ -41,7 +41,10 @@ impl Sysroot {
             return Sysroot::at(root);
         }
         let exe = std::env::current_exe().unwrap_or_default();
-        let dir = exe.parent().and_then(Path::parent).unwrap_or(Path::new("."));
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."));
         Sysroot::at(dir.join("xisa-sysroot"))
     }
 

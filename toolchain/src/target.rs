@@ -31,7 +31,9 @@ impl CodegenSettings for Target {
         match self {
             Target::X86_64 => "",
             Target::Aarch64 => "+neon,+fp-armv8",
-            Target::Wasm64 => "+simd128,+bulk-memory,+nontrapping-fptoint,+sign-ext,+mutable-globals",
+            Target::Wasm64 => {
+                "+simd128,+bulk-memory,+nontrapping-fptoint,+sign-ext,+mutable-globals"
+            }
         }
     }
 }

@@ -10,7 +10,11 @@ const LLVM_BIN: &str = "/usr/lib/llvm-19/bin";
 
 fn llvm_tool(name: &str) -> PathBuf {
     let path = Path::new(LLVM_BIN).join(name);
-    if path.exists() { path } else { PathBuf::from(format!("{name}-19")) }
+    if path.exists() {
+        path
+    } else {
+        PathBuf::from(format!("{name}-19"))
+    }
 }
 
 pub fn clang() -> PathBuf {
@@ -44,12 +48,17 @@ pub fn run(command: &mut Command) -> Result<Output> {
     let tool = command.get_program().to_string_lossy().into_owned();
     let output = command
         .output()
-        .map_err(|source| ToolchainError::ToolMissing { tool: tool.clone(), source })?;
+        .map_err(|source| ToolchainError::ToolMissing {
+            tool: tool.clone(),
+            source,
+        })?;
     if !output.status.success() {
         return Err(ToolchainError::Tool {
             tool,
             status: output.status.to_string(),
-            output: String::from_utf8_lossy(&output.stderr).trim_end().to_string(),
+            output: String::from_utf8_lossy(&output.stderr)
+                .trim_end()
+                .to_string(),
         });
     }
     Ok(output)

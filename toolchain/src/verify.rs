@@ -69,12 +69,18 @@ pub fn verify(image: &Image) -> Result<VerifyReport, VerifyError> {
     ];
     let mut problems = Vec::new();
     let mut views: Vec<(Target, NeutralView)> = Vec::new();
-    let mut report = VerifyReport { symbols: manifest.symbols.len(), ..Default::default() };
+    let mut report = VerifyReport {
+        symbols: manifest.symbols.len(),
+        ..Default::default()
+    };
     for target in image.targets() {
         let program = match image.program(target) {
             Ok(program) => program,
             Err(e) => {
-                problems.push(Problem { target: Some(target), message: e.to_string() });
+                problems.push(Problem {
+                    target: Some(target),
+                    message: e.to_string(),
+                });
                 continue;
             }
         };
@@ -85,8 +91,16 @@ pub fn verify(image: &Image) -> Result<VerifyReport, VerifyError> {
         match view {
             Ok(view) => {
                 for (region, address, size) in expected {
-                    let (actual_address, bytes) = view.regions.get(&region).cloned().unwrap_or((address, Vec::new()));
-                    let actual_size = if region == Region::Bss { bytes.len() as u64 } else { bytes.len() as u64 };
+                    let (actual_address, bytes) = view
+                        .regions
+                        .get(&region)
+                        .cloned()
+                        .unwrap_or((address, Vec::new()));
+                    let actual_size = if region == Region::Bss {
+                        bytes.len() as u64
+                    } else {
+                        bytes.len() as u64
+                    };
                     if size > 0 && actual_address != address {
                         problems.push(Problem {
                             target: Some(target),
@@ -99,7 +113,10 @@ pub fn verify(image: &Image) -> Result<VerifyReport, VerifyError> {
                     if actual_size != size {
                         problems.push(Problem {
                             target: Some(target),
-                            message: format!("{} region is {actual_size} bytes, the manifest says {size}", region.section()),
+                            message: format!(
+                                "{} region is {actual_size} bytes, the manifest says {size}",
+                                region.section()
+                            ),
                         });
                     }
                 }
@@ -125,7 +142,11 @@ pub fn verify(image: &Image) -> Result<VerifyReport, VerifyError> {
             let base = expected[region as usize].1;
             let start = (symbol.address.to_native() - base) as usize;
             let end = start + symbol.size.to_native() as usize;
-            let slice = |view: &NeutralView| view.regions.get(&region).and_then(|(_, b)| b.get(start..end).map(<[u8]>::to_vec));
+            let slice = |view: &NeutralView| {
+                view.regions
+                    .get(&region)
+                    .and_then(|(_, b)| b.get(start..end).map(<[u8]>::to_vec))
+            };
             let reference = slice(first);
             for (target, view) in rest {
                 if slice(view) != reference {
@@ -142,11 +163,18 @@ pub fn verify(image: &Image) -> Result<VerifyReport, VerifyError> {
             }
         }
     }
-    if problems.is_empty() { Ok(report) } else { Err(VerifyError(problems)) }
+    if problems.is_empty() {
+        Ok(report)
+    } else {
+        Err(VerifyError(problems))
+    }
 }
 
 fn problem(message: String) -> Problem {
-    Problem { target: None, message }
+    Problem {
+        target: None,
+        message,
+    }
 }
 
 fn region_of_section(name: &str) -> Option<Region> {
@@ -154,11 +182,15 @@ fn region_of_section(name: &str) -> Option<Region> {
 }
 
 fn elf_view(bytes: &[u8], relocations: &mut usize) -> Result<NeutralView, Vec<Problem>> {
-    let file = ElfFile64::<Endianness>::parse(bytes).map_err(|e| vec![problem(format!("not a valid ELF program: {e}"))])?;
+    let file = ElfFile64::<Endianness>::parse(bytes)
+        .map_err(|e| vec![problem(format!("not a valid ELF program: {e}"))])?;
     let mut problems = Vec::new();
     let mut regions = BTreeMap::new();
-    let code_sections: std::collections::HashSet<usize> =
-        file.sections().filter(|s| s.kind() == SectionKind::Text).map(|s| s.index().0).collect();
+    let code_sections: std::collections::HashSet<usize> = file
+        .sections()
+        .filter(|s| s.kind() == SectionKind::Text)
+        .map(|s| s.index().0)
+        .collect();
     for section in file.sections() {
         let name = section.name().unwrap_or_default();
         let (start, size) = (section.address(), section.size());
@@ -173,10 +205,14 @@ fn elf_view(bytes: &[u8], relocations: &mut usize) -> Result<NeutralView, Vec<Pr
             for (offset, relocation) in section.relocations() {
                 *relocations += 1;
                 let target_is_code = match relocation.target() {
-                    RelocationTarget::Symbol(index) => file.symbol_by_index(index).ok().is_some_and(|symbol| {
-                        symbol.kind() == object::SymbolKind::Text
-                            || symbol.section_index().is_some_and(|i| code_sections.contains(&i.0))
-                    }),
+                    RelocationTarget::Symbol(index) => {
+                        file.symbol_by_index(index).ok().is_some_and(|symbol| {
+                            symbol.kind() == object::SymbolKind::Text
+                                || symbol
+                                    .section_index()
+                                    .is_some_and(|i| code_sections.contains(&i.0))
+                        })
+                    }
                     RelocationTarget::Section(index) => code_sections.contains(&index.0),
                     _ => false,
                 };
@@ -200,7 +236,11 @@ fn elf_view(bytes: &[u8], relocations: &mut usize) -> Result<NeutralView, Vec<Pr
             )));
         }
     }
-    if problems.is_empty() { Ok(NeutralView { regions }) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(NeutralView { regions })
+    } else {
+        Err(problems)
+    }
 }
 
 fn wasm_view(bytes: &[u8], manifest: &ArchivedManifest) -> Result<NeutralView, Vec<Problem>> {
@@ -208,7 +248,8 @@ fn wasm_view(bytes: &[u8], manifest: &ArchivedManifest) -> Result<NeutralView, V
     let mut problems = Vec::new();
     let mut segments: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut exports = std::collections::HashSet::new();
-    let fail = |e: wasmparser::BinaryReaderError| vec![problem(format!("not a valid wasm module: {e}"))];
+    let fail =
+        |e: wasmparser::BinaryReaderError| vec![problem(format!("not a valid wasm module: {e}"))];
     for payload in Parser::new(0).parse_all(bytes) {
         match payload.map_err(fail)? {
             Payload::DataSection(reader) => {
@@ -247,15 +288,23 @@ fn wasm_view(bytes: &[u8], manifest: &ArchivedManifest) -> Result<NeutralView, V
     }
     for k in 1..=manifest.functions.len() {
         if !exports.contains(&wasm_function_export(k)) {
-            problems.push(problem(format!("function index {k} (`{}`) is not exported", manifest.functions[k - 1])));
+            problems.push(problem(format!(
+                "function index {k} (`{}`) is not exported",
+                manifest.functions[k - 1]
+            )));
         }
     }
     if !exports.contains("__xisa_start") {
-        problems.push(problem("the entry point __xisa_start is not exported".into()));
+        problems.push(problem(
+            "the entry point __xisa_start is not exported".into(),
+        ));
     }
     let layout = manifest.layout();
     let mut regions = BTreeMap::new();
-    for (region, range) in [(Region::Rodata, layout.rodata()), (Region::Data, layout.data())] {
+    for (region, range) in [
+        (Region::Rodata, layout.rodata()),
+        (Region::Data, layout.data()),
+    ] {
         let mut bytes = Vec::new();
         for (offset, data) in &segments {
             if *offset >= range.start && *offset < range.end.max(range.start + 1) {
@@ -271,19 +320,31 @@ fn wasm_view(bytes: &[u8], manifest: &ArchivedManifest) -> Result<NeutralView, V
         }
     }
     // wasm-ld leaves zero-initialised memory out of the module; bss is whatever the map says.
-    regions.insert(Region::Bss, (layout.bss().start, vec![0; layout.bss_size as usize]));
+    regions.insert(
+        Region::Bss,
+        (layout.bss().start, vec![0; layout.bss_size as usize]),
+    );
     for (offset, data) in &segments {
         let end = offset + data.len() as u64;
-        let inside = [layout.rodata(), layout.data()].iter().any(|r| *offset >= r.start && end <= r.end.max(r.start));
+        let inside = [layout.rodata(), layout.data()]
+            .iter()
+            .any(|r| *offset >= r.start && end <= r.end.max(r.start));
         if !inside || *offset < IMAGE_BASE {
-            problems.push(problem(format!("data segment at {offset:#x}..{end:#x} lies outside the neutral regions")));
+            problems.push(problem(format!(
+                "data segment at {offset:#x}..{end:#x} lies outside the neutral regions"
+            )));
         }
     }
-    if problems.is_empty() { Ok(NeutralView { regions }) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(NeutralView { regions })
+    } else {
+        Err(problems)
+    }
 }
 
 /// Entry address of a linked ELF program.
 pub fn elf_entry(bytes: &[u8]) -> Result<u64, String> {
-    let file = ElfFile64::<Endianness>::parse(bytes).map_err(|e| format!("not a valid ELF program: {e}"))?;
+    let file = ElfFile64::<Endianness>::parse(bytes)
+        .map_err(|e| format!("not a valid ELF program: {e}"))?;
     Ok(file.entry())
 }

@@ -11,13 +11,24 @@ pub fn define_imports(linker: &mut Linker<Guest>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "xisa",
         "syscall",
-        |mut caller: Caller<'_, Guest>, nr: i64, a0: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64| -> wasmtime::Result<i64> {
+        |mut caller: Caller<'_, Guest>,
+         nr: i64,
+         a0: i64,
+         a1: i64,
+         a2: i64,
+         a3: i64,
+         a4: i64,
+         a5: i64|
+         -> wasmtime::Result<i64> {
             let nr = nr as u64;
             if nr == XISA_CALL_FAULT {
                 let fault = GuestFault::from_code(a0 as u64);
                 return Err(wasmtime::Error::new(FaultReport(fault)));
             }
-            let memory = caller.data().memory.expect("memory is set before the guest starts");
+            let memory = caller
+                .data()
+                .memory
+                .expect("memory is set before the guest starts");
             let (data, guest) = memory.data_and_store_mut(&mut caller);
             let mut view = FlatMemory::new(data, guest.map);
             let args = [a0, a1, a2, a3, a4, a5].map(|a| a as u64);

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use wasmtime::{Instance, Linker, Module, Store, Table, TableType, TypedFunc};
 use xisa_format::abi::ABI_VERSION;
 use xisa_format::image::Image;
-use xisa_format::memory_map::{MemoryMap, MIN_MEM_TOP};
+use xisa_format::memory_map::{MIN_MEM_TOP, MemoryMap};
 use xisa_format::target::Target;
 use xisa_personality::{Config, FlatMemory, Mount, Personality, build_startup_block};
 
@@ -71,25 +71,52 @@ pub fn run(image: &Image, config: &RunConfig) -> Result<RunOutcome, WasmError> {
     if found != ABI_VERSION {
         return Err(WasmError::Abi { found });
     }
-    let map = MemoryMap { image: manifest.layout(), mem_top: config.mem_top };
-    if config.mem_top < MIN_MEM_TOP || config.mem_top <= map.brk_base() || config.mem_top % 65536 != 0 {
+    let map = MemoryMap {
+        image: manifest.layout(),
+        mem_top: config.mem_top,
+    };
+    if config.mem_top < MIN_MEM_TOP
+        || config.mem_top <= map.brk_base()
+        || config.mem_top % 65536 != 0
+    {
         return Err(WasmError::Memory(config.mem_top));
     }
     let wasm = image.program(Target::Wasm64)?;
     let engine = engine::engine(config.mem_top).map_err(|e| WasmError::Start(format!("{e:#}")))?;
     let module = Module::new(&engine, wasm).map_err(|e| WasmError::Module(format!("{e:#}")))?;
-    let mounts = config.mounts.iter().map(|(host, guest)| Mount { host: host.clone(), guest: guest.clone() }).collect();
+    let mounts = config
+        .mounts
+        .iter()
+        .map(|(host, guest)| Mount {
+            host: host.clone(),
+            guest: guest.clone(),
+        })
+        .collect();
     let personality = Personality::new(Config { mounts, map }).map_err(WasmError::Sandbox)?;
-    let mut store = Store::new(&engine, Guest { personality, map, memory: None });
+    let mut store = Store::new(
+        &engine,
+        Guest {
+            personality,
+            map,
+            memory: None,
+        },
+    );
     let mut linker = Linker::new(&engine);
     host::define_imports(&mut linker).map_err(|e| WasmError::Start(format!("{e:#}")))?;
     let functions = manifest.functions.len() as u64;
-    let table_type = TableType::new64(wasmtime::RefType::FUNCREF, functions + 1, Some(functions + 1));
-    let table = Table::new(&mut store, table_type, wasmtime::Ref::Func(None)).map_err(|e| WasmError::Start(format!("{e:#}")))?;
+    let table_type = TableType::new64(
+        wasmtime::RefType::FUNCREF,
+        functions + 1,
+        Some(functions + 1),
+    );
+    let table = Table::new(&mut store, table_type, wasmtime::Ref::Func(None))
+        .map_err(|e| WasmError::Start(format!("{e:#}")))?;
     linker
         .define(&mut store, "env", "__indirect_function_table", table)
         .map_err(|e| WasmError::Start(format!("{e:#}")))?;
-    let instance = linker.instantiate(&mut store, &module).map_err(|e| WasmError::Module(format!("{e:#}")))?;
+    let instance = linker
+        .instantiate(&mut store, &module)
+        .map_err(|e| WasmError::Module(format!("{e:#}")))?;
     fill_function_table(&mut store, &instance, table, functions)?;
     let memory = instance
         .get_memory(&mut store, "memory")
@@ -97,7 +124,12 @@ pub fn run(image: &Image, config: &RunConfig) -> Result<RunOutcome, WasmError> {
     let pages = config.mem_top / 65536;
     let current = memory.size(&store);
     if pages > current {
-        memory.grow(&mut store, pages - current).map_err(|e| WasmError::Start(format!("cannot grow guest memory to {:#x}: {e:#}", config.mem_top)))?;
+        memory.grow(&mut store, pages - current).map_err(|e| {
+            WasmError::Start(format!(
+                "cannot grow guest memory to {:#x}: {e:#}",
+                config.mem_top
+            ))
+        })?;
     }
     store.data_mut().memory = Some(memory);
     let mut random = [0u8; 16];
@@ -105,7 +137,8 @@ pub fn run(image: &Image, config: &RunConfig) -> Result<RunOutcome, WasmError> {
     {
         let data = memory.data_mut(&mut store);
         let mut guest_memory = FlatMemory::new(data, map);
-        build_startup_block(&mut guest_memory, &config.args, &config.env, random).map_err(WasmError::Startup)?;
+        build_startup_block(&mut guest_memory, &config.args, &config.env, random)
+            .map_err(WasmError::Startup)?;
     }
     let start: TypedFunc<(), ()> = instance
         .get_typed_func(&mut store, "__xisa_start")
@@ -117,12 +150,17 @@ pub fn run(image: &Image, config: &RunConfig) -> Result<RunOutcome, WasmError> {
 }
 
 /// Slot k of the function table holds the function with neutral index k.
-fn fill_function_table(store: &mut Store<Guest>, instance: &Instance, table: Table, count: u64) -> Result<(), WasmError> {
+fn fill_function_table(
+    store: &mut Store<Guest>,
+    instance: &Instance,
+    table: Table,
+    count: u64,
+) -> Result<(), WasmError> {
     for k in 1..=count {
         let name = function_export(k as usize);
-        let function = instance
-            .get_func(&mut *store, &name)
-            .ok_or_else(|| WasmError::Module(format!("function index {k} is not exported ({name})")))?;
+        let function = instance.get_func(&mut *store, &name).ok_or_else(|| {
+            WasmError::Module(format!("function index {k} is not exported ({name})"))
+        })?;
         table
             .set(&mut *store, k, wasmtime::Ref::Func(Some(function)))
             .map_err(|e| WasmError::Start(format!("{e:#}")))?;

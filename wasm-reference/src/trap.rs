@@ -72,7 +72,12 @@ pub fn classify(error: wasmtime::Error) -> RunOutcome {
             trace
                 .frames()
                 .iter()
-                .map(|frame| frame.func_name().map(demangle).unwrap_or_else(|| format!("<function {}>", frame.func_index())))
+                .map(|frame| {
+                    frame
+                        .func_name()
+                        .map(demangle)
+                        .unwrap_or_else(|| format!("<function {}>", frame.func_index()))
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -80,9 +85,13 @@ pub fn classify(error: wasmtime::Error) -> RunOutcome {
         (report.to_string(), SIGSEGV)
     } else if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
         let signal = match trap {
-            wasmtime::Trap::IntegerDivisionByZero | wasmtime::Trap::IntegerOverflow | wasmtime::Trap::BadConversionToInteger => SIGFPE,
+            wasmtime::Trap::IntegerDivisionByZero
+            | wasmtime::Trap::IntegerOverflow
+            | wasmtime::Trap::BadConversionToInteger => SIGFPE,
             wasmtime::Trap::UnreachableCodeReached => SIGILL,
-            wasmtime::Trap::MemoryOutOfBounds | wasmtime::Trap::TableOutOfBounds | wasmtime::Trap::StackOverflow => SIGSEGV,
+            wasmtime::Trap::MemoryOutOfBounds
+            | wasmtime::Trap::TableOutOfBounds
+            | wasmtime::Trap::StackOverflow => SIGSEGV,
             wasmtime::Trap::IndirectCallToNull | wasmtime::Trap::BadSignature => SIGSEGV,
             _ => SIGABRT,
         };
@@ -93,9 +102,16 @@ pub fn classify(error: wasmtime::Error) -> RunOutcome {
     // The innermost frame of a self-reported fault is the reporting helper; name its caller.
     let function = backtrace
         .iter()
-        .find(|name| !name.starts_with("__xisa_shadow_stack_overflow") && !name.starts_with("__xisa_fnptr"))
+        .find(|name| {
+            !name.starts_with("__xisa_shadow_stack_overflow") && !name.starts_with("__xisa_fnptr")
+        })
         .cloned();
-    RunOutcome::Trapped(GuestTrap { kind, function, backtrace, status: 128 + signal })
+    RunOutcome::Trapped(GuestTrap {
+        kind,
+        function,
+        backtrace,
+        status: 128 + signal,
+    })
 }
 
 fn demangle(name: &str) -> String {

@@ -1,11 +1,8 @@
 //! `xisa-cc`: a C compiler driver for build systems (`make CC=xisa-cc`).
 
-#[path = "../commands/cc.rs"]
-mod cc;
-#[path = "../report.rs"]
-mod report;
-
 use std::process::ExitCode;
+
+use xisa_cli::{commands::cc, report};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -22,7 +22,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let sysroot = args.out.map(Sysroot::at).unwrap_or_else(Sysroot::locate);
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let bar = ProgressBar::new(0);
-        bar.set_style(ProgressStyle::with_template("{spinner} compiling libc {pos}/{len} {wide_bar}").expect("valid template"));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} compiling libc {pos}/{len} {wide_bar}")
+                .expect("valid template"),
+        );
         bar
     } else {
         ProgressBar::hidden()
@@ -34,7 +37,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })?;
     bar.finish_and_clear();
     if report.up_to_date {
-        eprintln!("libc is up to date at {} ({} members)", sysroot.root().display(), report.members);
+        eprintln!(
+            "libc is up to date at {} ({} members)",
+            sysroot.root().display(),
+            report.members
+        );
     } else {
         eprintln!(
             "built libc at {} ({} members) in {:.1} s",

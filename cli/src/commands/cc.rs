@@ -31,7 +31,12 @@ Inputs: .c sources, .o objects and .a archives made by xisa-cc.
 Flags that would make targets behave differently (-march, -ffast-math, ...) are refused.";
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    run_args(args.args.into_iter().map(|a| a.to_string_lossy().into_owned()).collect())
+    run_args(
+        args.args
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+    )
 }
 
 /// Shared by `xisa cc` and the `xisa-cc` binary.

@@ -17,10 +17,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let image = Image::open(&args.image).with_context(|| format!("cannot read {}", args.image.display()))?;
+    let image = Image::open(&args.image)
+        .with_context(|| format!("cannot read {}", args.image.display()))?;
     let manifest = image.manifest();
     let layout = manifest.layout();
-    let map = MemoryMap { image: layout, mem_top: DEFAULT_MEM_TOP };
+    let map = MemoryMap {
+        image: layout,
+        mem_top: DEFAULT_MEM_TOP,
+    };
     let sections: Vec<serde_json::Value> = image
         .section_sizes()
         .into_iter()
@@ -54,9 +58,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("image:      {} ({} bytes)", args.image.display(), image.file_size());
+    println!(
+        "image:      {} ({} bytes)",
+        args.image.display(),
+        image.file_size()
+    );
     println!("id:         {}", hex(&image.id()));
-    println!("producer:   {} (-{}; ABI {})", manifest.producer, manifest.opt_level, manifest.abi_version.to_native());
+    println!(
+        "producer:   {} (-{}; ABI {})",
+        manifest.producer,
+        manifest.opt_level,
+        manifest.abi_version.to_native()
+    );
     let targets: Vec<String> = manifest.targets().iter().map(|t| t.to_string()).collect();
     println!("targets:    {}", targets.join(", "));
     println!("sections:");
@@ -64,10 +77,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let name = target.map(|t| t.to_string()).unwrap_or_default();
         println!("  {kind:<9} {name:<8} {size:>10} bytes");
     }
-    println!("neutral:    {} symbols, {} function indices", manifest.symbols.len(), manifest.functions.len());
+    println!(
+        "neutral:    {} symbols, {} function indices",
+        manifest.symbols.len(),
+        manifest.functions.len()
+    );
     println!("memory map (default --mem {} MiB):", DEFAULT_MEM_TOP >> 20);
     for (name, range) in regions {
-        println!("  {:#012x}..{:#012x}  {:>10} KiB  {name}", range.start, range.end, (range.end - range.start) / 1024);
+        println!(
+            "  {:#012x}..{:#012x}  {:>10} KiB  {name}",
+            range.start,
+            range.end,
+            (range.end - range.start) / 1024
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

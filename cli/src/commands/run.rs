@@ -74,7 +74,11 @@ fn parse_mount(text: &str) -> anyhow::Result<(PathBuf, String)> {
 }
 
 pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
-    let mounts = args.dirs.iter().map(|d| parse_mount(d)).collect::<anyhow::Result<Vec<_>>>()?;
+    let mounts = args
+        .dirs
+        .iter()
+        .map(|d| parse_mount(d))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     for entry in &args.env {
         if !entry.contains('=') {
             anyhow::bail!("--env {entry}: expected KEY=VALUE");
@@ -82,8 +86,18 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
     }
     let mut guest_args = vec![args.image.display().to_string()];
     guest_args.extend(args.args);
-    let config = RunConfig { args: guest_args, env: args.env, mounts, mem_top: args.mem.unwrap_or(DEFAULT_MEM_TOP) };
-    launch(&args.image, args.target.unwrap_or(Target::Wasm64), &config, verbose)
+    let config = RunConfig {
+        args: guest_args,
+        env: args.env,
+        mounts,
+        mem_top: args.mem.unwrap_or(DEFAULT_MEM_TOP),
+    };
+    launch(
+        &args.image,
+        args.target.unwrap_or(Target::Wasm64),
+        &config,
+        verbose,
+    )
 }
 
 pub fn exec(args: ExecArgs, verbose: u8) -> anyhow::Result<ExitCode> {
@@ -91,29 +105,49 @@ pub fn exec(args: ExecArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     let mut guest_args = vec![args.image.display().to_string()];
     guest_args.extend(args.args);
     let env = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
-    let config = RunConfig { args: guest_args, env, mounts: vec![(cwd, "/".into())], mem_top: DEFAULT_MEM_TOP };
+    let config = RunConfig {
+        args: guest_args,
+        env,
+        mounts: vec![(cwd, "/".into())],
+        mem_top: DEFAULT_MEM_TOP,
+    };
     launch(&args.image, Target::Wasm64, &config, verbose)
 }
 
-fn launch(path: &PathBuf, target: Target, config: &RunConfig, verbose: u8) -> anyhow::Result<ExitCode> {
+fn launch(
+    path: &PathBuf,
+    target: Target,
+    config: &RunConfig,
+    verbose: u8,
+) -> anyhow::Result<ExitCode> {
     let image = Image::open(path).with_context(|| format!("cannot run {}", path.display()))?;
     if !image.targets().contains(&target) {
         let have: Vec<String> = image.targets().iter().map(|t| t.to_string()).collect();
         return Err(with_hint(
             anyhow::anyhow!("{} has no {target} program", path.display()),
-            format!("choose one of its targets with --target: {}", have.join(", ")),
+            format!(
+                "choose one of its targets with --target: {}",
+                have.join(", ")
+            ),
         ));
     }
     if target != Target::Wasm64 {
         return Err(with_hint(
-            anyhow::anyhow!("running {target} programs needs the native monitor, which this xisa does not include yet"),
+            anyhow::anyhow!(
+                "running {target} programs needs the native monitor, which this xisa does not include yet"
+            ),
             "run the reference build with --target wasm64",
         ));
     }
     if verbose > 0 {
-        eprintln!("xisa: running {} on {target} (Wasmtime reference executor), memory top {:#x}", path.display(), config.mem_top);
+        eprintln!(
+            "xisa: running {} on {target} (Wasmtime reference executor), memory top {:#x}",
+            path.display(),
+            config.mem_top
+        );
     }
-    let outcome = xisa_wasm::run(&image, config).with_context(|| format!("cannot run {}", path.display()))?;
+    let outcome =
+        xisa_wasm::run(&image, config).with_context(|| format!("cannot run {}", path.display()))?;
     match outcome {
         RunOutcome::Exited(code) => {
             if verbose > 0 {
@@ -125,7 +159,11 @@ fn launch(path: &PathBuf, target: Target, config: &RunConfig, verbose: u8) -> an
             eprintln!("error: {trap}");
             if !trap.backtrace.is_empty() {
                 eprintln!("  guest backtrace (innermost first):");
-                let shown = if verbose > 0 { trap.backtrace.len() } else { trap.backtrace.len().min(8) };
+                let shown = if verbose > 0 {
+                    trap.backtrace.len()
+                } else {
+                    trap.backtrace.len().min(8)
+                };
                 for frame in &trap.backtrace[..shown] {
                     eprintln!("    {frame}");
                 }

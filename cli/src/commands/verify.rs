@@ -17,7 +17,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let image = Image::open(&args.image).with_context(|| format!("cannot verify {}", args.image.display()))?;
+    let image = Image::open(&args.image)
+        .with_context(|| format!("cannot verify {}", args.image.display()))?;
     match verify::verify(&image) {
         Ok(report) => {
             let targets: Vec<String> = report.targets.iter().map(|t| t.to_string()).collect();
@@ -41,7 +42,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let problems: Vec<String> = failure.0.iter().map(|p| p.to_string()).collect();
                 println!("{}", serde_json::json!({"ok": false, "problems": problems}));
             } else {
-                eprintln!("error: {} is not aligned across targets:", args.image.display());
+                eprintln!(
+                    "error: {} is not aligned across targets:",
+                    args.image.display()
+                );
                 for problem in &failure.0 {
                     eprintln!("  {problem}");
                 }

@@ -31,13 +31,18 @@ pub fn generate(target: Target, program: &NeutralProgram, sysroot: &Sysroot) -> 
 
 fn compile(target: Target, program: &NeutralProgram) -> Result<Vec<u8>> {
     let context = Context::new();
-    let mut module = context.parse_bitcode(&program.bitcode, "neutral").map_err(ToolchainError::Llvm)?;
+    let mut module = context
+        .parse_bitcode(&program.bitcode, "neutral")
+        .map_err(ToolchainError::Llvm)?;
     let machine = TargetMachine::new(target.triple(), target.cpu(), target.features(), true)
         .map_err(ToolchainError::Llvm)?;
     module.set_triple(target.triple());
     module.set_data_layout(&machine.data_layout());
-    let differences =
-        layout::layout_differences(&module, &DataLayout::from_string(NEUTRAL_DATA_LAYOUT), &module.layout());
+    let differences = layout::layout_differences(
+        &module,
+        &DataLayout::from_string(NEUTRAL_DATA_LAYOUT),
+        &module.layout(),
+    );
     if !differences.is_empty() {
         return Err(ToolchainError::Layout(format!(
             "memory layout differs on {target}:\n  {}",
@@ -52,7 +57,9 @@ fn compile(target: Target, program: &NeutralProgram) -> Result<Vec<u8>> {
         function.remove_string_attribute("target-features");
         function.add_attribute(context.const_string_attribute("target-cpu", target.cpu()));
         if !target.features().is_empty() {
-            function.add_attribute(context.const_string_attribute("target-features", target.features()));
+            function.add_attribute(
+                context.const_string_attribute("target-features", target.features()),
+            );
         }
         if target.is_native() {
             function.add_attribute(context.const_string_attribute("frame-pointer", "all"));
@@ -68,23 +75,39 @@ fn compile(target: Target, program: &NeutralProgram) -> Result<Vec<u8>> {
             fnptr::define_identity_resolver(&mut module);
             for (i, name) in program.functions.names.iter().enumerate() {
                 let function = module.function(name).ok_or_else(|| {
-                    ToolchainError::Llvm(format!("indexed function `{name}` is missing on {target}"))
+                    ToolchainError::Llvm(format!(
+                        "indexed function `{name}` is missing on {target}"
+                    ))
                 })?;
                 function.set_linkage(Linkage::LLVMExternalLinkage);
                 function.set_hidden();
-                function.add_attribute(context.const_string_attribute("wasm-export-name", &wasm_function_export(i + 1)));
+                function.add_attribute(
+                    context
+                        .const_string_attribute("wasm-export-name", &wasm_function_export(i + 1)),
+                );
             }
             if let Some(entry) = module.function(symbols::ENTRY) {
-                entry.add_attribute(context.const_string_attribute("wasm-export-name", symbols::ENTRY));
+                entry.add_attribute(
+                    context.const_string_attribute("wasm-export-name", symbols::ENTRY),
+                );
             }
             if let Some(syscall) = module.function("__xisa_syscall") {
                 syscall.add_attribute(context.const_string_attribute("wasm-import-module", "xisa"));
-                syscall.add_attribute(context.const_string_attribute("wasm-import-name", "syscall"));
+                syscall
+                    .add_attribute(context.const_string_attribute("wasm-import-name", "syscall"));
             }
         }
-        Target::X86_64 | Target::Aarch64 => fnptr::define_table_resolver(&mut module, &program.functions)?,
+        Target::X86_64 | Target::Aarch64 => {
+            fnptr::define_table_resolver(&mut module, &program.functions)?
+        }
     }
-    module.run_passes("always-inline", &machine).map_err(ToolchainError::Llvm)?;
-    module.verify().map_err(|e| ToolchainError::Llvm(format!("{target} IR is invalid: {e}")))?;
-    machine.emit_object(&mut module).map_err(ToolchainError::Llvm)
+    module
+        .run_passes("always-inline", &machine)
+        .map_err(ToolchainError::Llvm)?;
+    module
+        .verify()
+        .map_err(|e| ToolchainError::Llvm(format!("{target} IR is invalid: {e}")))?;
+    machine
+        .emit_object(&mut module)
+        .map_err(ToolchainError::Llvm)
 }

@@ -12,7 +12,8 @@ use crate::sysroot::Sysroot;
 use crate::tools;
 
 pub fn link(object: &[u8], sysroot: &Sysroot) -> Result<Vec<u8>> {
-    let dir = tempfile::tempdir().map_err(|e| ToolchainError::io("creating a temporary folder", e))?;
+    let dir =
+        tempfile::tempdir().map_err(|e| ToolchainError::io("creating a temporary folder", e))?;
     let input = dir.path().join("program.o");
     let output = dir.path().join("program.wasm");
     std::fs::write(&input, object).map_err(|e| ToolchainError::io("writing the wasm object", e))?;

@@ -5,8 +5,13 @@ use super::llvm::{Module, Opcode, Value};
 use crate::error::Unsupported;
 
 /// Intrinsic prefixes that belong to one ISA.
-const TARGET_INTRINSIC_PREFIXES: [&str; 5] =
-    ["llvm.wasm.", "llvm.x86.", "llvm.aarch64.", "llvm.arm.", "llvm.riscv."];
+const TARGET_INTRINSIC_PREFIXES: [&str; 5] = [
+    "llvm.wasm.",
+    "llvm.x86.",
+    "llvm.aarch64.",
+    "llvm.arm.",
+    "llvm.riscv.",
+];
 
 /// Lists every construct in `module` that has no neutral meaning.
 pub fn find_unsupported(module: &Module, file: &str) -> Vec<Unsupported> {
@@ -41,12 +46,17 @@ pub fn find_unsupported(module: &Module, file: &str) -> Vec<Unsupported> {
                 }
                 if callee.is_function() {
                     let name = callee.name();
-                    if TARGET_INTRINSIC_PREFIXES.iter().any(|p| name.starts_with(p)) {
+                    if TARGET_INTRINSIC_PREFIXES
+                        .iter()
+                        .any(|p| name.starts_with(p))
+                    {
                         report(format!("target-specific intrinsic `{name}`"));
                     }
                 }
             }
-            if inst.opcode() == Opcode::LLVMIndirectBr || inst.operands().into_iter().any(is_label_address) {
+            if inst.opcode() == Opcode::LLVMIndirectBr
+                || inst.operands().into_iter().any(is_label_address)
+            {
                 report("computed goto (address of a label)".into());
             }
         }

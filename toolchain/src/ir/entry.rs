@@ -56,8 +56,20 @@ pub fn normalise_main(module: &mut Module) -> Result<()> {
 /// Turns `llvm.global_ctors`/`llvm.global_dtors` into arrays of function pointers delimited by
 /// musl's `__init_array_*` / `__fini_array_*` symbols, ordered by priority.
 pub fn lower_constructors(module: &mut Module) {
-    lower_list(module, "llvm.global_ctors", "__init_array_start", "__init_array_end", "__xisa_init_array");
-    lower_list(module, "llvm.global_dtors", "__fini_array_start", "__fini_array_end", "__xisa_fini_array");
+    lower_list(
+        module,
+        "llvm.global_ctors",
+        "__init_array_start",
+        "__init_array_end",
+        "__xisa_init_array",
+    );
+    lower_list(
+        module,
+        "llvm.global_dtors",
+        "__fini_array_start",
+        "__fini_array_end",
+        "__xisa_fini_array",
+    );
 }
 
 fn lower_list(module: &mut Module, list: &str, start: &str, end: &str, array_name: &str) {
@@ -71,8 +83,11 @@ fn lower_list(module: &mut Module, list: &str, start: &str, end: &str, array_nam
                 if function.is_null_value() {
                     continue;
                 }
-                let priority =
-                    if priority.is_constant_int() { priority.const_int_value() } else { 65535 };
+                let priority = if priority.is_constant_int() {
+                    priority.const_int_value()
+                } else {
+                    65535
+                };
                 entries.push((priority, order, function));
             }
         }

@@ -87,7 +87,9 @@ fn constant_index(value: Value) -> Option<u64> {
 /// Defines the resolver for a target whose indirect calls take the neutral index directly
 /// (wasm64: slot `k` of the function table holds function `k`).
 pub fn define_identity_resolver(module: &mut Module) {
-    let Some(resolver) = module.function(RESOLVER) else { return };
+    let Some(resolver) = module.function(RESOLVER) else {
+        return;
+    };
     let context: &Context = module.context();
     let builder = context.new_builder();
     builder.position_at_end(resolver.append_block("entry"));
@@ -99,13 +101,17 @@ pub fn define_identity_resolver(module: &mut Module) {
 /// Defines the resolver as a bounds-checked load from a per-target call table holding the
 /// functions' code addresses (native targets). Index 0 and out-of-range indices trap.
 pub fn define_table_resolver(module: &mut Module, index: &FunctionIndex) -> Result<()> {
-    let Some(resolver) = module.function(RESOLVER) else { return Ok(()) };
+    let Some(resolver) = module.function(RESOLVER) else {
+        return Ok(());
+    };
     let context: &Context = module.context();
     let ptrt = context.ptr();
     let mut entries = vec![ptrt.const_null()];
     for name in &index.names {
         let function = module.function(name).ok_or_else(|| {
-            ToolchainError::Llvm(format!("indexed function `{name}` vanished before code generation"))
+            ToolchainError::Llvm(format!(
+                "indexed function `{name}` vanished before code generation"
+            ))
         })?;
         entries.push(function);
     }
@@ -155,7 +161,11 @@ fn make_inlinable(module: &Module, function: Value) {
 pub fn keep_indexed_functions(module: &mut Module, index: &FunctionIndex) {
     let context = module.context();
     let ptrt = context.ptr();
-    let functions: Vec<Value> = index.names.iter().filter_map(|n| module.function(n)).collect();
+    let functions: Vec<Value> = index
+        .names
+        .iter()
+        .filter_map(|n| module.function(n))
+        .collect();
     if functions.is_empty() {
         return;
     }

@@ -7,8 +7,17 @@ use std::collections::HashSet;
 use super::llvm::{DataLayout, Module, Opcode, Type, TypeKind};
 
 /// Returns a description of every type whose layout differs, with where it was found.
-pub fn layout_differences(module: &Module, neutral: &DataLayout, target: &DataLayout) -> Vec<String> {
-    let mut checker = Checker { neutral, target, seen: HashSet::new(), problems: Vec::new() };
+pub fn layout_differences(
+    module: &Module,
+    neutral: &DataLayout,
+    target: &DataLayout,
+) -> Vec<String> {
+    let mut checker = Checker {
+        neutral,
+        target,
+        seen: HashSet::new(),
+        problems: Vec::new(),
+    };
     for global in module.globals() {
         checker.check(global.value_type(), &format!("global `{}`", global.name()));
     }
@@ -66,7 +75,9 @@ impl Checker<'_> {
                     self.check(field, place);
                 }
             }
-            TypeKind::LLVMArrayTypeKind | TypeKind::LLVMVectorTypeKind => self.check(ty.element(), place),
+            TypeKind::LLVMArrayTypeKind | TypeKind::LLVMVectorTypeKind => {
+                self.check(ty.element(), place)
+            }
             _ => {}
         }
     }

@@ -5,14 +5,49 @@
 
 use super::llvm::{Module, Value};
 
-/// Always linked: every target may turn copies and fills into these calls.
-pub const ALWAYS: [&str; 4] = ["memcpy", "memmove", "memset", "memcmp"];
+/// Always linked: every target may turn copies and fills into these calls, and the
+/// stack-protector entry points are referenced by the wasm64 compiler runtime.
+pub const ALWAYS: [&str; 5] = ["memcpy", "memmove", "memset", "memcmp", "__stack_chk_fail"];
+
+/// Data symbols that code generation or runtime libraries refer to by name.
+pub const DATA: [&str; 1] = ["__stack_chk_guard"];
 
 /// Math intrinsic families a target may lower to a libm call of the same name.
-const MATH_FAMILIES: [&str; 30] = [
-    "floor", "ceil", "trunc", "round", "rint", "nearbyint", "roundeven", "fma", "pow", "exp",
-    "exp2", "exp10", "log", "log2", "log10", "sin", "cos", "tan", "ldexp", "frexp", "sqrt",
-    "fabs", "copysign", "lround", "llround", "lrint", "llrint", "fmod", "asin", "acos",
+const MATH_FAMILIES: [&str; 34] = [
+    "floor",
+    "ceil",
+    "trunc",
+    "round",
+    "rint",
+    "nearbyint",
+    "roundeven",
+    "fma",
+    "pow",
+    "exp",
+    "exp2",
+    "exp10",
+    "log",
+    "log2",
+    "log10",
+    "sin",
+    "cos",
+    "tan",
+    "ldexp",
+    "frexp",
+    "sqrt",
+    "fabs",
+    "copysign",
+    "lround",
+    "llround",
+    "lrint",
+    "llrint",
+    "fmod",
+    "asin",
+    "acos",
+    "atan",
+    "sinh",
+    "cosh",
+    "tanh",
 ];
 
 /// Names of the library functions the intrinsics in `module` may become.
@@ -23,7 +58,9 @@ pub fn codegen_libcalls(module: &Module) -> Vec<String> {
             continue;
         }
         let name = function.name();
-        let Some(rest) = name.strip_prefix("llvm.") else { continue };
+        let Some(rest) = name.strip_prefix("llvm.") else {
+            continue;
+        };
         let mut parts = rest.split('.');
         let family = parts.next().unwrap_or_default();
         let family = if family == "minnum" {
@@ -42,6 +79,27 @@ pub fn codegen_libcalls(module: &Module) -> Vec<String> {
             _ => "",
         };
         names.push(format!("{family}{suffix}"));
+    }
+    // `frem` has no instruction on any target: it becomes a call to fmod.
+    for function in module.functions() {
+        for inst in function.instructions() {
+            if inst.opcode() == super::llvm::Opcode::LLVMFRem {
+                let ty = inst.type_of();
+                let scalar = if ty.kind() == super::llvm::TypeKind::LLVMVectorTypeKind {
+                    ty.element()
+                } else {
+                    ty
+                };
+                names.push(
+                    match scalar.kind() {
+                        super::llvm::TypeKind::LLVMFloatTypeKind => "fmodf",
+                        super::llvm::TypeKind::LLVMFP128TypeKind => "fmodl",
+                        _ => "fmod",
+                    }
+                    .to_string(),
+                );
+            }
+        }
     }
     names.sort();
     names.dedup();
@@ -71,11 +129,22 @@ pub fn defined(module: &Module, names: &[String]) -> Vec<Value> {
         .collect()
 }
 
-/// Is `name` a function code generation may call by name?
+/// Is `name` a function or datum code generation may refer to by name?
 pub fn is_libcall(name: &str) -> bool {
-    if ALWAYS.contains(&name) || name == "fmin" || name == "fmax" || name == "fminf" || name == "fmaxf" {
+    if DATA.contains(&name) {
         return true;
     }
-    let base = name.strip_suffix('f').or_else(|| name.strip_suffix('l')).unwrap_or(name);
+    if ALWAYS.contains(&name)
+        || name == "fmin"
+        || name == "fmax"
+        || name == "fminf"
+        || name == "fmaxf"
+    {
+        return true;
+    }
+    let base = name
+        .strip_suffix('f')
+        .or_else(|| name.strip_suffix('l'))
+        .unwrap_or(name);
     MATH_FAMILIES.contains(&name) || MATH_FAMILIES.contains(&base)
 }

@@ -77,8 +77,10 @@ pub fn initialise_targets() {
 pub fn set_llvm_options(options: &[&str]) {
     use std::sync::Once;
     static ONCE: Once = Once::new();
-    let owned: Vec<CString> =
-        std::iter::once("xisa").chain(options.iter().copied()).map(cstring).collect();
+    let owned: Vec<CString> = std::iter::once("xisa")
+        .chain(options.iter().copied())
+        .map(cstring)
+        .collect();
     ONCE.call_once(|| {
         let argv: Vec<*const c_char> = owned.iter().map(|s| s.as_ptr()).collect();
         // SAFETY: argv holds valid C strings that live across the call.
@@ -99,7 +101,9 @@ pub struct Context {
 impl Context {
     pub fn new() -> Self {
         // SAFETY: creates a fresh context that this value owns.
-        Context { raw: unsafe { LLVMContextCreate() } }
+        Context {
+            raw: unsafe { LLVMContextCreate() },
+        }
     }
 
     pub fn parse_bitcode(&self, bytes: &[u8], name: &str) -> Result<Module<'_>, String> {
@@ -118,7 +122,10 @@ impl Context {
             if failed != 0 || module.is_null() {
                 return Err(format!("{name}: not a valid LLVM bitcode module"));
             }
-            Ok(Module { raw: module, _context: self })
+            Ok(Module {
+                raw: module,
+                _context: self,
+            })
         }
     }
 
@@ -167,7 +174,12 @@ impl Context {
         let mut raw: Vec<LLVMTypeRef> = params.iter().map(|t| t.0).collect();
         // SAFETY: all types belong to this context; LLVM copies the array.
         Type(unsafe {
-            LLVMFunctionType(ret.0, raw.as_mut_ptr(), raw.len() as u32, variadic as LLVMBool)
+            LLVMFunctionType(
+                ret.0,
+                raw.as_mut_ptr(),
+                raw.len() as u32,
+                variadic as LLVMBool,
+            )
         })
     }
 
@@ -202,7 +214,9 @@ impl Context {
 
     pub fn new_builder(&self) -> Builder {
         // SAFETY: the builder is owned by the returned value.
-        Builder { raw: unsafe { LLVMCreateBuilderInContext(self.raw) } }
+        Builder {
+            raw: unsafe { LLVMCreateBuilderInContext(self.raw) },
+        }
     }
 }
 
@@ -243,7 +257,11 @@ impl<'c> Module<'c> {
         let src = std::mem::replace(&mut other.raw, ptr::null_mut());
         // SAFETY: LLVMLinkModules2 takes ownership of src (destroyed whether or not it fails).
         let failed = unsafe { LLVMLinkModules2(self.raw, src) };
-        if failed != 0 { Err("the IR linker reported an error".into()) } else { Ok(()) }
+        if failed != 0 {
+            Err("the IR linker reported an error".into())
+        } else {
+            Ok(())
+        }
     }
 
     pub fn to_bitcode(&self) -> Vec<u8> {
@@ -279,7 +297,11 @@ impl<'c> Module<'c> {
 
     pub fn triple(&self) -> String {
         // SAFETY: returns a pointer into the module, copied immediately.
-        unsafe { CStr::from_ptr(LLVMGetTarget(self.raw)).to_string_lossy().into_owned() }
+        unsafe {
+            CStr::from_ptr(LLVMGetTarget(self.raw))
+                .to_string_lossy()
+                .into_owned()
+        }
     }
 
     pub fn set_triple(&mut self, triple: &str) {
@@ -290,7 +312,11 @@ impl<'c> Module<'c> {
 
     pub fn data_layout(&self) -> String {
         // SAFETY: returns a pointer into the module, copied immediately.
-        unsafe { CStr::from_ptr(LLVMGetDataLayoutStr(self.raw)).to_string_lossy().into_owned() }
+        unsafe {
+            CStr::from_ptr(LLVMGetDataLayoutStr(self.raw))
+                .to_string_lossy()
+                .into_owned()
+        }
     }
 
     pub fn set_data_layout(&mut self, layout: &str) {
@@ -399,7 +425,12 @@ impl<'c> Module<'c> {
         unsafe {
             let id = LLVMLookupIntrinsicID(name.as_ptr() as *const c_char, name.len());
             assert!(id != 0, "unknown intrinsic {name}");
-            Value(LLVMGetIntrinsicDeclaration(self.raw, id, raw.as_mut_ptr(), raw.len()))
+            Value(LLVMGetIntrinsicDeclaration(
+                self.raw,
+                id,
+                raw.as_mut_ptr(),
+                raw.len(),
+            ))
         }
     }
 
@@ -418,7 +449,9 @@ impl<'c> Module<'c> {
     /// Size and alignment queries under this module's current data layout.
     pub fn layout(&self) -> DataLayout {
         // SAFETY: creates an owned TargetData from the module's layout string.
-        DataLayout { raw: unsafe { LLVMCreateTargetData(LLVMGetDataLayoutStr(self.raw)) } }
+        DataLayout {
+            raw: unsafe { LLVMCreateTargetData(LLVMGetDataLayoutStr(self.raw)) },
+        }
     }
 
     pub fn raw(&self) -> LLVMModuleRef {
@@ -434,7 +467,9 @@ impl DataLayout {
     pub fn from_string(layout: &str) -> Self {
         let c = cstring(layout);
         // SAFETY: LLVM parses and copies the string into an owned TargetData.
-        DataLayout { raw: unsafe { LLVMCreateTargetData(c.as_ptr()) } }
+        DataLayout {
+            raw: unsafe { LLVMCreateTargetData(c.as_ptr()) },
+        }
     }
     pub fn alloc_size(&self, ty: Type) -> u64 {
         // SAFETY: ty is a live sized type.
@@ -470,7 +505,12 @@ pub struct TargetMachine {
 }
 
 impl TargetMachine {
-    pub fn new(triple: &str, cpu: &str, features: &str, static_reloc: bool) -> Result<Self, String> {
+    pub fn new(
+        triple: &str,
+        cpu: &str,
+        features: &str,
+        static_reloc: bool,
+    ) -> Result<Self, String> {
         initialise_targets();
         let triple_c = cstring(triple);
         let cpu_c = cstring(cpu);
@@ -856,17 +896,28 @@ impl Value {
         }
     }
     pub fn instructions(self) -> Vec<Value> {
-        self.blocks().into_iter().flat_map(|b| b.instructions()).collect()
+        self.blocks()
+            .into_iter()
+            .flat_map(|b| b.instructions())
+            .collect()
     }
     pub fn params(self) -> Vec<Value> {
         // SAFETY: caller passes a function.
-        unsafe { (0..LLVMCountParams(self.0)).map(|i| Value(LLVMGetParam(self.0, i))).collect() }
+        unsafe {
+            (0..LLVMCountParams(self.0))
+                .map(|i| Value(LLVMGetParam(self.0, i)))
+                .collect()
+        }
     }
     pub fn append_block(self, name: &str) -> Block {
         let c = cstring(name);
         // SAFETY: caller passes a function of a live module.
         Block(unsafe {
-            LLVMAppendBasicBlockInContext(LLVMGetTypeContext(LLVMTypeOf(self.0)), self.0, c.as_ptr())
+            LLVMAppendBasicBlockInContext(
+                LLVMGetTypeContext(LLVMTypeOf(self.0)),
+                self.0,
+                c.as_ptr(),
+            )
         })
     }
     pub fn add_attribute(self, attr: LLVMAttributeRef) {
@@ -916,7 +967,10 @@ impl Value {
             }
             let mut len = 0;
             let raw = LLVMDIFileGetFilename(file, &mut len);
-            Some(String::from_utf8_lossy(std::slice::from_raw_parts(raw as *const u8, len as usize)).into_owned())
+            Some(
+                String::from_utf8_lossy(std::slice::from_raw_parts(raw as *const u8, len as usize))
+                    .into_owned(),
+            )
         }
     }
 
@@ -1084,7 +1138,14 @@ impl Builder {
         let mut index = [offset.0];
         // SAFETY: the builder is positioned; ptr is a pointer and offset an integer.
         Value(unsafe {
-            LLVMBuildGEP2(self.raw, context.i8().0, ptr.0, index.as_mut_ptr(), 1, c.as_ptr())
+            LLVMBuildGEP2(
+                self.raw,
+                context.i8().0,
+                ptr.0,
+                index.as_mut_ptr(),
+                1,
+                c.as_ptr(),
+            )
         })
     }
     pub fn ptr_to_int(&self, value: Value, ty: Type, name: &str) -> Value {
@@ -1149,7 +1210,14 @@ impl Builder {
         let mut raw: Vec<LLVMValueRef> = args.iter().map(|v| v.0).collect();
         // SAFETY: the builder is positioned; args match fn_type.
         Value(unsafe {
-            LLVMBuildCall2(self.raw, fn_type.0, callee.0, raw.as_mut_ptr(), raw.len() as u32, c.as_ptr())
+            LLVMBuildCall2(
+                self.raw,
+                fn_type.0,
+                callee.0,
+                raw.as_mut_ptr(),
+                raw.len() as u32,
+                c.as_ptr(),
+            )
         })
     }
 }

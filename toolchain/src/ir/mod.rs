@@ -51,8 +51,13 @@ pub struct NeutralProgram {
 /// The machine whose cost model drives the shared optimisation. wasm64 with 128-bit SIMD
 /// matches what both native targets offer at baseline (SSE2, NEON).
 pub fn optimisation_machine() -> Result<TargetMachine> {
-    TargetMachine::new(NEUTRAL_TRIPLE, Target::Wasm64.cpu(), Target::Wasm64.features(), true)
-        .map_err(ToolchainError::Llvm)
+    TargetMachine::new(
+        NEUTRAL_TRIPLE,
+        Target::Wasm64.cpu(),
+        Target::Wasm64.features(),
+        true,
+    )
+    .map_err(ToolchainError::Llvm)
 }
 
 /// Before optimisation: the fixed entry point and constructor arrays.
@@ -82,7 +87,9 @@ pub fn optimise(module: &mut Module, opt: OptLevel) -> Result<()> {
     let lowered = module.run_passes("expand-variadics", &machine);
     module.set_triple(NEUTRAL_TRIPLE);
     lowered.map_err(ToolchainError::Llvm)?;
-    module.run_passes(opt.pipeline(), &machine).map_err(ToolchainError::Llvm)
+    module
+        .run_passes(opt.pipeline(), &machine)
+        .map_err(ToolchainError::Llvm)
 }
 
 /// After optimisation: function indices, the shadow stack and the neutral data regions.
@@ -91,6 +98,12 @@ pub fn neutralise(module: &mut Module) -> Result<NeutralProgram> {
     shadow_stack::move_allocas_to_shadow_stack(module);
     let placement = regions::place_globals(module)?;
     fnptr::keep_indexed_functions(module, &functions);
-    module.verify().map_err(|e| ToolchainError::Llvm(format!("neutralised IR is invalid: {e}")))?;
-    Ok(NeutralProgram { bitcode: module.to_bitcode(), functions, placement })
+    module
+        .verify()
+        .map_err(|e| ToolchainError::Llvm(format!("neutralised IR is invalid: {e}")))?;
+    Ok(NeutralProgram {
+        bitcode: module.to_bitcode(),
+        functions,
+        placement,
+    })
 }

@@ -106,7 +106,16 @@ pub fn place_globals(module: &mut Module) -> Result<Placement> {
                 address: bases[slot] + offset,
                 size: layout.alloc_size(member.value_type()),
             });
-            member.replace_all_uses_with(global.const_byte_offset(context, *offset));
+            let address = global.const_byte_offset(context, *offset);
+            member.replace_all_uses_with(address);
+            // Symbols other code refers to by name (the stack-protector guard) keep it.
+            if member.linkage() != Linkage::LLVMInternalLinkage {
+                let name = member.name();
+                member.set_name("");
+                let alias = module.add_alias(&name, context.i8(), address);
+                alias.set_linkage(Linkage::LLVMExternalLinkage);
+                alias.set_hidden();
+            }
         }
     }
     for slot in &members {
@@ -114,11 +123,20 @@ pub fn place_globals(module: &mut Module) -> Result<Placement> {
             member.delete_global();
         }
     }
-    Ok(Placement { layout: image, symbols })
+    Ok(Placement {
+        layout: image,
+        symbols,
+    })
 }
 
 /// One packed global holding `members` at their offsets, with explicit zero padding.
-fn build_region(module: &mut Module, layout: &DataLayout, region: Region, members: &[(Value, u64)], size: u64) -> Value {
+fn build_region(
+    module: &mut Module,
+    layout: &DataLayout,
+    region: Region,
+    members: &[(Value, u64)],
+    size: u64,
+) -> Value {
     let context = module.context();
     let i8t = context.i8();
     let global = if region == Region::Bss {

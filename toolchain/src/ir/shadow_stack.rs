@@ -17,7 +17,10 @@ const FRAME_ALIGN: u64 = 16;
 
 pub fn move_allocas_to_shadow_stack(module: &mut Module) {
     let context = module.context();
-    let stack = ShadowStack { ssp: create_ssp(module), overflow: create_overflow_handler(module) };
+    let stack = ShadowStack {
+        ssp: create_ssp(module),
+        overflow: create_overflow_handler(module),
+    };
     let ssp = stack.ssp;
     let layout = module.layout();
     let builder = context.new_builder();
@@ -25,13 +28,18 @@ pub fn move_allocas_to_shadow_stack(module: &mut Module) {
         if function.is_declaration() || function == stack.overflow {
             continue;
         }
-        let allocas: Vec<Value> =
-            function.instructions().into_iter().filter(|i| i.opcode() == Opcode::LLVMAlloca).collect();
+        let allocas: Vec<Value> = function
+            .instructions()
+            .into_iter()
+            .filter(|i| i.opcode() == Opcode::LLVMAlloca)
+            .collect();
         replace_stack_save_restore(module, function, ssp, &builder);
         if allocas.is_empty() {
             continue;
         }
-        let entry = function.entry_block().expect("defined function has an entry block");
+        let entry = function
+            .entry_block()
+            .expect("defined function has an entry block");
         let (fixed, dynamic): (Vec<Value>, Vec<Value>) = allocas
             .into_iter()
             .partition(|a| a.parent_block() == entry && a.operand(0).is_constant_int());
@@ -53,7 +61,9 @@ pub fn move_allocas_to_shadow_stack(module: &mut Module) {
             offset += size;
         }
         let frame_size = offset.div_ceil(FRAME_ALIGN) * FRAME_ALIGN;
-        let first = entry.first_instruction().expect("entry block has a terminator");
+        let first = entry
+            .first_instruction()
+            .expect("entry block has a terminator");
         builder.position_before(first);
         let old = builder.load(context.ptr(), ssp, "ssp.old");
         if frame_size > 0 {
@@ -61,7 +71,8 @@ pub fn move_allocas_to_shadow_stack(module: &mut Module) {
             let frame = carve(context, &builder, &stack, first, old, size, frame_align);
             for (alloca, offset) in slots {
                 builder.position_before(alloca);
-                let slot = builder.byte_gep(context, frame, context.i64().const_int(offset), "local");
+                let slot =
+                    builder.byte_gep(context, frame, context.i64().const_int(offset), "local");
                 alloca.replace_all_uses_with(slot);
                 alloca.erase();
             }
@@ -70,7 +81,11 @@ pub fn move_allocas_to_shadow_stack(module: &mut Module) {
             builder.position_before(alloca);
             let ty = alloca.allocated_type();
             let count = builder.int_cast(alloca.operand(0), context.i64(), "count");
-            let bytes = builder.mul(count, context.i64().const_int(layout.alloc_size(ty)), "bytes");
+            let bytes = builder.mul(
+                count,
+                context.i64().const_int(layout.alloc_size(ty)),
+                "bytes",
+            );
             let current = builder.load(context.ptr(), ssp, "ssp");
             let align = alloca.alignment().max(FRAME_ALIGN);
             let slot = carve(context, &builder, &stack, alloca, current, bytes, align);
@@ -112,14 +127,20 @@ fn carve(
     let lowered = builder.sub(base_int, bytes, "frame.int");
     let aligned = builder.and(lowered, i64t.const_int(!(align - 1)), "frame.aligned");
     // The unsigned compares also catch wrap-around from huge dynamic sizes.
-    let too_low =
-        builder.icmp(IntPredicate::LLVMIntULT, aligned, i64t.const_int(SHADOW_STACK.start), "ss.low");
+    let too_low = builder.icmp(
+        IntPredicate::LLVMIntULT,
+        aligned,
+        i64t.const_int(SHADOW_STACK.start),
+        "ss.low",
+    );
     let wrapped = builder.icmp(IntPredicate::LLVMIntUGT, aligned, base_int, "ss.wrap");
     let bad = builder.or(too_low, wrapped, "ss.bad");
     let head = next.parent_block();
     let cont = llvm::split_block_before(next, "frame.ok");
     let fail = next.parent_function().append_block("frame.overflow");
-    let branch = head.terminator().expect("the split ends the block with a branch");
+    let branch = head
+        .terminator()
+        .expect("the split ends the block with a branch");
     builder.position_before(branch);
     builder.cond_br(bad, fail, cont);
     branch.erase();
@@ -136,7 +157,10 @@ fn carve(
 fn create_ssp(module: &mut Module) -> Value {
     let context = module.context();
     let ssp = module.add_global(SSP, context.ptr());
-    let top = context.i64().const_int(SHADOW_STACK.end).const_inttoptr(context.ptr());
+    let top = context
+        .i64()
+        .const_int(SHADOW_STACK.end)
+        .const_inttoptr(context.ptr());
     ssp.set_initializer(top);
     ssp.set_linkage(Linkage::LLVMInternalLinkage);
     ssp.set_alignment(8);
@@ -158,7 +182,10 @@ fn create_overflow_handler(module: &mut Module) -> Value {
         .unwrap_or_else(|| module.add_function("__xisa_syscall", syscall_type));
     let builder = context.new_builder();
     builder.position_at_end(handler.append_block("entry"));
-    let mut args = vec![i64t.const_int(XISA_CALL_FAULT), i64t.const_int(GuestFault::ShadowStackOverflow as u64)];
+    let mut args = vec![
+        i64t.const_int(XISA_CALL_FAULT),
+        i64t.const_int(GuestFault::ShadowStackOverflow as u64),
+    ];
     args.resize(7, i64t.const_int(0));
     builder.call(syscall_type, syscall, &args, "");
     let trap = module.intrinsic("llvm.trap", &[]);
@@ -203,4 +230,3 @@ fn replace_stack_save_restore(module: &Module, function: Value, ssp: Value, buil
         }
     }
 }
-

@@ -99,7 +99,7 @@ pub fn internalise(module: &mut Module, keep_external: fn(&str) -> bool) {
         if value.is_declaration() || value.name().starts_with("llvm.") {
             continue;
         }
-        if value.name() == ENTRY || (value.is_function() && keep_external(&value.name())) {
+        if value.name() == ENTRY || keep_external(&value.name()) {
             value.set_linkage(Linkage::LLVMExternalLinkage);
             continue;
         }

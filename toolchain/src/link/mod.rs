@@ -58,19 +58,31 @@ impl<'c> Linker<'c> {
         let module = self
             .context
             .parse_bitcode(bytes, origin)
-            .map_err(|reason| ToolchainError::Input { path: origin.into(), reason })?;
+            .map_err(|reason| ToolchainError::Input {
+                path: origin.into(),
+                reason,
+            })?;
         self.merge(module, origin)
     }
 
     /// Adds an archive: its members are linked when they resolve an undefined symbol.
     pub fn add_archive(&mut self, path: &Path) -> Result<()> {
         for member in archive::bitcode_members(path)? {
-            let module = self.context.parse_bitcode(&member.bytes, &member.origin).map_err(|reason| {
-                ToolchainError::Input { path: path.into(), reason }
-            })?;
+            let module = self
+                .context
+                .parse_bitcode(&member.bytes, &member.origin)
+                .map_err(|reason| ToolchainError::Input {
+                    path: path.into(),
+                    reason,
+                })?;
             let symbols = module_symbols(&module);
             drop(module);
-            self.add_lazy(Lazy { origin: member.origin, bytes: Some(member.bytes), path: None, symbols });
+            self.add_lazy(Lazy {
+                origin: member.origin,
+                bytes: Some(member.bytes),
+                path: None,
+                symbols,
+            });
         }
         Ok(())
     }
@@ -146,7 +158,9 @@ impl<'c> Linker<'c> {
             if self.defined.contains(name) {
                 continue;
             }
-            let Some(slots) = self.providers.get(name) else { continue };
+            let Some(slots) = self.providers.get(name) else {
+                continue;
+            };
             // Prefer a strong definition.
             let slot = slots
                 .iter()
@@ -167,7 +181,10 @@ impl<'c> Linker<'c> {
             let module = self
                 .context
                 .parse_bitcode(&bytes, &origin)
-                .map_err(|reason| ToolchainError::Input { path: origin.clone().into(), reason })?;
+                .map_err(|reason| ToolchainError::Input {
+                    path: origin.clone().into(),
+                    reason,
+                })?;
             self.merge(module, &origin)?;
             progress = true;
         }
@@ -185,10 +202,14 @@ impl<'c> Linker<'c> {
 
 /// Reads a file that must hold LLVM bitcode, with a precise error otherwise.
 pub fn read_bitcode(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| ToolchainError::io(format!("reading {}", path.display()), e))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| ToolchainError::io(format!("reading {}", path.display()), e))?;
     match classify(&bytes) {
         FileKind::Bitcode => Ok(bytes),
-        other => Err(ToolchainError::Input { path: path.into(), reason: other.describe() }),
+        other => Err(ToolchainError::Input {
+            path: path.into(),
+            reason: other.describe(),
+        }),
     }
 }
 
@@ -209,8 +230,12 @@ impl FileKind {
             FileKind::Elf(arch) => format!(
                 "a native {arch} ELF object, not xisa bitcode (was it built by another compiler? rebuild it with xisa-cc)"
             ),
-            FileKind::Wasm => "a WebAssembly module, not xisa bitcode (rebuild it with xisa-cc)".into(),
-            FileKind::Unknown => "not an object file xisa-cc understands (expected LLVM bitcode from xisa-cc)".into(),
+            FileKind::Wasm => {
+                "a WebAssembly module, not xisa bitcode (rebuild it with xisa-cc)".into()
+            }
+            FileKind::Unknown => {
+                "not an object file xisa-cc understands (expected LLVM bitcode from xisa-cc)".into()
+            }
         }
     }
 }

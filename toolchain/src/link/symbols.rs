@@ -16,14 +16,21 @@ pub struct ModuleSymbols {
 
 pub fn module_symbols(module: &Module) -> ModuleSymbols {
     let mut symbols = ModuleSymbols::default();
-    let values = module.functions().into_iter().chain(module.globals()).chain(module.aliases());
+    let values = module
+        .functions()
+        .into_iter()
+        .chain(module.globals())
+        .chain(module.aliases());
     for value in values {
         let name = value.name();
         if name.is_empty() || name.starts_with("llvm.") {
             continue;
         }
         let linkage = value.linkage();
-        if matches!(linkage, Linkage::LLVMInternalLinkage | Linkage::LLVMPrivateLinkage) {
+        if matches!(
+            linkage,
+            Linkage::LLVMInternalLinkage | Linkage::LLVMPrivateLinkage
+        ) {
             continue;
         }
         if value.is_global_alias() || !value.is_declaration() {
