@@ -504,6 +504,63 @@ mod tests {
         }
     }
 
+    /// Locks the manifest encoding that spec.md §3.4 describes.
+    #[test]
+    fn manifest_encoding_matches_the_spec() {
+        let manifest = Manifest {
+            abi_version: 1,
+            producer: "xisa".into(),
+            opt_level: "a string longer than eight".into(),
+            rodata_size: 0x11,
+            data_size: 0x22,
+            bss_size: 0x33,
+            symbols: vec![NeutralSymbol {
+                name: "n".into(),
+                region: 2,
+                address: 0x602_0000,
+                size: 8,
+            }],
+            functions: vec![],
+            targets: vec![TargetProgram {
+                target: 3,
+                format: PROGRAM_WASM,
+                entry: 0,
+            }],
+        };
+        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&manifest).unwrap();
+        let root = bytes.len() - 68;
+        let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        let i32_at = |at: usize| i32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        assert_eq!(u32_at(root), 1);
+        assert_eq!(&bytes[root + 4..root + 12], b"xisa\xff\xff\xff\xff");
+        let long = "a string longer than eight".len() as u32;
+        assert_eq!(
+            u32_at(root + 12),
+            (long & 0x3f) | 0x80 | ((long & !0x3f) << 2)
+        );
+        let text_at = (root as i64 + 12 + i64::from(i32_at(root + 16))) as usize;
+        assert_eq!(
+            &bytes[text_at..text_at + long as usize],
+            b"a string longer than eight"
+        );
+        assert_eq!(
+            (u64_at(root + 20), u64_at(root + 28), u64_at(root + 36)),
+            (0x11, 0x22, 0x33)
+        );
+        let symbols_at = (root as i64 + 44 + i64::from(i32_at(root + 44))) as usize;
+        assert_eq!(u32_at(root + 48), 1);
+        assert_eq!(&bytes[symbols_at..symbols_at + 2], b"n\xff");
+        assert_eq!(bytes[symbols_at + 8], 2);
+        assert_eq!(u64_at(symbols_at + 9), 0x602_0000);
+        assert_eq!(u32_at(root + 56), 0, "no functions");
+        let targets_at = (root as i64 + 60 + i64::from(i32_at(root + 60))) as usize;
+        assert_eq!(
+            (u32_at(targets_at), bytes[targets_at + 4]),
+            (3, PROGRAM_WASM)
+        );
+    }
+
     #[test]
     fn foreign_files_are_named() {
         let err = Image::from_bytes(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec());

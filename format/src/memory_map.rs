@@ -111,6 +111,16 @@ impl MemoryMap {
     }
 }
 
+// The fixed regions are ordered and disjoint: checked when the crate compiles.
+const _: () = {
+    assert!(NULL_GUARD_END <= PRIVATE.start);
+    assert!(PRIVATE.end <= STARTUP.start);
+    assert!(STARTUP.end <= SHADOW_STACK_GUARD.start);
+    assert!(SHADOW_STACK_GUARD.end <= SHADOW_STACK.start);
+    assert!(SHADOW_STACK.end <= IMAGE_BASE);
+    assert!(IMAGE_BASE < IMAGE_LIMIT && IMAGE_LIMIT < DEFAULT_MEM_TOP);
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,15 +154,5 @@ mod tests {
         assert!(!map.is_accessible(MIN_MEM_TOP - 4, 8));
         assert!(!map.is_accessible(u64::MAX - 2, 8));
         assert!(map.is_accessible(MIN_MEM_TOP - 8, 8));
-    }
-
-    #[test]
-    fn fixed_regions_do_not_overlap() {
-        assert!(NULL_GUARD_END <= PRIVATE.start);
-        assert!(PRIVATE.end <= STARTUP.start);
-        assert!(STARTUP.end <= SHADOW_STACK_GUARD.start);
-        assert!(SHADOW_STACK_GUARD.end <= SHADOW_STACK.start);
-        assert!(SHADOW_STACK.end <= IMAGE_BASE);
-        assert!(IMAGE_BASE < IMAGE_LIMIT && IMAGE_LIMIT < DEFAULT_MEM_TOP);
     }
 }

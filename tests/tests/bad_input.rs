@@ -12,18 +12,32 @@ fn bad_source(name: &str) -> PathBuf {
 }
 
 fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 fn cc(args: &[&str], source: &Path, out: &Path) -> Output {
-    Command::new(xisa_cc()).args(args).arg(source).arg("-o").arg(out).output().expect("run xisa-cc")
+    Command::new(xisa_cc())
+        .args(args)
+        .arg(source)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .expect("run xisa-cc")
 }
 
 fn build_bad(name: &str) -> PathBuf {
     let dir = work_dir("bad");
     let image = dir.join(format!("{name}.xisa"));
     let output = cc(&["-O2"], &bad_source(&format!("{name}.c")), &image);
-    assert!(output.status.success(), "{name} should build: {}", text(&output));
+    assert!(
+        output.status.success(),
+        "{name} should build: {}",
+        text(&output)
+    );
     image
 }
 
@@ -33,30 +47,53 @@ fn syntax_errors_keep_clang_diagnostics() {
     let output = cc(&["-c"], &bad_source("syntax_error.c"), &out);
     assert_eq!(output.status.code(), Some(1));
     let message = text(&output);
-    assert!(message.contains("syntax_error.c:4:11: error: expected ';'"), "{message}");
+    assert!(
+        message.contains("syntax_error.c:4:11: error: expected ';'"),
+        "{message}"
+    );
     assert!(!out.exists(), "no object is written for a failed compile");
 }
 
 #[test]
 fn inline_assembly_is_refused_naming_the_function() {
-    let output = cc(&["-c"], &bad_source("inline_asm.c"), &work_dir("bad").join("inline_asm.o"));
+    let output = cc(
+        &["-c"],
+        &bad_source("inline_asm.c"),
+        &work_dir("bad").join("inline_asm.o"),
+    );
     assert_eq!(output.status.code(), Some(1));
     let message = text(&output);
-    assert!(message.contains("inline_asm.c") && message.contains("`spin`") && message.contains("inline assembly"), "{message}");
+    assert!(
+        message.contains("inline_asm.c")
+            && message.contains("`spin`")
+            && message.contains("inline assembly"),
+        "{message}"
+    );
 }
 
 #[test]
 fn target_intrinsics_are_refused_naming_them() {
-    let output = cc(&[], &bad_source("target_intrinsic.c"), &work_dir("bad").join("target_intrinsic.xisa"));
+    let output = cc(
+        &[],
+        &bad_source("target_intrinsic.c"),
+        &work_dir("bad").join("target_intrinsic.xisa"),
+    );
     assert_eq!(output.status.code(), Some(1));
     let message = text(&output);
-    assert!(message.contains("`probe`") && message.contains("llvm.wasm.memory.size"), "{message}");
+    assert!(
+        message.contains("`probe`") && message.contains("llvm.wasm.memory.size"),
+        "{message}"
+    );
 }
 
 #[test]
 fn target_specific_flags_are_refused_naming_them() {
     for flag in ["-march=native", "-ffast-math", "-mavx2", "-shared"] {
-        let output = cc(&[flag], &bad_source("trap_divide.c"), &work_dir("bad").join("flag.xisa"));
+        let output = cc(
+            &[flag],
+            &bad_source("trap_divide.c"),
+            &work_dir("bad").join("flag.xisa"),
+        );
         assert_eq!(output.status.code(), Some(1), "{flag} accepted");
         assert!(text(&output).contains(flag), "{flag}: {}", text(&output));
     }
@@ -66,17 +103,35 @@ fn target_specific_flags_are_refused_naming_them() {
 fn native_objects_are_refused() {
     let dir = work_dir("bad");
     let object = dir.join("native.o");
-    let status = Command::new("clang-19").args(["-c", "-x", "c", "-o"]).arg(&object).arg(bad_source("trap_divide.c")).status();
+    let status = Command::new("clang-19")
+        .args(["-c", "-x", "c", "-o"])
+        .arg(&object)
+        .arg(bad_source("trap_divide.c"))
+        .status();
     if !status.is_ok_and(|s| s.success()) {
         panic!("clang-19 could not make a native object");
     }
-    let output = Command::new(xisa_cc()).arg(&object).arg("-o").arg(dir.join("native.xisa")).output().unwrap();
+    let output = Command::new(xisa_cc())
+        .arg(&object)
+        .arg("-o")
+        .arg(dir.join("native.xisa"))
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output).contains("native x86-64 ELF object"), "{}", text(&output));
+    assert!(
+        text(&output).contains("native x86-64 ELF object"),
+        "{}",
+        text(&output)
+    );
 }
 
 fn run_image(image: &Path, args: &[&str]) -> Output {
-    Command::new(xisa()).arg("run").args(args).arg(image).output().expect("run xisa")
+    Command::new(xisa())
+        .arg("run")
+        .args(args)
+        .arg(image)
+        .output()
+        .expect("run xisa")
 }
 
 #[test]
@@ -99,16 +154,32 @@ fn broken_and_foreign_images_are_refused() {
 
     let output = run_image(Path::new("/bin/true"), &[]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output).contains("not an xisa image: it is an ELF file"), "{}", text(&output));
+    assert!(
+        text(&output).contains("not an xisa image: it is an ELF file"),
+        "{}",
+        text(&output)
+    );
 
     let output = run_image(&dir.join("does-not-exist.xisa"), &[]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output).contains("does-not-exist.xisa") && text(&output).contains("No such file"), "{}", text(&output));
+    assert!(
+        text(&output).contains("does-not-exist.xisa") && text(&output).contains("No such file"),
+        "{}",
+        text(&output)
+    );
 
     for command in ["verify", "info"] {
-        let output = Command::new(xisa()).arg(command).arg(&truncated).output().unwrap();
+        let output = Command::new(xisa())
+            .arg(command)
+            .arg(&truncated)
+            .output()
+            .unwrap();
         assert_eq!(output.status.code(), Some(1), "{command}");
-        assert!(text(&output).contains("truncated image"), "{command}: {}", text(&output));
+        assert!(
+            text(&output).contains("truncated image"),
+            "{command}: {}",
+            text(&output)
+        );
     }
 }
 
@@ -117,7 +188,11 @@ fn wrong_targets_are_refused() {
     let image = build_bad("trap_divide");
     let output = run_image(&image, &["--target", "riscv64"]);
     assert_ne!(output.status.code(), Some(0));
-    assert!(text(&output).contains("unknown target `riscv64`"), "{}", text(&output));
+    assert!(
+        text(&output).contains("unknown target `riscv64`"),
+        "{}",
+        text(&output)
+    );
 }
 
 #[test]
@@ -125,12 +200,18 @@ fn guest_traps_name_the_trap_and_the_function() {
     let output = run_image(&build_bad("trap_divide"), &["--target", "wasm64"]);
     let message = text(&output);
     assert_eq!(output.status.code(), Some(128 + 8), "{message}");
-    assert!(message.contains("integer divide by zero") && message.contains("in function `divide`"), "{message}");
+    assert!(
+        message.contains("integer divide by zero") && message.contains("in function `divide`"),
+        "{message}"
+    );
 
     let output = run_image(&build_bad("trap_stack_overflow"), &["--target", "wasm64"]);
     let message = text(&output);
     assert_eq!(output.status.code(), Some(128 + 11), "{message}");
-    assert!(message.contains("stack overflow") && message.contains("`descend`"), "{message}");
+    assert!(
+        message.contains("stack overflow") && message.contains("`descend`"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -152,11 +233,29 @@ fn sandbox_escapes_are_refused() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", text(&output));
-    assert!(stdout.contains("inside.txt: OPENED (7 bytes: visible)"), "{stdout}");
-    assert!(!stdout.contains("TOP-SECRET"), "the sandbox leaked: {stdout}");
-    for attempt in ["../secret.txt", "/../secret.txt", "escape_absolute", "escape_relative", "sub/../../secret.txt"] {
-        let line = stdout.lines().find(|l| l.starts_with(&format!("{attempt}:"))).unwrap_or_default();
-        assert!(line.ends_with("EACCES") || line.ends_with("ENOENT"), "{attempt}: {line}");
+    assert!(
+        stdout.contains("inside.txt: OPENED (7 bytes: visible)"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("TOP-SECRET"),
+        "the sandbox leaked: {stdout}"
+    );
+    for attempt in [
+        "../secret.txt",
+        "/../secret.txt",
+        "escape_absolute",
+        "escape_relative",
+        "sub/../../secret.txt",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{attempt}:")))
+            .unwrap_or_default();
+        assert!(
+            line.ends_with("EACCES") || line.ends_with("ENOENT"),
+            "{attempt}: {line}"
+        );
     }
 }
 
@@ -167,5 +266,9 @@ fn unknown_syscalls_are_enosys_with_one_warning() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{}", text(&output));
     assert_eq!(stdout, "socket: -1 ENOSYS\nsocket: -1 ENOSYS\n");
-    assert_eq!(stderr.matches("unsupported syscall 'socket' (198)").count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.matches("unsupported syscall 'socket' (198)").count(),
+        1,
+        "{stderr}"
+    );
 }

@@ -16,7 +16,10 @@ fn fetch(package: &str) -> PathBuf {
         std::fs::read_dir(&dir)
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains(".orig.tar.")))
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains(".orig.tar."))
+            })
     };
     if let Some(tarball) = find() {
         return tarball;
@@ -38,14 +41,29 @@ fn fetch(package: &str) -> PathBuf {
 fn extract(tarball: &Path, dest: &Path) -> PathBuf {
     let _ = std::fs::remove_dir_all(dest);
     std::fs::create_dir_all(dest).unwrap();
-    let status = Command::new("tar").arg("-xf").arg(tarball).arg("-C").arg(dest).status().unwrap();
+    let status = Command::new("tar")
+        .arg("-xf")
+        .arg(tarball)
+        .arg("-C")
+        .arg(dest)
+        .status()
+        .unwrap();
     assert!(status.success(), "cannot extract {}", tarball.display());
-    std::fs::read_dir(dest).unwrap().flatten().map(|e| e.path()).find(|p| p.is_dir()).expect("one top folder")
+    std::fs::read_dir(dest)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("one top folder")
 }
 
 /// PATH with the xisa binaries first, so builds find xisa-cc and images run via `xisa exec`.
 fn path_with_xisa() -> String {
-    format!("{}:{}", profile_dir().display(), std::env::var("PATH").unwrap_or_default())
+    format!(
+        "{}:{}",
+        profile_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 fn sh(dir: &Path, script: &str) {
@@ -80,8 +98,17 @@ fn test_input(dir: &Path) -> PathBuf {
 
 /// Runs a program natively, stdin from `input`; returns stdout.
 fn run_native(program: &Path, args: &[&str], input: &Path) -> Vec<u8> {
-    let output = Command::new(program).args(args).stdin(std::fs::File::open(input).unwrap()).output().unwrap();
-    assert!(output.status.success(), "{} failed: {}", program.display(), String::from_utf8_lossy(&output.stderr));
+    let output = Command::new(program)
+        .args(args)
+        .stdin(std::fs::File::open(input).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{} failed: {}",
+        program.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
     output.stdout
 }
 
@@ -99,7 +126,13 @@ fn run_xisa(image: &Path, executor: &Executor, args: &[&str], input: &Path) -> V
         .stdin(Stdio::from(std::fs::File::open(input).unwrap()))
         .output()
         .unwrap();
-    assert!(output.status.success(), "{} on {} failed: {}", image.display(), executor.name, String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{} on {} failed: {}",
+        image.display(),
+        executor.name,
+        String::from_utf8_lossy(&output.stderr)
+    );
     output.stdout
 }
 
@@ -115,7 +148,10 @@ fn bzip2_builds_with_its_makefile_and_matches_native() {
     let native_tree = extract(&tarball, &dir.join("native"));
     // `all` includes the project's own `test` target, which runs ./bzip2 (an image) on its
     // samples and compares with the reference files.
-    sh(&xisa_tree, "make CC=xisa-cc AR=llvm-ar-19 RANLIB=llvm-ranlib-19");
+    sh(
+        &xisa_tree,
+        "make CC=xisa-cc AR=llvm-ar-19 RANLIB=llvm-ranlib-19",
+    );
     sh(&native_tree, "make CC=clang-19 bzip2");
     let work = dir.join("data");
     std::fs::create_dir_all(&work).unwrap();
@@ -125,9 +161,22 @@ fn bzip2_builds_with_its_makefile_and_matches_native() {
         std::fs::write(work.join("expected.bz2"), &expected).unwrap();
         for executor in executors() {
             let compressed = run_xisa(&xisa_tree.join("bzip2"), &executor, &[level, "-c"], &input);
-            assert!(compressed == expected, "bzip2 {level} on {} differs from native", executor.name);
-            let restored = run_xisa(&xisa_tree.join("bzip2"), &executor, &["-d", "-c"], &work.join("expected.bz2"));
-            assert!(restored == std::fs::read(&input).unwrap(), "bzip2 -d on {} does not restore the input", executor.name);
+            assert!(
+                compressed == expected,
+                "bzip2 {level} on {} differs from native",
+                executor.name
+            );
+            let restored = run_xisa(
+                &xisa_tree.join("bzip2"),
+                &executor,
+                &["-d", "-c"],
+                &work.join("expected.bz2"),
+            );
+            assert!(
+                restored == std::fs::read(&input).unwrap(),
+                "bzip2 -d on {} does not restore the input",
+                executor.name
+            );
             println!("ok   {:<8} bzip2 {level}", executor.name);
         }
     }
@@ -139,8 +188,14 @@ fn zlib_builds_with_configure_and_make_and_matches_native() {
     let dir = work_dir("debian/zlib");
     let xisa_tree = extract(&tarball, &dir.join("xisa"));
     let native_tree = extract(&tarball, &dir.join("native"));
-    sh(&xisa_tree, "CC=xisa-cc AR=llvm-ar-19 ./configure --static && make && make test");
-    sh(&native_tree, "CC=clang-19 ./configure --static && make minigzip");
+    sh(
+        &xisa_tree,
+        "CC=xisa-cc AR=llvm-ar-19 ./configure --static && make && make test",
+    );
+    sh(
+        &native_tree,
+        "CC=clang-19 ./configure --static && make minigzip",
+    );
     let work = dir.join("data");
     std::fs::create_dir_all(&work).unwrap();
     let input = test_input(&work);
@@ -149,9 +204,22 @@ fn zlib_builds_with_configure_and_make_and_matches_native() {
         std::fs::write(work.join("expected.gz"), &expected).unwrap();
         for executor in executors() {
             let compressed = run_xisa(&xisa_tree.join("minigzip"), &executor, &[level], &input);
-            assert!(compressed == expected, "minigzip {level} on {} differs from native", executor.name);
-            let restored = run_xisa(&xisa_tree.join("minigzip"), &executor, &["-d"], &work.join("expected.gz"));
-            assert!(restored == std::fs::read(&input).unwrap(), "minigzip -d on {} does not restore the input", executor.name);
+            assert!(
+                compressed == expected,
+                "minigzip {level} on {} differs from native",
+                executor.name
+            );
+            let restored = run_xisa(
+                &xisa_tree.join("minigzip"),
+                &executor,
+                &["-d"],
+                &work.join("expected.gz"),
+            );
+            assert!(
+                restored == std::fs::read(&input).unwrap(),
+                "minigzip -d on {} does not restore the input",
+                executor.name
+            );
             println!("ok   {:<8} minigzip {level}", executor.name);
         }
     }

@@ -88,13 +88,13 @@ pub fn build_sysroot(
         )
     })?;
     let key = cache_key(version.trim())?;
-    if let Ok(index) = sysroot.libc_index() {
-        if index.key == key {
-            return Ok(BuildReport {
-                members: index.members.len(),
-                up_to_date: true,
-            });
-        }
+    if let Ok(index) = sysroot.libc_index()
+        && index.key == key
+    {
+        return Ok(BuildReport {
+            members: index.members.len(),
+            up_to_date: true,
+        });
     }
     let root = sysroot.root();
     let build = root.join("build");
@@ -212,7 +212,7 @@ fn install_headers(musl: &Path, build_bits: &Path, include: &Path) -> Result<()>
         }
     }
     let sed = |script: &str, inputs: &[PathBuf]| -> Result<String> {
-        let out = tools::run(Command::new("sed").arg(script.to_string()).args(inputs))?;
+        let out = tools::run(Command::new("sed").arg(script).args(inputs))?;
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     };
     let alltypes = {
@@ -264,7 +264,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         let target = to.join(entry.file_name().expect("entry has a name"));
         if entry.is_dir() {
             copy_tree(&entry, &target)?;
-        } else if !entry.extension().is_some_and(|e| e == "in") {
+        } else if entry.extension().is_none_or(|e| e != "in") {
             copy(&entry, &target)?;
         }
     }

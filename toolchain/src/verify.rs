@@ -96,11 +96,7 @@ pub fn verify(image: &Image) -> Result<VerifyReport, VerifyError> {
                         .get(&region)
                         .cloned()
                         .unwrap_or((address, Vec::new()));
-                    let actual_size = if region == Region::Bss {
-                        bytes.len() as u64
-                    } else {
-                        bytes.len() as u64
-                    };
+                    let actual_size = bytes.len() as u64;
                     if size > 0 && actual_address != address {
                         problems.push(Problem {
                             target: Some(target),
@@ -271,12 +267,10 @@ fn wasm_view(bytes: &[u8], manifest: &ArchivedManifest) -> Result<NeutralView, V
                     segments.push((offset, data.data.to_vec()));
                 }
             }
-            Payload::ElementSection(reader) => {
-                if reader.count() > 0 {
-                    problems.push(problem(
-                        "the wasm program has element segments: a function address escaped neutralisation".into(),
-                    ));
-                }
+            Payload::ElementSection(reader) if reader.count() > 0 => {
+                problems.push(problem(
+                    "the wasm program has element segments: a function address escaped neutralisation".into(),
+                ));
             }
             Payload::ExportSection(reader) => {
                 for export in reader {

@@ -77,7 +77,7 @@ pub fn run(image: &Image, config: &RunConfig) -> Result<RunOutcome, WasmError> {
     };
     if config.mem_top < MIN_MEM_TOP
         || config.mem_top <= map.brk_base()
-        || config.mem_top % 65536 != 0
+        || !config.mem_top.is_multiple_of(65536)
     {
         return Err(WasmError::Memory(config.mem_top));
     }

@@ -1,7 +1,7 @@
 //! `xisa run`: run an image on one of its targets. The guest's exit status is ours; a guest
 //! that faults exits like a process killed by a signal (128 + N).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -115,7 +115,7 @@ pub fn exec(args: ExecArgs, verbose: u8) -> anyhow::Result<ExitCode> {
 }
 
 fn launch(
-    path: &PathBuf,
+    path: &Path,
     target: Target,
     config: &RunConfig,
     verbose: u8,

@@ -60,11 +60,12 @@ pub fn neutralise_function_pointers(module: &mut Module) -> Result<FunctionIndex
             }
             let callee_operand = inst.callee_operand_index();
             // RAUW turned direct calls into calls of a constant index: point them back.
-            if let Some(k) = constant_index(callee) {
-                if let Some(target) = k.checked_sub(1).and_then(|i| by_index.get(i as usize)) {
-                    inst.set_operand(callee_operand, *target);
-                    continue;
-                }
+            if let Some(target) = constant_index(callee)
+                .and_then(|k| k.checked_sub(1))
+                .and_then(|i| by_index.get(i as usize))
+            {
+                inst.set_operand(callee_operand, *target);
+                continue;
             }
             builder.position_before(inst);
             let as_int = builder.ptr_to_int(callee, context.i64(), "fnidx");

@@ -189,9 +189,9 @@ impl Context {
         Value(unsafe { LLVMConstStructInContext(self.raw, raw.as_mut_ptr(), raw.len() as u32, 1) })
     }
 
-    pub fn const_string_attribute(&self, key: &str, value: &str) -> LLVMAttributeRef {
+    pub fn const_string_attribute(&self, key: &str, value: &str) -> Attribute {
         // SAFETY: key and value are passed with explicit lengths.
-        unsafe {
+        Attribute(unsafe {
             LLVMCreateStringAttribute(
                 self.raw,
                 key.as_ptr() as *const c_char,
@@ -199,16 +199,16 @@ impl Context {
                 value.as_ptr() as *const c_char,
                 value.len() as u32,
             )
-        }
+        })
     }
 
-    pub fn enum_attribute(&self, name: &str, value: u64) -> LLVMAttributeRef {
+    pub fn enum_attribute(&self, name: &str, value: u64) -> Attribute {
         // SAFETY: name is passed with an explicit length; an unknown name yields kind 0,
         // which we refuse below.
         unsafe {
             let kind = LLVMGetEnumAttributeKindForName(name.as_ptr() as *const c_char, name.len());
             assert!(kind != 0, "unknown LLVM attribute {name}");
-            LLVMCreateEnumAttribute(self.raw, kind, value)
+            Attribute(LLVMCreateEnumAttribute(self.raw, kind, value))
         }
     }
 
@@ -588,6 +588,10 @@ impl Drop for TargetMachine {
 // its own); moving it between threads is allowed by LLVM.
 unsafe impl Send for TargetMachine {}
 
+/// A function attribute created in a context.
+#[derive(Clone, Copy, Debug)]
+pub struct Attribute(LLVMAttributeRef);
+
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Type(LLVMTypeRef);
 
@@ -920,9 +924,9 @@ impl Value {
             )
         })
     }
-    pub fn add_attribute(self, attr: LLVMAttributeRef) {
-        // SAFETY: caller passes a function.
-        unsafe { LLVMAddAttributeAtIndex(self.0, llvm_sys::LLVMAttributeFunctionIndex, attr) }
+    pub fn add_attribute(self, attr: Attribute) {
+        // SAFETY: caller passes a function; the attribute was created in its context.
+        unsafe { LLVMAddAttributeAtIndex(self.0, llvm_sys::LLVMAttributeFunctionIndex, attr.0) }
     }
     pub fn remove_string_attribute(self, key: &str) {
         // SAFETY: caller passes a function; key is passed with its length.

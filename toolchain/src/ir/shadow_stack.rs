@@ -93,11 +93,9 @@ pub fn move_allocas_to_shadow_stack(module: &mut Module) {
             alloca.erase();
         }
         for block in function.blocks() {
-            if let Some(term) = block.terminator() {
-                if term.opcode() == Opcode::LLVMRet {
-                    builder.position_before(term);
-                    builder.store(old, ssp);
-                }
+            if let Some(term) = block.terminator().filter(|t| t.opcode() == Opcode::LLVMRet) {
+                builder.position_before(term);
+                builder.store(old, ssp);
             }
         }
     }

@@ -1,0 +1,79 @@
+//! The command line follows cargo habits: `--help` everywhere, JSON for scripts, the guest's
+//! exit status as ours.
+
+use std::process::Command;
+
+use xisa_e2e::*;
+
+#[test]
+fn every_subcommand_has_help() {
+    for subcommand in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["verify", "--help"],
+        &["info", "--help"],
+        &["build-libc", "--help"],
+        &["cc", "--help"],
+    ] {
+        let output = Command::new(xisa()).args(subcommand).output().unwrap();
+        assert!(output.status.success(), "{subcommand:?}");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("Usage"), "{subcommand:?}: {text}");
+    }
+    let output = Command::new(xisa_cc()).arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Usage: xisa-cc"));
+}
+
+#[test]
+fn info_and_verify_speak_json_and_exit_status_passes_through() {
+    let dir = work_dir("cli");
+    let image = dir.join("primes.xisa");
+    let status = Command::new(xisa_cc())
+        .arg(repo_root().join("examples/primes.c"))
+        .arg("-o")
+        .arg(&image)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let info = Command::new(xisa())
+        .args(["info", "--json"])
+        .arg(&image)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        text.contains("\"targets\": [")
+            && text.contains("\"wasm64\"")
+            && text.contains("\"x86_64\""),
+        "{text}"
+    );
+    let verify = Command::new(xisa())
+        .args(["verify", "--json"])
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&verify.stdout).starts_with("{\"ok\":true"),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    // primes.c exits 2 on a bad limit: the guest's status is xisa run's.
+    let run = Command::new(xisa())
+        .arg("run")
+        .arg(&image)
+        .args(["--", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("usage:"));
+    let run = Command::new(xisa())
+        .arg("run")
+        .arg(&image)
+        .args(["--", "100"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).lines().next(),
+        Some("25 primes below 100")
+    );
+}
