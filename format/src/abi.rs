@@ -13,6 +13,14 @@ pub const XISA_CALL_BASE: u64 = 0x1_0000;
 /// `fault(kind, detail)`: the guest detected a fatal condition itself. Never returns.
 pub const XISA_CALL_FAULT: u64 = XISA_CALL_BASE;
 
+/// x86-64 hypercall: `outb %al, $HYPERCALL_PORT` with the call number in `rdi`, arguments in
+/// `rsi, rdx, rcx, r8, r9, r10`; the executor puts the result in `rax`.
+pub const HYPERCALL_PORT: u16 = 0xe5;
+
+/// AArch64 hypercall: a store to this address (inside the never-mapped null guard) with the call
+/// number in `x0` and arguments in `x1..x6`; the executor puts the result in `x0`.
+pub const HYPERCALL_MMIO: u64 = 0xf000;
+
 /// Fault kinds passed to `XISA_CALL_FAULT`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]

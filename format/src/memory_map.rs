@@ -19,6 +19,23 @@ pub const NULL_GUARD_END: u64 = 0x1_0000;
 /// Never part of a checkpoint and never referenced from neutral memory.
 pub const PRIVATE: Range<u64> = 0x1_0000..0x400_0000;
 
+/// Layout of the private area on native targets (see spec.md §1.3).
+pub mod native {
+    use std::ops::Range;
+
+    /// Executor structures: descriptor tables, task state, the exception stack.
+    pub const MONITOR: Range<u64> = 0x1_0000..0x2_0000;
+    /// Where the program's code and private data start, and the limit they must stay below.
+    pub const CODE_BASE: u64 = 0x2_0000;
+    pub const CODE_LIMIT: u64 = 0x300_0000;
+    /// Page tables built by executors that need them.
+    pub const PAGE_TABLES: Range<u64> = 0x300_0000..0x370_0000;
+    /// Never mapped: catches native stack overflow.
+    pub const STACK_GUARD: Range<u64> = 0x37f_0000..0x380_0000;
+    /// The native stack; the stack pointer starts at its end.
+    pub const STACK: Range<u64> = 0x380_0000..0x400_0000;
+}
+
 /// The start-up block: argc, argv, envp, auxv and their strings, written by the executor.
 pub const STARTUP: Range<u64> = 0x400_0000..0x410_0000;
 

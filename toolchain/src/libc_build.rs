@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use xisa_format::memory_map::{PRIVATE, STARTUP};
+use xisa_format::abi::{HYPERCALL_MMIO, HYPERCALL_PORT};
+use xisa_format::memory_map::{STARTUP, native};
 use xisa_format::target::Target;
 
 use crate::error::{Result, ToolchainError};
@@ -39,9 +40,6 @@ const LIBC_CFLAGS: &[&str] = &[
     "-w",
 ];
 
-/// Size of the native stack at the top of the private area.
-pub const NATIVE_STACK_SIZE: u64 = 8 << 20;
-
 macro_rules! port_files {
     ($($path:literal),* $(,)?) => {
         &[$(($path, include_str!(concat!("../libc-arch/", $path)))),*]
@@ -67,6 +65,7 @@ const START_C: &str = include_str!("../rt/start.c");
 const RT_X86_64: &str = include_str!("../rt/x86_64.S");
 const RT_AARCH64: &str = include_str!("../rt/aarch64.S");
 const RT_WASM64: &str = include_str!("../rt/wasm64_fp128_compare.c");
+const RT_PROCESS: &str = include_str!("../rt/process.c");
 
 pub struct BuildReport {
     pub members: usize,
@@ -404,28 +403,43 @@ fn build_start(sysroot: &Sysroot) -> Result<()> {
 }
 
 fn build_runtime_stub(sysroot: &Sysroot, target: Target) -> Result<()> {
-    let (text, triple, extension) = match target {
-        Target::X86_64 => (RT_X86_64, "x86_64-unknown-none-elf", "S"),
-        Target::Aarch64 => (RT_AARCH64, "aarch64-unknown-none-elf", "S"),
-        Target::Wasm64 => (RT_WASM64, "wasm64-unknown-unknown", "c"),
+    let (sources, triple): (&[(&str, &str)], &str) = match target {
+        Target::X86_64 => (
+            &[("entry.S", RT_X86_64), ("process.c", RT_PROCESS)],
+            "x86_64-unknown-none-elf",
+        ),
+        Target::Aarch64 => (
+            &[("entry.S", RT_AARCH64), ("process.c", RT_PROCESS)],
+            "aarch64-unknown-none-elf",
+        ),
+        Target::Wasm64 => (&[("fp128_compare.c", RT_WASM64)], "wasm64-unknown-unknown"),
     };
-    let src = sysroot
-        .root()
-        .join(format!("build/rt-{target}.{extension}"));
-    write(&src, text)?;
-    let out = sysroot.runtime_object(target);
-    if let Some(parent) = out.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| ToolchainError::io(format!("creating {}", parent.display()), e))?;
+    let dir = sysroot.runtime_dir(target);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ToolchainError::io(format!("creating {}", dir.display()), e))?;
+    for (name, text) in sources {
+        let src = sysroot.root().join(format!("build/rt-{target}-{name}"));
+        write(&src, text)?;
+        let object = dir.join(Path::new(name).with_extension("o"));
+        tools::run(
+            Command::new(tools::clang())
+                .arg(format!("--target={triple}"))
+                .arg(format!("-DXISA_NATIVE_STACK_TOP={:#x}", native::STACK.end))
+                .arg(format!("-DXISA_HYPERCALL_PORT={HYPERCALL_PORT:#x}"))
+                .arg(format!("-DXISA_HYPERCALL_MMIO={HYPERCALL_MMIO:#x}"))
+                .args([
+                    "-O2",
+                    "-ffreestanding",
+                    "-nostdinc",
+                    "-fno-stack-protector",
+                    "-c",
+                ])
+                .arg("-isystem")
+                .arg(tools::clang_resource_include())
+                .arg(&src)
+                .arg("-o")
+                .arg(&object),
+        )?;
     }
-    tools::run(
-        Command::new(tools::clang())
-            .arg(format!("--target={triple}"))
-            .arg(format!("-DXISA_NATIVE_STACK_TOP={:#x}", PRIVATE.end))
-            .args(["-O2", "-ffreestanding", "-nostdinc", "-c"])
-            .arg(&src)
-            .arg("-o")
-            .arg(&out),
-    )?;
     Ok(())
 }

@@ -66,8 +66,19 @@ impl Sysroot {
     pub fn start_bitcode(&self) -> PathBuf {
         self.root.join("lib/start.bc")
     }
-    pub fn runtime_object(&self, target: Target) -> PathBuf {
-        self.root.join(format!("lib/{target}/rt.o"))
+    pub fn runtime_dir(&self, target: Target) -> PathBuf {
+        self.root.join(format!("lib/{target}"))
+    }
+
+    /// The target's runtime objects (entry stub, process-mode layer, helpers), linked into
+    /// every program of that target.
+    pub fn runtime_objects(&self, target: Target) -> Vec<PathBuf> {
+        let mut objects: Vec<PathBuf> = std::fs::read_dir(self.runtime_dir(target))
+            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        objects.retain(|p| p.extension().is_some_and(|e| e == "o"));
+        objects.sort();
+        objects
     }
 
     /// Loads the libc index, explaining how to build the sysroot if it is missing.

@@ -8,6 +8,7 @@ use anyhow::Context;
 use xisa_format::image::Image;
 use xisa_format::memory_map::DEFAULT_MEM_TOP;
 use xisa_format::target::Target;
+use xisa_native::{Backend, NativeConfig, NativeOutcome};
 use xisa_wasm::{RunConfig, RunOutcome};
 
 use crate::report::with_hint;
@@ -16,9 +17,14 @@ use crate::report::with_hint;
 pub struct Args {
     /// The image to run.
     image: PathBuf,
-    /// Target to run (default: wasm64, the reference executor).
+    /// Target to run: x86_64, aarch64 or wasm64 (default: the host's ISA).
     #[arg(long, value_parser = parse_target)]
     target: Option<Target>,
+    /// How to run a native target: kvm, emu (CPU emulation) or process (an ordinary Linux
+    /// process; no sandbox). Default: kvm when /dev/kvm opens and the target is the host's,
+    /// else emu.
+    #[arg(long, value_parser = parse_backend)]
+    backend: Option<BackendChoice>,
     /// Make a host folder visible to the guest: HOST[:GUEST] (GUEST defaults to /).
     #[arg(long = "dir", value_name = "HOST[:GUEST]")]
     dirs: Vec<String>,
@@ -44,6 +50,73 @@ pub struct ExecArgs {
 
 fn parse_target(text: &str) -> Result<Target, String> {
     text.parse()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendChoice {
+    Kvm,
+    Emu,
+    Process,
+}
+
+fn parse_backend(text: &str) -> Result<BackendChoice, String> {
+    match text {
+        "kvm" => Ok(BackendChoice::Kvm),
+        "emu" => Ok(BackendChoice::Emu),
+        "process" => Ok(BackendChoice::Process),
+        other => Err(format!(
+            "unknown backend `{other}` (expected kvm, emu or process)"
+        )),
+    }
+}
+
+/// The executor a run uses, after defaults are applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Executor {
+    pub target: Target,
+    pub backend: Option<BackendChoice>,
+}
+
+impl Executor {
+    pub fn choose(
+        target: Option<Target>,
+        backend: Option<BackendChoice>,
+    ) -> anyhow::Result<Executor> {
+        let host = Target::host();
+        let target = target.or(host).unwrap_or(Target::Wasm64);
+        if target == Target::Wasm64 {
+            if let Some(backend) = backend {
+                return Err(with_hint(
+                    anyhow::anyhow!("--backend {backend:?} does not apply to wasm64"),
+                    "wasm64 always runs on the Wasmtime reference executor; drop --backend",
+                ));
+            }
+            return Ok(Executor {
+                target,
+                backend: None,
+            });
+        }
+        let backend = backend.unwrap_or(
+            if Some(target) == host && xisa_native::backend::kvm::availability().is_ok() {
+                BackendChoice::Kvm
+            } else {
+                BackendChoice::Emu
+            },
+        );
+        Ok(Executor {
+            target,
+            backend: Some(backend),
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        match self.backend {
+            None => format!("{} (Wasmtime reference executor)", self.target),
+            Some(BackendChoice::Kvm) => format!("{} on KVM", self.target),
+            Some(BackendChoice::Emu) => format!("{} on CPU emulation (Unicorn)", self.target),
+            Some(BackendChoice::Process) => format!("{} as a Linux process", self.target),
+        }
+    }
 }
 
 /// Sizes like `4096`, `512K`, `64M`, `4G`.
@@ -92,12 +165,8 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
         mounts,
         mem_top: args.mem.unwrap_or(DEFAULT_MEM_TOP),
     };
-    launch(
-        &args.image,
-        args.target.unwrap_or(Target::Wasm64),
-        &config,
-        verbose,
-    )
+    let executor = Executor::choose(args.target, args.backend)?;
+    launch(&args.image, executor, &config, verbose)
 }
 
 pub fn exec(args: ExecArgs, verbose: u8) -> anyhow::Result<ExitCode> {
@@ -111,15 +180,16 @@ pub fn exec(args: ExecArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         mounts: vec![(cwd, "/".into())],
         mem_top: DEFAULT_MEM_TOP,
     };
-    launch(&args.image, Target::Wasm64, &config, verbose)
+    launch(&args.image, Executor::choose(None, None)?, &config, verbose)
 }
 
 fn launch(
     path: &Path,
-    target: Target,
+    executor: Executor,
     config: &RunConfig,
     verbose: u8,
 ) -> anyhow::Result<ExitCode> {
+    let target = executor.target;
     let image = Image::open(path).with_context(|| format!("cannot run {}", path.display()))?;
     if !image.targets().contains(&target) {
         let have: Vec<String> = image.targets().iter().map(|t| t.to_string()).collect();
@@ -131,44 +201,78 @@ fn launch(
             ),
         ));
     }
-    if target != Target::Wasm64 {
-        return Err(with_hint(
-            anyhow::anyhow!(
-                "running {target} programs needs the native monitor, which this xisa does not include yet"
-            ),
-            "run the reference build with --target wasm64",
-        ));
-    }
     if verbose > 0 {
+        let map = xisa_format::memory_map::MemoryMap {
+            image: image.manifest().layout(),
+            mem_top: config.mem_top,
+        };
         eprintln!(
-            "xisa: running {} on {target} (Wasmtime reference executor), memory top {:#x}",
+            "xisa: running {} on {}",
             path.display(),
-            config.mem_top
+            executor.describe()
+        );
+        eprintln!(
+            "xisa: memory map: image {:#x}..{:#x}, heap from {:#x}, top {:#x}",
+            map.image.rodata().start,
+            map.image.end(),
+            map.brk_base(),
+            map.mem_top
         );
     }
-    let outcome =
-        xisa_wasm::run(&image, config).with_context(|| format!("cannot run {}", path.display()))?;
-    match outcome {
-        RunOutcome::Exited(code) => {
-            if verbose > 0 {
-                eprintln!("xisa: guest exited with status {code}");
+    let status = match executor.backend {
+        None => match xisa_wasm::run(&image, config)
+            .with_context(|| format!("cannot run {}", path.display()))?
+        {
+            RunOutcome::Exited(code) => code,
+            RunOutcome::Trapped(trap) => {
+                eprintln!("error: {trap}");
+                if !trap.backtrace.is_empty() {
+                    eprintln!("  guest backtrace (innermost first):");
+                    let shown = if verbose > 0 {
+                        trap.backtrace.len()
+                    } else {
+                        trap.backtrace.len().min(8)
+                    };
+                    for frame in &trap.backtrace[..shown] {
+                        eprintln!("    {frame}");
+                    }
+                }
+                trap.status
             }
-            Ok(ExitCode::from(code as u8))
+        },
+        Some(BackendChoice::Process) => {
+            return Err(with_hint(
+                anyhow::anyhow!("process mode is not available in this build"),
+                "use --backend kvm or emu",
+            ));
         }
-        RunOutcome::Trapped(trap) => {
-            eprintln!("error: {trap}");
-            if !trap.backtrace.is_empty() {
-                eprintln!("  guest backtrace (innermost first):");
-                let shown = if verbose > 0 {
-                    trap.backtrace.len()
-                } else {
-                    trap.backtrace.len().min(8)
-                };
-                for frame in &trap.backtrace[..shown] {
-                    eprintln!("    {frame}");
+        Some(choice) => {
+            let backend = if choice == BackendChoice::Kvm {
+                Backend::Kvm
+            } else {
+                Backend::Emu
+            };
+            let native = NativeConfig {
+                target,
+                backend,
+                args: config.args.clone(),
+                env: config.env.clone(),
+                mounts: config.mounts.clone(),
+                mem_top: config.mem_top,
+            };
+            match xisa_native::run(&image, &native)
+                .with_context(|| format!("cannot run {}", path.display()))?
+            {
+                NativeOutcome::Exited(code) => code,
+                NativeOutcome::Faulted(fault) => {
+                    eprintln!("error: {fault}");
+                    fault.status()
                 }
             }
-            Ok(ExitCode::from(trap.status as u8))
         }
+    };
+    if verbose > 0 {
+        eprintln!("xisa: guest exited with status {status}");
     }
+    Ok(ExitCode::from(status as u8))
 }

@@ -5,13 +5,12 @@
 
 use std::process::Command;
 
-use xisa_format::memory_map::PRIVATE;
+use xisa_format::memory_map::native::{CODE_BASE, CODE_LIMIT};
 use xisa_format::target::Target;
 
 use crate::error::{Result, ToolchainError};
 use crate::ir::NeutralProgram;
 use crate::ir::regions::Region;
-use crate::libc_build::NATIVE_STACK_SIZE;
 use crate::sysroot::Sysroot;
 use crate::tools;
 
@@ -41,7 +40,7 @@ pub fn link(
             .arg("-z")
             .arg("max-page-size=4096")
             .arg(&input)
-            .arg(sysroot.runtime_object(target))
+            .args(sysroot.runtime_objects(target))
             .arg(tools::builtins_library(target))
             .arg("-o")
             .arg(&output),
@@ -51,7 +50,6 @@ pub fn link(
 
 fn linker_script(program: &NeutralProgram) -> String {
     let layout = program.placement.layout;
-    let stack_bottom = PRIVATE.end - NATIVE_STACK_SIZE;
     let regions = [
         (Region::Rodata, layout.rodata().start),
         (Region::Data, layout.data().start),
@@ -80,10 +78,11 @@ SECTIONS
   .data : {{ *(.data .data.*) }}
   .bss : {{ *(.bss .bss.* COMMON) }}
   __xisa_private_end = .;
-  ASSERT(__xisa_private_end <= {stack_bottom:#x}, \"the program's code does not fit the private area\")
+  ASSERT(__xisa_private_end <= {limit:#x}, \"the program's code does not fit the private area\")
   /DISCARD/ : {{ *(.comment) *(.note*) }}
 }}
 ",
-        private = PRIVATE.start + 0x1000,
+        private = CODE_BASE,
+        limit = CODE_LIMIT,
     )
 }

@@ -21,7 +21,7 @@ pub fn link(object: &[u8], sysroot: &Sysroot) -> Result<Vec<u8>> {
         Command::new(tools::wasm_ld())
             .arg("-mwasm64")
             .arg(&input)
-            .arg(sysroot.runtime_object(Target::Wasm64))
+            .args(sysroot.runtime_objects(Target::Wasm64))
             .arg(tools::builtins_library(Target::Wasm64))
             .arg("-o")
             .arg(&output)

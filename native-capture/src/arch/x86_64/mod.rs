@@ -1,0 +1,4 @@
+//! x86-64: the long-mode environment and fault decoding.
+
+pub mod boot;
+pub mod decode;

@@ -1,0 +1,283 @@
+//! The KVM backend (x86-64 guests on an x86-64 host). The guest runs at CPL 3 in long mode
+//! (see `arch::x86_64::boot`); a hypercall is an `out` to `HYPERCALL_PORT`, which leaves the
+//! guest as an I/O exit. Any exception ends the guest (no IDT, so a triple fault); the monitor
+//! then decodes the instruction at the guest's rip to say what happened.
+
+use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, kvm_fpu, kvm_segment, kvm_userspace_memory_region};
+use kvm_ioctls::{Kvm, VcpuExit as KvmExit, VcpuFd, VmFd};
+use xisa_format::abi::HYPERCALL_PORT;
+use xisa_format::memory_map::native;
+
+use crate::arch::x86_64::{boot, decode};
+use crate::memory::{GuestRam, HostRange};
+use crate::vcpu::{BackendError, Fault, FaultKind, Vcpu, VcpuExit};
+
+const BACKEND: &str = "KVM";
+
+fn failed(reason: impl std::fmt::Display) -> BackendError {
+    BackendError::Failed {
+        backend: BACKEND,
+        reason: reason.to_string(),
+    }
+}
+
+/// Can this machine run KVM guests? Returns the reason when it cannot.
+pub fn availability() -> Result<(), String> {
+    Kvm::new()
+        .map(|_| ())
+        .map_err(|e| format!("/dev/kvm cannot be opened: {e}"))
+}
+
+pub struct KvmVcpu {
+    // The VM must outlive its vCPU.
+    _vm: VmFd,
+    vcpu: VcpuFd,
+    /// Guest memory as the vCPU sees it, to read faulting instructions.
+    ranges: Vec<HostRange>,
+}
+
+impl KvmVcpu {
+    /// Creates a VM over `ram`, writes the boot structures and points the vCPU at `entry`.
+    pub fn new(ram: &mut GuestRam, entry: u64) -> Result<Self, BackendError> {
+        let kvm = Kvm::new().map_err(|e| BackendError::Unavailable {
+            backend: BACKEND,
+            reason: format!("/dev/kvm: {e}"),
+        })?;
+        let vm = kvm.create_vm().map_err(failed)?;
+        let ranges = ram.host_ranges();
+        for (slot, range) in ranges.iter().enumerate() {
+            let region = kvm_userspace_memory_region {
+                slot: slot as u32,
+                flags: 0,
+                guest_phys_addr: range.guest,
+                memory_size: range.size,
+                userspace_addr: range.host as u64,
+            };
+            // SAFETY: the host range is a live mapping owned by `ram`, which outlives the VM
+            // (the monitor drops the vCPU before the memory).
+            unsafe { vm.set_user_memory_region(region) }.map_err(failed)?;
+        }
+        let accessible = GuestRam::accessible_ranges(ram.map());
+        let tables = boot::page_tables(&accessible, ram.map().mem_top).map_err(failed)?;
+        for (address, bytes) in tables.into_iter().chain(boot::descriptor_tables()) {
+            ram.write(address, &bytes)
+                .map_err(|e| failed(format!("writing boot structures at {address:#x}: {e}")))?;
+        }
+
+        let vcpu = vm.create_vcpu(0).map_err(failed)?;
+        let cpuid = kvm
+            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+            .map_err(failed)?;
+        vcpu.set_cpuid2(&cpuid).map_err(failed)?;
+        let mut sregs = vcpu.get_sregs().map_err(failed)?;
+        let code = kvm_segment {
+            base: 0,
+            limit: 0xffff_ffff,
+            selector: boot::USER_CODE_SELECTOR,
+            type_: 11,
+            present: 1,
+            dpl: 3,
+            db: 0,
+            s: 1,
+            l: 1,
+            g: 1,
+            avl: 0,
+            unusable: 0,
+            padding: 0,
+        };
+        let data = kvm_segment {
+            selector: boot::USER_DATA_SELECTOR,
+            type_: 3,
+            db: 1,
+            l: 0,
+            ..code
+        };
+        sregs.cs = code;
+        sregs.ds = data;
+        sregs.es = data;
+        sregs.fs = data;
+        sregs.gs = data;
+        sregs.ss = data;
+        sregs.tr = kvm_segment {
+            base: boot::TSS_BASE,
+            limit: boot::TSS_LIMIT,
+            selector: boot::TSS_SELECTOR,
+            type_: 11,
+            dpl: 0,
+            s: 0,
+            db: 0,
+            l: 0,
+            g: 0,
+            ..code
+        };
+        sregs.gdt.base = boot::GDT_BASE;
+        sregs.gdt.limit = boot::GDT_LIMIT;
+        sregs.idt.base = 0;
+        sregs.idt.limit = 0;
+        const CR0_PE: u64 = 1;
+        const CR0_MP: u64 = 1 << 1;
+        const CR0_ET: u64 = 1 << 4;
+        const CR0_NE: u64 = 1 << 5;
+        const CR0_WP: u64 = 1 << 16;
+        const CR0_PG: u64 = 1 << 31;
+        const CR4_PAE: u64 = 1 << 5;
+        const CR4_OSFXSR: u64 = 1 << 9;
+        const CR4_OSXMMEXCPT: u64 = 1 << 10;
+        const EFER_LME: u64 = 1 << 8;
+        const EFER_LMA: u64 = 1 << 10;
+        sregs.cr3 = boot::PML4_BASE;
+        sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+        sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+        sregs.efer = EFER_LME | EFER_LMA;
+        vcpu.set_sregs(&sregs).map_err(failed)?;
+        let fpu = kvm_fpu {
+            fcw: 0x37f,
+            mxcsr: 0x1f80,
+            ..Default::default()
+        };
+        vcpu.set_fpu(&fpu).map_err(failed)?;
+        let mut regs = vcpu.get_regs().map_err(failed)?;
+        regs.rip = entry;
+        regs.rsp = native::STACK.end;
+        regs.rflags = boot::RFLAGS;
+        vcpu.set_regs(&regs).map_err(failed)?;
+        Ok(KvmVcpu {
+            _vm: vm,
+            vcpu,
+            ranges,
+        })
+    }
+
+    /// Copies up to `buffer.len()` guest bytes at `address`; returns how many were readable.
+    fn read_guest(&self, address: u64, buffer: &mut [u8]) -> usize {
+        let Some(range) = self
+            .ranges
+            .iter()
+            .find(|r| address >= r.guest && address < r.guest + r.size)
+        else {
+            return 0;
+        };
+        let available = (range.guest + range.size - address).min(buffer.len() as u64) as usize;
+        // SAFETY: [address, address + available) lies inside this live mapping; the vCPU is
+        // stopped while the monitor reads.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(range.host.add((address - range.guest) as usize), available)
+        };
+        buffer[..available].copy_from_slice(bytes);
+        available
+    }
+
+    fn accessible(&self, address: u64, size: u64) -> bool {
+        self.ranges
+            .iter()
+            .any(|r| address >= r.guest && address.saturating_add(size) <= r.guest + r.size)
+    }
+
+    /// Decodes the instruction the guest stopped at.
+    fn fault_at_rip(&self) -> Result<Fault, BackendError> {
+        let regs = self.vcpu.get_regs().map_err(failed)?;
+        let mut bytes = [0u8; 15];
+        let n = self.read_guest(regs.rip, &mut bytes);
+        let value = |register: iced_x86::Register| -> u64 {
+            use iced_x86::Register::*;
+            match register {
+                RAX => regs.rax,
+                RBX => regs.rbx,
+                RCX => regs.rcx,
+                RDX => regs.rdx,
+                RSI => regs.rsi,
+                RDI => regs.rdi,
+                RBP => regs.rbp,
+                RSP => regs.rsp,
+                R8 => regs.r8,
+                R9 => regs.r9,
+                R10 => regs.r10,
+                R11 => regs.r11,
+                R12 => regs.r12,
+                R13 => regs.r13,
+                R14 => regs.r14,
+                R15 => regs.r15,
+                RIP => regs.rip,
+                _ => 0,
+            }
+        };
+        Ok(decode::classify(
+            regs.rip,
+            &bytes[..n],
+            &value,
+            &|address, size| self.accessible(address, size),
+            &|address| native::STACK_GUARD.contains(&address),
+        ))
+    }
+}
+
+impl Vcpu for KvmVcpu {
+    fn run(&mut self) -> Result<VcpuExit, BackendError> {
+        loop {
+            let exit = match self.vcpu.run() {
+                Ok(KvmExit::IoOut(port, _)) => Exit::Port(port),
+                Ok(KvmExit::MmioRead(address, _)) | Ok(KvmExit::MmioWrite(address, _)) => {
+                    Exit::Mmio(address)
+                }
+                Ok(KvmExit::Shutdown) | Ok(KvmExit::InternalError) | Ok(KvmExit::Hlt) => {
+                    Exit::Stopped
+                }
+                Ok(KvmExit::FailEntry(reason, _)) => {
+                    return Err(failed(format!("VM entry failed (reason {reason:#x})")));
+                }
+                Ok(KvmExit::Intr) => continue,
+                Ok(other) => return Err(failed(format!("unexpected exit {other:?}"))),
+                Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => continue,
+                Err(e) => return Err(failed(e)),
+            };
+            return match exit {
+                Exit::Port(HYPERCALL_PORT) => {
+                    let regs = self.vcpu.get_regs().map_err(failed)?;
+                    Ok(VcpuExit::Hypercall {
+                        nr: regs.rdi,
+                        args: [regs.rsi, regs.rdx, regs.rcx, regs.r8, regs.r9, regs.r10],
+                    })
+                }
+                Exit::Port(port) => Ok(VcpuExit::Fault(Fault {
+                    kind: FaultKind::Exception(format!("write to I/O port {port:#x}")),
+                    address: None,
+                    pc: self.pc(),
+                })),
+                Exit::Mmio(address) => {
+                    let kind = if native::STACK_GUARD.contains(&address) {
+                        FaultKind::StackOverflow
+                    } else {
+                        FaultKind::BadMemoryAccess
+                    };
+                    Ok(VcpuExit::Fault(Fault {
+                        kind,
+                        address: Some(address),
+                        pc: self.pc(),
+                    }))
+                }
+                Exit::Stopped => Ok(VcpuExit::Fault(self.fault_at_rip()?)),
+            };
+        }
+    }
+
+    fn complete_hypercall(&mut self, value: u64) -> Result<(), BackendError> {
+        let mut regs = self.vcpu.get_regs().map_err(failed)?;
+        regs.rax = value;
+        self.vcpu.set_regs(&regs).map_err(failed)
+    }
+
+    fn pc(&mut self) -> u64 {
+        self.vcpu.get_regs().map(|r| r.rip).unwrap_or(0)
+    }
+}
+
+enum Exit {
+    Port(u16),
+    Mmio(u64),
+    /// The guest stopped on an exception (triple fault) or could not be emulated.
+    Stopped,
+}
+
+// SAFETY: the host ranges point into guest memory owned by the GuestRam that travels with the
+// vCPU; they are only read on the thread running the vCPU, while it is stopped.
+unsafe impl Send for KvmVcpu {}

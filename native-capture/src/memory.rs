@@ -1,0 +1,228 @@
+//! Guest RAM of a native guest: host mappings (vm-memory) for every accessible part of the
+//! memory map, identity-mapped into the guest. The guard ranges (null guard, native-stack guard,
+//! shadow-stack guard) are holes: any guest access there leaves the guest as a fault.
+
+use std::ops::Range;
+
+use vm_memory::{
+    GuestAddress, GuestMemoryBackend as _, GuestMemoryMmap, GuestMemoryRegion, MemoryRegionAddress,
+};
+use xisa_format::memory_map::{MemoryMap, NULL_GUARD_END, SHADOW_STACK_GUARD, native};
+use xisa_personality::{Errno, GuestMemory};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    #[error("cannot reserve {size:#x} bytes of guest memory at {start:#x}: {reason}")]
+    Reserve {
+        start: u64,
+        size: u64,
+        reason: String,
+    },
+}
+
+pub struct GuestRam {
+    memory: GuestMemoryMmap,
+    map: MemoryMap,
+}
+
+/// One contiguous accessible range with its host address.
+#[derive(Clone, Copy, Debug)]
+pub struct HostRange {
+    pub guest: u64,
+    pub size: u64,
+    pub host: *mut u8,
+}
+
+impl GuestRam {
+    /// The guest-accessible ranges of `map`: everything below `mem_top` except the guards.
+    pub fn accessible_ranges(map: &MemoryMap) -> Vec<Range<u64>> {
+        let holes = [0..NULL_GUARD_END, native::STACK_GUARD, SHADOW_STACK_GUARD];
+        let mut ranges = Vec::new();
+        let mut start = 0;
+        for hole in holes {
+            if hole.start > start {
+                ranges.push(start..hole.start);
+            }
+            start = hole.end;
+        }
+        ranges.push(start..map.mem_top);
+        ranges
+    }
+
+    pub fn new(map: MemoryMap) -> Result<Self, MemoryError> {
+        let ranges: Vec<(GuestAddress, usize)> = Self::accessible_ranges(&map)
+            .into_iter()
+            .map(|r| (GuestAddress(r.start), (r.end - r.start) as usize))
+            .collect();
+        let memory = GuestMemoryMmap::from_ranges(&ranges).map_err(|e| MemoryError::Reserve {
+            start: ranges[0].0.0,
+            size: map.mem_top,
+            reason: e.to_string(),
+        })?;
+        Ok(GuestRam { memory, map })
+    }
+
+    pub fn map(&self) -> &MemoryMap {
+        &self.map
+    }
+
+    /// Host views of every region, for registering with a hypervisor or emulator.
+    pub fn host_ranges(&self) -> Vec<HostRange> {
+        self.memory
+            .iter()
+            .map(|region| HostRange {
+                guest: region.start_addr().0,
+                size: region.len(),
+                host: region
+                    .get_host_address(MemoryRegionAddress(0))
+                    .expect("region start is mapped"),
+            })
+            .collect()
+    }
+
+    /// The one place native guest addresses are checked: `[addr, addr + len)` must lie inside
+    /// one accessible region, clear of every guard.
+    fn host_slice(&self, addr: u64, len: u64) -> Result<(*mut u8, usize), Errno> {
+        if len == 0 {
+            return Ok((std::ptr::NonNull::dangling().as_ptr(), 0));
+        }
+        let end = addr.checked_add(len).ok_or(Errno::EFAULT)?;
+        if !self.map.is_accessible(addr, len) {
+            return Err(Errno::EFAULT);
+        }
+        let region = self
+            .memory
+            .find_region(GuestAddress(addr))
+            .ok_or(Errno::EFAULT)?;
+        let region_end = region.start_addr().0 + region.len();
+        if end > region_end {
+            return Err(Errno::EFAULT);
+        }
+        let host = region
+            .get_host_address(MemoryRegionAddress(addr - region.start_addr().0))
+            .map_err(|_| Errno::EFAULT)?;
+        Ok((host, len as usize))
+    }
+
+    /// Copies `bytes` into guest memory (loader use; the vCPU is not running).
+    pub fn write(&mut self, addr: u64, bytes: &[u8]) -> Result<(), Errno> {
+        self.bytes_mut(addr, bytes.len() as u64)?
+            .copy_from_slice(bytes);
+        Ok(())
+    }
+
+    pub fn read_u64(&self, addr: u64) -> Result<u64, Errno> {
+        let bytes = self.bytes(addr, 8)?;
+        Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
+    }
+}
+
+impl GuestMemory for GuestRam {
+    fn map(&self) -> &MemoryMap {
+        &self.map
+    }
+
+    fn bytes(&self, addr: u64, len: u64) -> Result<&[u8], Errno> {
+        let (host, len) = self.host_slice(addr, len)?;
+        // SAFETY: host_slice checked that [host, host + len) lies inside one live mapping owned
+        // by self.memory; the vCPU is stopped whenever the monitor holds a view of guest memory,
+        // so nothing else writes it while the slice lives.
+        Ok(unsafe { std::slice::from_raw_parts(host, len) })
+    }
+
+    fn bytes_mut(&mut self, addr: u64, len: u64) -> Result<&mut [u8], Errno> {
+        let (host, len) = self.host_slice(addr, len)?;
+        // SAFETY: as in `bytes`; `&mut self` makes this the only view.
+        Ok(unsafe { std::slice::from_raw_parts_mut(host, len) })
+    }
+
+    fn zero(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        let (host, len) = self.host_slice(addr, len)?;
+        // Whole pages go back to the host (they read as zero again); the edges are cleared.
+        let page = 4096usize;
+        let start = host as usize;
+        let aligned_start = start.next_multiple_of(page);
+        let aligned_end = (start + len) / page * page;
+        if aligned_end > aligned_start {
+            // SAFETY: the range is inside a private anonymous mapping we own; MADV_DONTNEED on
+            // such a mapping makes the pages read as zero and has no other effect.
+            let result = unsafe {
+                libc::madvise(
+                    aligned_start as *mut libc::c_void,
+                    aligned_end - aligned_start,
+                    libc::MADV_DONTNEED,
+                )
+            };
+            if result == 0 {
+                // SAFETY: both edges lie inside the checked range.
+                unsafe {
+                    std::ptr::write_bytes(host, 0, aligned_start - start);
+                    std::ptr::write_bytes(aligned_end as *mut u8, 0, start + len - aligned_end);
+                }
+                return Ok(());
+            }
+        }
+        // SAFETY: the whole range was checked by host_slice.
+        unsafe { std::ptr::write_bytes(host, 0, len) };
+        Ok(())
+    }
+}
+
+// SAFETY: the mappings are owned by GuestRam and only touched through &self/&mut self or by
+// the vCPU thread that owns the GuestRam.
+unsafe impl Send for GuestRam {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xisa_format::memory_map::{ImageLayout, MIN_MEM_TOP};
+
+    fn ram() -> GuestRam {
+        let map = MemoryMap {
+            image: ImageLayout {
+                rodata_size: 0x100,
+                data_size: 0,
+                bss_size: 0,
+            },
+            mem_top: MIN_MEM_TOP,
+        };
+        GuestRam::new(map).unwrap()
+    }
+
+    #[test]
+    fn guards_are_holes_and_bounds_are_checked() {
+        let mut ram = ram();
+        assert_eq!(ram.bytes(0, 1).err(), Some(Errno::EFAULT));
+        assert_eq!(
+            ram.bytes(native::STACK_GUARD.start, 8).err(),
+            Some(Errno::EFAULT)
+        );
+        assert_eq!(
+            ram.bytes(native::STACK_GUARD.start - 4, 8).err(),
+            Some(Errno::EFAULT)
+        );
+        assert_eq!(
+            ram.bytes(SHADOW_STACK_GUARD.start, 1).err(),
+            Some(Errno::EFAULT)
+        );
+        assert_eq!(ram.bytes(MIN_MEM_TOP - 4, 8).err(), Some(Errno::EFAULT));
+        assert_eq!(ram.bytes(u64::MAX - 3, 8).err(), Some(Errno::EFAULT));
+        ram.write(0x600_0000, b"neutral").unwrap();
+        assert_eq!(ram.bytes(0x600_0000, 7).unwrap(), b"neutral");
+        ram.write(native::STACK.end - 8, &7u64.to_le_bytes())
+            .unwrap();
+        assert_eq!(ram.read_u64(native::STACK.end - 8).unwrap(), 7);
+    }
+
+    #[test]
+    fn zero_clears_pages_and_edges() {
+        let mut ram = ram();
+        let base = 0x700_0000;
+        ram.write(base, &[0xaa; 3 * 4096]).unwrap();
+        ram.zero(base + 10, 2 * 4096).unwrap();
+        let bytes = ram.bytes(base, 3 * 4096).unwrap();
+        assert!(bytes[..10].iter().all(|b| *b == 0xaa));
+        assert!(bytes[10..10 + 2 * 4096].iter().all(|b| *b == 0));
+        assert!(bytes[10 + 2 * 4096..].iter().all(|b| *b == 0xaa));
+    }
+}

@@ -1,0 +1,82 @@
+//! The interface every vCPU backend implements, whatever the ISA or the engine (KVM, CPU
+//! emulation): run until the guest needs the monitor, then complete its hypercall.
+
+/// Why a guest stopped abnormally.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// A load, store or fetch outside guest memory or into a guard.
+    BadMemoryAccess,
+    /// The native stack ran into its guard.
+    StackOverflow,
+    IllegalInstruction,
+    DivideError,
+    /// A deliberate trap (`__builtin_trap`, `abort`'s last resort).
+    Trap,
+    /// A processor exception without a more specific kind (vector or class named).
+    Exception(String),
+}
+
+impl FaultKind {
+    /// The signal a Linux process would die of.
+    pub fn signal(&self) -> i32 {
+        match self {
+            FaultKind::BadMemoryAccess | FaultKind::StackOverflow | FaultKind::Exception(_) => 11,
+            FaultKind::IllegalInstruction | FaultKind::Trap => 4,
+            FaultKind::DivideError => 8,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            FaultKind::BadMemoryAccess => "bad memory access".into(),
+            FaultKind::StackOverflow => "stack overflow".into(),
+            FaultKind::IllegalInstruction => "illegal instruction".into(),
+            FaultKind::DivideError => "integer divide error".into(),
+            FaultKind::Trap => "trap instruction".into(),
+            FaultKind::Exception(what) => what.clone(),
+        }
+    }
+}
+
+/// A fault as the backend saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    pub kind: FaultKind,
+    /// The faulting data address, when the hardware reports one.
+    pub address: Option<u64>,
+    pub pc: u64,
+}
+
+/// What stopped the guest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VcpuExit {
+    /// `__xisa_syscall(nr, args...)`; answer with `complete_hypercall`.
+    Hypercall {
+        nr: u64,
+        args: [u64; 6],
+    },
+    Fault(Fault),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("{backend} is not available: {reason}")]
+    Unavailable {
+        backend: &'static str,
+        reason: String,
+    },
+    #[error("{backend} failed: {reason}")]
+    Failed {
+        backend: &'static str,
+        reason: String,
+    },
+}
+
+pub trait Vcpu {
+    /// Runs the guest until it makes a hypercall or faults.
+    fn run(&mut self) -> Result<VcpuExit, BackendError>;
+    /// Returns `value` to the guest as the result of the pending hypercall.
+    fn complete_hypercall(&mut self, value: u64) -> Result<(), BackendError>;
+    /// The guest's program counter (for reports).
+    fn pc(&mut self) -> u64;
+}
