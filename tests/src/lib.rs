@@ -60,6 +60,8 @@ pub struct CorpusProgram {
     pub expected_stderr: Vec<u8>,
     pub expected_status: i32,
     pub expected_files: Option<PathBuf>,
+    /// Targets the program is built for (`// xisa-targets:`); None means all.
+    pub targets: Option<Vec<String>>,
 }
 
 pub fn programs_dir() -> PathBuf {
@@ -104,6 +106,7 @@ fn load_program(dir: &Path, source: PathBuf) -> CorpusProgram {
         .parse()
         .unwrap_or_else(|_| panic!("{name}: bad expected status")),
         expected_files: Some(dir.join(format!("expected/{name}.files"))).filter(|d| d.is_dir()),
+        targets: None,
     };
     for line in text.lines().take_while(|l| l.starts_with("// xisa-")) {
         if let Some(args) = line.strip_prefix("// xisa-args: ") {
@@ -112,6 +115,8 @@ fn load_program(dir: &Path, source: PathBuf) -> CorpusProgram {
             program.env.push(env.to_string());
         } else if let Some(file) = line.strip_prefix("// xisa-stdin: ") {
             program.stdin = Some(dir.join(format!("{name}.d")).join(file));
+        } else if let Some(targets) = line.strip_prefix("// xisa-targets: ") {
+            program.targets = Some(targets.split(',').map(String::from).collect());
         }
     }
     program
@@ -125,8 +130,12 @@ fn read(path: &Path) -> Vec<u8> {
 /// expected-output build.
 pub fn build(program: &CorpusProgram, dir: &Path) -> Result<PathBuf, String> {
     let image = dir.join(format!("{}.xisa", program.name));
-    let output = Command::new(xisa_cc())
-        .args(["-std=c11", "-O2"])
+    let mut command = Command::new(xisa_cc());
+    command.args(["-std=c11", "-O2"]);
+    if let Some(targets) = &program.targets {
+        command.arg(format!("--xisa-targets={}", targets.join(",")));
+    }
+    let output = command
         .arg(&program.source)
         .arg("-o")
         .arg(&image)
@@ -144,19 +153,74 @@ pub fn build(program: &CorpusProgram, dir: &Path) -> Result<PathBuf, String> {
 /// How an image is run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Executor {
-    /// Name shown in test output, e.g. `wasm64`.
+    /// Name shown in test output, e.g. `kvm/x86_64`.
     pub name: &'static str,
+    pub target: &'static str,
     /// Extra `xisa run` arguments selecting it.
     pub run_args: Vec<&'static str>,
 }
 
 impl Executor {
-    pub fn wasm64() -> Self {
+    fn new(name: &'static str, target: &'static str, backend: Option<&'static str>) -> Self {
+        let mut run_args = vec!["--target", target];
+        if let Some(backend) = backend {
+            run_args.extend(["--backend", backend]);
+        }
         Executor {
-            name: "wasm64",
-            run_args: vec!["--target", "wasm64"],
+            name,
+            target,
+            run_args,
         }
     }
+
+    pub fn wasm64() -> Self {
+        Executor::new("wasm64", "wasm64", None)
+    }
+    pub fn kvm_x86_64() -> Self {
+        Executor::new("kvm/x86_64", "x86_64", Some("kvm"))
+    }
+    pub fn emu_aarch64() -> Self {
+        Executor::new("emu/aarch64", "aarch64", Some("emu"))
+    }
+    pub fn emu_x86_64() -> Self {
+        Executor::new("emu/x86_64", "x86_64", Some("emu"))
+    }
+    pub fn process_x86_64() -> Self {
+        Executor::new("process/x86_64", "x86_64", Some("process"))
+    }
+    pub fn process_aarch64() -> Self {
+        Executor::new("process/aarch64", "aarch64", Some("process"))
+    }
+
+    /// Does `program` build a program this executor can run?
+    pub fn runs(&self, program: &CorpusProgram) -> bool {
+        program
+            .targets
+            .as_ref()
+            .is_none_or(|targets| targets.iter().any(|t| t == self.target))
+    }
+}
+
+/// Whether KVM can run guests here; the reason when it cannot.
+pub fn kvm_available() -> Result<(), String> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .map(|_| ())
+        .map_err(|e| format!("/dev/kvm cannot be opened: {e}"))
+}
+
+/// The executors every test should cover on this machine, printing SKIPPED with the reason
+/// for any that cannot run here.
+pub fn executors() -> Vec<Executor> {
+    let mut executors = vec![Executor::wasm64()];
+    match kvm_available() {
+        Ok(()) if cfg!(target_arch = "x86_64") => executors.push(Executor::kvm_x86_64()),
+        Ok(()) => println!("SKIPPED kvm/x86_64: this host is not x86-64"),
+        Err(reason) => println!("SKIPPED kvm/x86_64: {reason}"),
+    }
+    executors
 }
 
 /// Runs `image` for `program` in a fresh sandbox under `dir`; returns the output and the

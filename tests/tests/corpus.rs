@@ -14,7 +14,7 @@ fn corpus_builds_verifies_and_matches_native_output() {
         programs.len()
     );
     let dir = work_dir("corpus");
-    let executors = [Executor::wasm64()];
+    let executors = executors();
     let results = parallel_map(&programs, threads(), |program| {
         let mut lines = Vec::new();
         let mut failed = false;
@@ -36,9 +36,16 @@ fn corpus_builds_verifies_and_matches_native_output() {
             ));
         }
         for executor in &executors {
+            if !executor.runs(program) {
+                lines.push(format!(
+                    "skip {:<15} {} (not built for {})",
+                    executor.name, program.name, executor.target
+                ));
+                continue;
+            }
             let (output, sandbox) = run(program, &image, executor, &dir);
             match compare(program, &output, &sandbox) {
-                Ok(()) => lines.push(format!("ok   {:<8} {}", executor.name, program.name)),
+                Ok(()) => lines.push(format!("ok   {:<15} {}", executor.name, program.name)),
                 Err(problem) => {
                     failed = true;
                     lines.push(format!(

@@ -136,10 +136,6 @@ fn run_xisa(image: &Path, executor: &Executor, args: &[&str], input: &Path) -> V
     output.stdout
 }
 
-fn executors() -> Vec<Executor> {
-    vec![Executor::wasm64()]
-}
-
 #[test]
 fn bzip2_builds_with_its_makefile_and_matches_native() {
     let tarball = fetch("bzip2");

@@ -66,12 +66,12 @@ enum {
 	NR_fcntl = 25, NR_ioctl = 29, NR_openat = 56, NR_write = 64, NR_newfstatat = 79,
 	NR_fstat = 80, NR_exit_group = 94, NR_kill = 129, NR_tgkill = 131,
 	NR_rt_sigaction = 134, NR_rt_sigprocmask = 135, NR_umask = 166, NR_getpid = 172,
-	NR_gettid = 178, NR_munmap = 215, NR_mmap = 222,
+	NR_gettid = 178, NR_munmap = 215, NR_mmap = 222, NR_mincore = 232,
 	NR_COUNT = 440,
 };
 
 enum {
-	EPERM = 1, ESRCH = 3, EINVAL = 22, EROFS = 30, ENOTTY = 25, ENOSYS = 38, E2BIG = 7,
+	ESRCH = 3, ENOMEM = 12, EEXIST = 17, EINVAL = 22, ENOTTY = 25, EROFS = 30, ENOSYS = 38,
 };
 
 #define O_LARGEFILE 0100000L
@@ -82,6 +82,7 @@ enum {
 #define AT_EMPTY_PATH 0x1000
 #define PROT_RW 3
 #define MAP_PRIVATE_ANON_NOREPLACE (0x02 | 0x20 | 0x100000)
+#define MAP_PRIVATE_ANON_FIXED (0x02 | 0x20 | 0x10)
 #define AT_PHDR 3
 #define AT_PHENT 4
 #define AT_PHNUM 5
@@ -199,6 +200,8 @@ static const struct call calls[NR_COUNT] = {
 	[129] = { 62, KILL },		/* kill */
 	[130] = { 200, TKILL },		/* tkill */
 	[131] = { 234, TGKILL },	/* tgkill */
+	/* Internal only. */
+	[232] = { 27, NONE },		/* mincore */
 };
 
 /* The real Linux call for generic number `nr`. */
@@ -258,15 +261,32 @@ __attribute__((noreturn)) static void die(struct text *t)
 
 /* ---- Start-up --------------------------------------------------------------------------- */
 
+/* True if no page of [base, base + size) is mapped: mincore fails with ENOMEM on those. */
+static int range_is_free(u64 base, u64 size)
+{
+	unsigned char resident;
+	for (u64 page = base; page < base + size; page += 4096)
+		if (host3(NR_mincore, (long)page, 4096, (long)&resident) != -ENOMEM)
+			return 0;
+	return 1;
+}
+
 static void map_area(u64 base, u64 size, const char *what)
 {
 	long got = host(NR_mmap, (long)base, (long)size, PROT_RW, MAP_PRIVATE_ANON_NOREPLACE, -1, 0);
 	if (got == (long)base)
 		return;
-	/* A kernel (or emulator) without MAP_FIXED_NOREPLACE takes the address as a hint and
-	 * maps elsewhere when the range is taken. */
-	if (got > 0 || got < -4095)
+	if (got >= 0 || got < -4095) {
+		/* A kernel or emulator (qemu-user before 8.1) without MAP_FIXED_NOREPLACE took the
+		 * address as a hint and mapped elsewhere: check the range, then map it MAP_FIXED. */
 		host2(NR_munmap, got, (long)size);
+		got = -EEXIST;
+		if (range_is_free(base, size)) {
+			got = host(NR_mmap, (long)base, (long)size, PROT_RW, MAP_PRIVATE_ANON_FIXED, -1, 0);
+			if (got == (long)base)
+				return;
+		}
+	}
 	struct text t;
 	t.len = 0;
 	put(&t, "xisa: process mode: cannot map the ");
@@ -275,12 +295,12 @@ static void map_area(u64 base, u64 size, const char *what)
 	put_number(&t, base, 16);
 	put(&t, "..");
 	put_number(&t, base + size, 16);
-	if (got < 0 && got >= -4095) {
+	if (got == -EEXIST) {
+		put(&t, " (the range is already in use)");
+	} else {
 		put(&t, " (errno ");
 		put_number(&t, (u64)-got, 10);
 		put(&t, ")");
-	} else {
-		put(&t, " (the range is already in use)");
 	}
 	die(&t);
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::error::{Result, ToolchainError};
 use crate::ir::OptLevel;
+use xisa_format::target::Target;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -46,6 +47,8 @@ pub struct Invocation {
     pub query: Option<Query>,
     /// Symbols to pull in as if referenced (`-u`).
     pub undefined: Vec<String>,
+    /// Targets the image holds (`--xisa-targets=x86_64,aarch64,wasm64`; default all).
+    pub targets: Vec<Target>,
 }
 
 /// Libraries musl folds into libc: `-lm`, `-lpthread`, ... need nothing more.
@@ -108,6 +111,7 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
         verbose: false,
         query: None,
         undefined: Vec::new(),
+        targets: Target::ALL.to_vec(),
     };
     let mut language_c = false;
     let mut i = 0;
@@ -229,6 +233,21 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
 }
 
 fn classify_other(arg: &str, language_c: bool, inv: &mut Invocation) -> Result<()> {
+    if let Some(list) = arg.strip_prefix("--xisa-targets=") {
+        let mut targets = Vec::new();
+        for name in list.split(',').filter(|s| !s.is_empty()) {
+            let target: Target = name.parse().map_err(|reason: String| bad(arg, &reason))?;
+            if !targets.contains(&target) {
+                targets.push(target);
+            }
+        }
+        if targets.is_empty() {
+            return Err(bad(arg, "name at least one target"));
+        }
+        targets.sort();
+        inv.targets = targets;
+        return Ok(());
+    }
     if let Some(value) = arg.strip_prefix("-Wl,") {
         for option in value.split(',').filter(|s| !s.is_empty()) {
             linker_option(option, inv)?;

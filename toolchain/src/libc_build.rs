@@ -66,6 +66,8 @@ const RT_X86_64: &str = include_str!("../rt/x86_64.S");
 const RT_AARCH64: &str = include_str!("../rt/aarch64.S");
 const RT_WASM64: &str = include_str!("../rt/wasm64_fp128_compare.c");
 const RT_PROCESS: &str = include_str!("../rt/process.c");
+const RT_SETJMP_X86_64: &str = include_str!("../rt/setjmp_x86_64.S");
+const RT_SETJMP_AARCH64: &str = include_str!("../rt/setjmp_aarch64.S");
 
 pub struct BuildReport {
     pub members: usize,
@@ -181,6 +183,9 @@ fn cache_key(musl_version: &str) -> Result<String> {
         ("x86_64.S", RT_X86_64),
         ("aarch64.S", RT_AARCH64),
         ("wasm64.c", RT_WASM64),
+        ("process.c", RT_PROCESS),
+        ("setjmp_x86_64.S", RT_SETJMP_X86_64),
+        ("setjmp_aarch64.S", RT_SETJMP_AARCH64),
     ];
     for (path, text) in PORT.iter().chain(runtime.iter()) {
         hasher.update(path.as_bytes());
@@ -405,11 +410,19 @@ fn build_start(sysroot: &Sysroot) -> Result<()> {
 fn build_runtime_stub(sysroot: &Sysroot, target: Target) -> Result<()> {
     let (sources, triple): (&[(&str, &str)], &str) = match target {
         Target::X86_64 => (
-            &[("entry.S", RT_X86_64), ("process.c", RT_PROCESS)],
+            &[
+                ("entry.S", RT_X86_64),
+                ("process.c", RT_PROCESS),
+                ("setjmp.S", RT_SETJMP_X86_64),
+            ],
             "x86_64-unknown-none-elf",
         ),
         Target::Aarch64 => (
-            &[("entry.S", RT_AARCH64), ("process.c", RT_PROCESS)],
+            &[
+                ("entry.S", RT_AARCH64),
+                ("process.c", RT_PROCESS),
+                ("setjmp.S", RT_SETJMP_AARCH64),
+            ],
             "aarch64-unknown-none-elf",
         ),
         Target::Wasm64 => (&[("fp128_compare.c", RT_WASM64)], "wasm64-unknown-unknown"),

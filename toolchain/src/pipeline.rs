@@ -134,6 +134,7 @@ pub fn run(invocation: &Invocation) -> Result<()> {
                 nostdlib: invocation.nostdlib,
                 undefined: invocation.undefined.clone(),
                 verbose: invocation.verbose,
+                targets: invocation.targets.clone(),
             };
             let report = link(&request, &sysroot)?;
             if invocation.verbose {
@@ -183,6 +184,8 @@ pub struct LinkRequest {
     pub nostdlib: bool,
     pub undefined: Vec<String>,
     pub verbose: bool,
+    /// Targets to build, in image order.
+    pub targets: Vec<Target>,
 }
 
 /// How often the optimiser may ask for more library code before we give up.
@@ -229,7 +232,7 @@ pub fn link(request: &LinkRequest, sysroot: &Sysroot) -> Result<LinkReport> {
         ir::resolve_and_internalise(module)?;
         ir::optimise(module, request.opt)?;
         optimised = true;
-        let mut needed = libcalls::new_declarations(module, &ir::symbols::RUNTIME_IMPORTS);
+        let mut needed = libcalls::new_declarations(module, ir::symbols::is_runtime_import);
         needed.extend(libcalls::codegen_libcalls(module));
         let defined_before = libcalls::defined(module, &needed).len();
         let pulled = linker.pull(&needed)?;
@@ -242,13 +245,28 @@ pub fn link(request: &LinkRequest, sysroot: &Sysroot) -> Result<LinkReport> {
     }
     debug_assert!(optimised);
     ir::resolve_and_internalise(linker.module())?;
+    let native_only = ir::symbols::native_only_uses(linker.module());
+    if request.targets.contains(&Target::Wasm64) && !native_only.is_empty() {
+        let (name, user) = &native_only[0];
+        return Err(ToolchainError::Unsupported {
+            items: vec![crate::error::Unsupported {
+                function: user.clone(),
+                file: None,
+                what: format!(
+                    "`{name}` cannot be supported on wasm64 (a frame cannot be returned to twice); \
+                     build the native targets only with --xisa-targets=x86_64,aarch64"
+                ),
+            }],
+        });
+    }
     phase(&mut report, "optimise");
 
     let program = ir::neutralise(linker.module())?;
     phase(&mut report, "neutralise");
 
     let results: Vec<(Target, Result<Vec<u8>>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = Target::ALL
+        let handles: Vec<_> = request
+            .targets
             .iter()
             .map(|target| {
                 let program = &program;

@@ -107,14 +107,14 @@ pub fn codegen_libcalls(module: &Module) -> Vec<String> {
 }
 
 /// Library functions the optimiser introduced as new declarations (e.g. `puts`).
-pub fn new_declarations(module: &Module, runtime: &[&str]) -> Vec<String> {
+pub fn new_declarations(module: &Module, runtime: fn(&str) -> bool) -> Vec<String> {
     let mut names: Vec<String> = module
         .functions()
         .into_iter()
         .chain(module.globals())
         .filter(|v| v.is_declaration() && !v.is_intrinsic() && v.has_uses())
         .map(Value::name)
-        .filter(|n| !runtime.contains(&n.as_str()))
+        .filter(|n| !runtime(n))
         .collect();
     names.sort();
     names

@@ -160,7 +160,10 @@ fn create_ssp(module: &mut Module) -> Value {
         .const_int(SHADOW_STACK.end)
         .const_inttoptr(context.ptr());
     ssp.set_initializer(top);
-    ssp.set_linkage(Linkage::LLVMInternalLinkage);
+    // External (hidden) so the ELF keeps the name: the runtime's setjmp and longjmp save and
+    // restore it.
+    ssp.set_linkage(Linkage::LLVMExternalLinkage);
+    ssp.set_hidden();
     ssp.set_alignment(8);
     ssp
 }

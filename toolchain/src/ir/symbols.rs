@@ -8,6 +8,41 @@ use crate::error::{Result, ToolchainError};
 /// Symbols the runtime provides on every target.
 pub const RUNTIME_IMPORTS: [&str; 1] = ["__xisa_syscall"];
 
+/// Symbols only the native runtimes provide: wasm64 cannot return to a frame twice.
+pub const NATIVE_RUNTIME_IMPORTS: [&str; 7] = [
+    "setjmp",
+    "_setjmp",
+    "__setjmp",
+    "sigsetjmp",
+    "__sigsetjmp",
+    "longjmp",
+    "_longjmp",
+];
+
+/// Is `name` provided by a runtime rather than by the program or libc?
+pub fn is_runtime_import(name: &str) -> bool {
+    RUNTIME_IMPORTS.contains(&name) || NATIVE_RUNTIME_IMPORTS.contains(&name)
+}
+
+/// The native-only runtime functions `module` uses, each with the name of a function that
+/// calls it.
+pub fn native_only_uses(module: &Module) -> Vec<(String, String)> {
+    NATIVE_RUNTIME_IMPORTS
+        .iter()
+        .filter_map(|name| module.function(name))
+        .filter(|f| f.is_declaration() && f.has_uses())
+        .map(|f| {
+            let caller = f
+                .users()
+                .into_iter()
+                .find(|u| u.is_instruction())
+                .map(|u| u.parent_function().name())
+                .unwrap_or_else(|| "(unknown)".into());
+            (f.name(), caller)
+        })
+        .collect()
+}
+
 /// The program's entry, called by each target's runtime stub.
 pub const ENTRY: &str = "__xisa_start";
 
@@ -33,7 +68,7 @@ pub fn resolve_undefined(module: &mut Module) -> Result<()> {
         .filter(|v| v.is_declaration() && !v.is_intrinsic());
     for declaration in declarations {
         let name = declaration.name();
-        if RUNTIME_IMPORTS.contains(&name.as_str()) {
+        if is_runtime_import(&name) {
             continue;
         }
         if !declaration.has_uses() {
