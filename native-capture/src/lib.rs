@@ -7,6 +7,7 @@ pub mod backend;
 pub mod loader;
 pub mod memory;
 pub mod monitor;
+pub mod process;
 pub mod vcpu;
 
 use std::path::PathBuf;

@@ -8,9 +8,10 @@
 //! only writes the ELF to a temporary executable and runs it: directly when the host has the
 //! program's ISA, otherwise under qemu-user (`qemu-aarch64` / `qemu-x86_64`).
 
-use std::ffi::OsStr;
+use std::ffi::{CString, OsStr};
 use std::fs::OpenOptions;
 use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -53,13 +54,19 @@ pub enum ProcessError {
     NoArgv0,
     #[error("environment entry {0:?} is not of the form NAME=VALUE")]
     BadEnv(String),
+    #[error("argument or environment entry {0:?} contains a NUL byte")]
+    NulByte(String),
     #[error("the working directory {} is not a folder", .0.display())]
     BadCwd(PathBuf),
     #[error(
         "running {target} programs on this {host} machine needs `{emulator}`, which is not on PATH: \
          install qemu-user (Debian: apt-get install qemu-user)"
     )]
-    NoEmulator { target: Target, host: &'static str, emulator: &'static str },
+    NoEmulator {
+        target: Target,
+        host: &'static str,
+        emulator: &'static str,
+    },
     #[error("cannot write the {target} program to a temporary executable {}: {source}", path.display())]
     WriteProgram {
         target: Target,
@@ -81,7 +88,10 @@ pub enum ProcessError {
         source: io::Error,
     },
     #[error("the {target} process ended without an exit status or a signal ({status})")]
-    UnknownStatus { target: Target, status: std::process::ExitStatus },
+    UnknownStatus {
+        target: Target,
+        status: std::process::ExitStatus,
+    },
 }
 
 /// Runs `image`'s `target` program as a Linux process with exactly `args` (argv[0] included)
@@ -100,14 +110,16 @@ pub fn run_process(
     if !cfg!(target_os = "linux") {
         return Err(ProcessError::NotLinux);
     }
-    let (argv0, rest) = args.split_first().ok_or(ProcessError::NoArgv0)?;
-    let vars = env
-        .iter()
-        .map(|entry| match entry.split_once('=') {
-            Some((name, value)) if !name.is_empty() => Ok((name, value)),
-            _ => Err(ProcessError::BadEnv(entry.clone())),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    if args.is_empty() {
+        return Err(ProcessError::NoArgv0);
+    }
+    if let Some(bad) = env.iter().find(|entry| {
+        entry
+            .split_once('=')
+            .is_none_or(|(name, _)| name.is_empty())
+    }) {
+        return Err(ProcessError::BadEnv(bad.clone()));
+    }
     if !cwd.is_dir() {
         return Err(ProcessError::BadCwd(cwd.to_path_buf()));
     }
@@ -115,24 +127,28 @@ pub fn run_process(
     let elf = image.program(target)?;
     let program = TempProgram::write(target, elf)?;
 
-    let mut command = match &emulator {
-        None => {
-            let mut command = Command::new(&program.path);
-            command.arg0(argv0);
-            command
-        }
+    let (executable, argv, envp): (&Path, Vec<&OsStr>, Vec<&OsStr>) = match &emulator {
+        None => (
+            &program.path,
+            args.iter().map(OsStr::new).collect(),
+            env.iter().map(OsStr::new).collect(),
+        ),
         Some(qemu) => {
-            // qemu-user passes its own environment to the guest, and `-0` sets argv[0].
-            let mut command = Command::new(qemu);
-            command.arg("-0").arg(argv0).arg(&program.path);
-            command
+            // `-0` sets the guest's argv[0]. qemu-user hands its own environment to the
+            // guest in reverse order, so it gets the entries reversed.
+            let mut argv = vec![qemu.as_os_str(), OsStr::new("-0"), OsStr::new(&args[0])];
+            argv.push(program.path.as_os_str());
+            argv.extend(args[1..].iter().map(OsStr::new));
+            (qemu, argv, env.iter().rev().map(OsStr::new).collect())
         }
     };
-    command.args(rest).env_clear().envs(vars).current_dir(cwd);
+    let mut command = exact_command(executable, &argv, &envp)?;
+    command.current_dir(cwd);
 
-    let launched = emulator.as_deref().unwrap_or(&program.path).to_path_buf();
-    let mut child = spawn(&mut command, &launched)?;
-    let status = child.wait().map_err(|source| ProcessError::Wait { target, source })?;
+    let mut child = spawn(&mut command, executable)?;
+    let status = child
+        .wait()
+        .map_err(|source| ProcessError::Wait { target, source })?;
     drop(program);
     if let Some(code) = status.code() {
         Ok(ProcessOutcome::Exited(code))
@@ -141,6 +157,55 @@ pub fn run_process(
     } else {
         Err(ProcessError::UnknownStatus { target, status })
     }
+}
+
+/// A command that runs `executable` with exactly `argv` and `envp`, in this order.
+/// `std::process::Command` would sort the environment by name, and the guest must see the
+/// entries in the order given (as the other executors' start-up blocks have them), so the
+/// child makes the `execve` itself once std has set up its stdio and working directory.
+fn exact_command(
+    executable: &Path,
+    argv: &[&OsStr],
+    envp: &[&OsStr],
+) -> Result<Command, ProcessError> {
+    let c_string = |s: &OsStr| {
+        CString::new(s.as_bytes())
+            .map_err(|_| ProcessError::NulByte(s.to_string_lossy().into_owned()))
+    };
+    let path = c_string(executable.as_os_str())?;
+    let argv = argv
+        .iter()
+        .map(|a| c_string(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let envp = envp
+        .iter()
+        .map(|e| c_string(e))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Everything the child touches is built here, before the fork: after it, the child may
+    // only make async-signal-safe calls. Pointers are kept as addresses so the closure is
+    // Send + Sync; the strings they point into move into the closure with them.
+    let table = |strings: &[CString]| {
+        let mut table: Vec<usize> = strings.iter().map(|s| s.as_ptr() as usize).collect();
+        table.push(0);
+        table
+    };
+    let (argv_table, envp_table) = (table(&argv), table(&envp));
+    let mut command = Command::new(executable);
+    // SAFETY: the closure runs in the forked child and only calls execve (async-signal-safe)
+    // and reads errno; its pointers point into `path`, `argv` and `envp`, owned by the closure
+    // and alive while it runs; both tables end with a null pointer.
+    unsafe {
+        command.pre_exec(move || {
+            let _keep = (&argv, &envp);
+            libc::execve(
+                path.as_ptr(),
+                argv_table.as_ptr() as *const *const libc::c_char,
+                envp_table.as_ptr() as *const *const libc::c_char,
+            );
+            Err(io::Error::last_os_error())
+        });
+    }
+    Ok(command)
 }
 
 /// `None` when the host runs `target` programs itself, else the qemu-user binary that does.
@@ -196,7 +261,11 @@ fn spawn(command: &mut Command, program: &Path) -> Result<std::process::Child, P
                     }
                     _ => "",
                 };
-                return Err(ProcessError::Spawn { program: program.to_path_buf(), hint, source });
+                return Err(ProcessError::Spawn {
+                    program: program.to_path_buf(),
+                    hint,
+                    source,
+                });
             }
         }
     }
@@ -214,13 +283,21 @@ impl TempProgram {
         loop {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
             let path = dir.join(format!("xisa-{target}-{}-{n}", std::process::id()));
-            let error = |source| ProcessError::WriteProgram { target, path: path.clone(), source };
-            let mut file =
-                match OpenOptions::new().write(true).create_new(true).mode(0o700).open(&path) {
-                    Ok(file) => file,
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                    Err(e) => return Err(error(e)),
-                };
+            let error = |source| ProcessError::WriteProgram {
+                target,
+                path: path.clone(),
+                source,
+            };
+            let mut file = match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o700)
+                .open(&path)
+            {
+                Ok(file) => file,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(error(e)),
+            };
             let program = TempProgram { path: path.clone() };
             file.write_all(elf).map_err(error)?;
             // Closed before it runs: an executable open for writing cannot be executed.

@@ -220,7 +220,23 @@ pub fn executors() -> Vec<Executor> {
         Ok(()) => println!("SKIPPED kvm/x86_64: this host is not x86-64"),
         Err(reason) => println!("SKIPPED kvm/x86_64: {reason}"),
     }
+    executors.push(Executor::emu_aarch64());
+    executors.push(Executor::emu_x86_64());
+    executors.push(Executor::process_x86_64());
+    match which("qemu-aarch64") {
+        Some(_) => executors.push(Executor::process_aarch64()),
+        None => println!("SKIPPED process/aarch64: qemu-aarch64 is not installed (package qemu-user)"),
+    }
     executors
+}
+
+/// The path of `program` on PATH, if any.
+pub fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|candidate| candidate.is_file())
 }
 
 /// Runs `image` for `program` in a fresh sandbox under `dir`; returns the output and the

@@ -63,11 +63,10 @@ static long raw_syscall(long n, long a0, long a1, long a2, long a3, long a4, lon
 
 /* Generic system call numbers this file refers to by name. */
 enum {
-	NR_fcntl = 25, NR_ioctl = 29, NR_openat = 56, NR_write = 64, NR_newfstatat = 79,
-	NR_fstat = 80, NR_exit_group = 94, NR_kill = 129, NR_tgkill = 131,
+	NR_fcntl = 25, NR_write = 64, NR_newfstatat = 79, NR_exit_group = 94, NR_tgkill = 131,
 	NR_rt_sigaction = 134, NR_rt_sigprocmask = 135, NR_umask = 166, NR_getpid = 172,
 	NR_gettid = 178, NR_munmap = 215, NR_mmap = 222, NR_mincore = 232,
-	NR_COUNT = 440,
+	NR_COUNT = 440,	/* past the highest served number, faccessat2 (439) */
 };
 
 enum {
@@ -114,8 +113,9 @@ struct call {
 	unsigned char arg;
 };
 
-/* Every call the personality serves (spec.md §4), by generic number. Calls only used
- * internally (getpid, gettid, tgkill, ...) have their x86-64 numbers here too. */
+/* Every call the personality serves (spec.md §4), by generic number. Emulated calls keep
+ * their x86-64 numbers too: this file makes the real getpid, gettid, tgkill, rt_sigaction,
+ * ... itself through host(). */
 static const struct call calls[NR_COUNT] = {
 	/* Data on fds. */
 	[63] = { 0, PASS },		/* read */

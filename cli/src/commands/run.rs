@@ -241,10 +241,20 @@ fn launch(
             }
         },
         Some(BackendChoice::Process) => {
-            return Err(with_hint(
-                anyhow::anyhow!("process mode is not available in this build"),
-                "use --backend kvm or emu",
-            ));
+            // A process sees the host's file system: run it in the one folder it was given.
+            let cwd = match config.mounts.as_slice() {
+                [] => std::env::current_dir().context("cannot read the current folder")?,
+                [(host, _)] => host.clone(),
+                _ => {
+                    return Err(with_hint(
+                        anyhow::anyhow!("process mode runs in one folder, but several --dir were given"),
+                        "give one --dir (it becomes the working directory; a process has no sandbox)",
+                    ));
+                }
+            };
+            let outcome = xisa_native::process::run_process(&image, target, &config.args, &config.env, &cwd)
+                .with_context(|| format!("cannot run {} as a process", path.display()))?;
+            outcome.status()
         }
         Some(choice) => {
             let backend = if choice == BackendChoice::Kvm {

@@ -18,6 +18,8 @@ pub fn normalise_main(module: &mut Module) -> Result<()> {
         .ok_or_else(|| ToolchainError::Undefined {
             symbols: vec![("main".into(), "the program start-up code".into())],
         })?;
+    // Kept out of line so debuggers find `main` in every native program.
+    main.add_attribute(context.enum_attribute("noinline", 0));
     let main_type = main.value_type();
     let (i32t, ptrt) = (context.i32(), context.ptr());
     let wrapper_type = context.function_type(i32t, &[i32t, ptrt, ptrt], false);

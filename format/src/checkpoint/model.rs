@@ -1,0 +1,230 @@
+//! The checkpoint's data model. The field order here is the archive's byte order: do not
+//! reorder fields without changing spec.md and the format version.
+
+use rkyv::{Archive, Deserialize, Serialize};
+
+use crate::memory_map::{ImageLayout, MemoryMap};
+
+/// Everything needed to resume a program on any target.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Identity of the image the program runs (`Image::id()`).
+    pub image_id: [u8; 32],
+    /// Guest ABI version (`abi::ABI_VERSION`).
+    pub abi_version: u32,
+    /// `Target::id()` of the target that captured the checkpoint.
+    pub source_target: u32,
+    /// Capture time, milliseconds since the Unix epoch (informational).
+    pub created_unix_ms: u64,
+    pub map: MapRecord,
+    /// The program's threads.
+    pub threads: Vec<ThreadRecord>,
+    /// Neutral memory, ascending by address.
+    pub regions: Vec<RegionRecord>,
+    pub personality: PersonalityRecord,
+}
+
+/// The memory map of the captured run: the image's layout and the run's `mem_top`.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapRecord {
+    pub rodata_size: u64,
+    pub data_size: u64,
+    pub bss_size: u64,
+    pub mem_top: u64,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ThreadRecord {
+    /// Neutral frames, innermost first.
+    pub frames: Vec<FrameRecord>,
+    pub registers: NeutralRegisters,
+}
+
+/// A neutral frame: where the function is stopped and the values live across that call.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct FrameRecord {
+    /// Call-site id assigned by the toolchain in the shared IR.
+    pub call_site: u32,
+    /// The frame record's bytes (`[N x i64]`, so a multiple of 8).
+    pub record: Vec<u8>,
+}
+
+/// The thread state that is not in memory or in frames.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NeutralRegisters {
+    /// Value of `__xisa_ssp` at the capture.
+    pub shadow_stack_pointer: u64,
+    /// Value of `__xisa_thread_pointer` at the capture.
+    pub thread_pointer: u64,
+}
+
+/// A contiguous range of neutral memory, every page of it listed in order.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct RegionRecord {
+    /// Guest address, page-aligned.
+    pub start: u64,
+    /// Bytes, a non-zero multiple of the page size.
+    pub length: u64,
+    /// Exactly `length / PAGE_SIZE` pages; page `k` has index `k`.
+    pub pages: Vec<PageRecord>,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PageRecord {
+    /// Page number within the region.
+    pub index: u32,
+    /// A [`PageEncoding`] value.
+    pub encoding: u8,
+    /// Raw: the page's 4096 bytes; zstd: one zstd frame; zero and same-as-image: empty.
+    pub data: Vec<u8>,
+}
+
+/// How a page's bytes are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum PageEncoding {
+    /// All zero bytes.
+    Zero = 0,
+    /// Equal to the image's initial contents (rodata and data pages only).
+    SameAsImage = 1,
+    /// Stored as is.
+    Raw = 2,
+    /// Stored as one zstd frame.
+    Zstd = 3,
+}
+
+impl PageEncoding {
+    pub const ALL: [PageEncoding; 4] = [
+        PageEncoding::Zero,
+        PageEncoding::SameAsImage,
+        PageEncoding::Raw,
+        PageEncoding::Zstd,
+    ];
+
+    pub fn from_u8(value: u8) -> Option<Self> {
+        PageEncoding::ALL.into_iter().find(|e| *e as u8 == value)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PageEncoding::Zero => "zero",
+            PageEncoding::SameAsImage => "same as image",
+            PageEncoding::Raw => "raw",
+            PageEncoding::Zstd => "zstd",
+        }
+    }
+}
+
+/// The guest OS personality (mirrors `xisa_personality::PersonalityState`).
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PersonalityRecord {
+    /// Normalized absolute guest path.
+    pub cwd: Vec<u8>,
+    pub umask: u32,
+    pub brk: u64,
+    /// Mapped mmap regions, page-aligned, ascending.
+    pub mmap_regions: Vec<MmapRecord>,
+    /// Open file descriptions; fds refer to them by index.
+    pub descriptions: Vec<DescriptionRecord>,
+    /// Open fds, ascending by fd.
+    pub files: Vec<OpenFileRecord>,
+    /// Guest `CLOCK_MONOTONIC` at the capture, so time resumes where it stopped.
+    pub monotonic_ns: u64,
+    pub signal_mask: u64,
+    /// Signals whose action the guest set, ascending by signal.
+    pub signal_actions: Vec<SignalActionRecord>,
+    /// System calls already warned about, ascending.
+    pub warned_syscalls: Vec<u64>,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MmapRecord {
+    pub start: u64,
+    /// Exclusive.
+    pub end: u64,
+}
+
+/// One open file description.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct DescriptionRecord {
+    /// A [`DescriptionKind`] value.
+    pub kind: u8,
+    /// Normalized absolute guest path for files and directories, empty for standard streams.
+    pub path: Vec<u8>,
+    /// Guest open flags as `F_GETFL` reports them.
+    pub flags: u32,
+    /// File offset; for a directory, the getdents64 position.
+    pub offset: u64,
+}
+
+/// What an open file description refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum DescriptionKind {
+    Stdin = 0,
+    Stdout = 1,
+    Stderr = 2,
+    File = 3,
+    Directory = 4,
+}
+
+impl DescriptionKind {
+    pub const ALL: [DescriptionKind; 5] = [
+        DescriptionKind::Stdin,
+        DescriptionKind::Stdout,
+        DescriptionKind::Stderr,
+        DescriptionKind::File,
+        DescriptionKind::Directory,
+    ];
+
+    pub fn from_u8(value: u8) -> Option<Self> {
+        DescriptionKind::ALL.into_iter().find(|k| *k as u8 == value)
+    }
+
+    /// Files and directories are reopened by path; standard streams have none.
+    pub fn has_path(self) -> bool {
+        matches!(self, DescriptionKind::File | DescriptionKind::Directory)
+    }
+}
+
+/// One guest fd.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenFileRecord {
+    pub fd: i32,
+    /// Index into [`PersonalityRecord::descriptions`]; dup'ed fds share one.
+    pub description: u32,
+    pub cloexec: bool,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalActionRecord {
+    pub signal: u32,
+    pub handler: u64,
+    pub flags: u64,
+}
+
+impl MapRecord {
+    /// The memory map this record describes. Only meaningful for validated values (the
+    /// layout arithmetic assumes sizes within the memory map).
+    pub fn memory_map(&self) -> MemoryMap {
+        MemoryMap {
+            image: ImageLayout {
+                rodata_size: self.rodata_size,
+                data_size: self.data_size,
+                bss_size: self.bss_size,
+            },
+            mem_top: self.mem_top,
+        }
+    }
+}
+
+impl ArchivedMapRecord {
+    pub fn to_native(&self) -> MapRecord {
+        MapRecord {
+            rodata_size: self.rodata_size.to_native(),
+            data_size: self.data_size.to_native(),
+            bss_size: self.bss_size.to_native(),
+            mem_top: self.mem_top.to_native(),
+        }
+    }
+}

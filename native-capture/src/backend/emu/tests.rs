@@ -1,0 +1,316 @@
+//! Tiny hand-assembled guests (clang-19 `--target=x86_64-unknown-none-elf` and
+//! `--target=aarch64-unknown-none-elf`), loaded at `CODE_BASE` and entered at one label each.
+
+use unicorn_engine::{RegisterARM64, RegisterX86};
+use xisa_format::memory_map::{ImageLayout, MIN_MEM_TOP, MemoryMap, native};
+
+use super::aarch64::Aarch64;
+use super::x86_64::X86_64;
+use super::EmuVcpu;
+use crate::memory::GuestRam;
+use crate::vcpu::{Fault, FaultKind, Vcpu, VcpuExit};
+
+const BASE: u64 = native::CODE_BASE;
+
+#[rustfmt::skip]
+const X86_CODE: &[u8] = &[
+    // hypercalls:
+    0x48, 0xbc, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, // 0x00: movabsq $0x4000000, %rsp
+    0xbf, 0x0b, 0x00, 0x00, 0x00,                               // 0x0a: movl $0xb, %edi
+    0xbe, 0x05, 0x00, 0x00, 0x00,                               // 0x0f: movl $0x5, %esi
+    0xe8, 0x0f, 0x00, 0x00, 0x00,                               // 0x14: callq hc
+    0x48, 0x89, 0xc6,                                           // 0x19: movq %rax, %rsi
+    0xbf, 0x0c, 0x00, 0x00, 0x00,                               // 0x1c: movl $0xc, %edi
+    0xe8, 0x02, 0x00, 0x00, 0x00,                               // 0x21: callq hc
+    0x0f, 0x0b,                                                 // 0x26: ud2
+    // hc: (the runtime stub's shape)
+    0xe7, 0xe5,                                                 // 0x28: outl %eax, $0xe5
+    0xc3,                                                       // 0x2a: retq
+    // null_store:
+    0xb8, 0x08, 0x00, 0x00, 0x00,                               // 0x2b: movl $0x8, %eax
+    0x48, 0x83, 0xc1, 0x01,                                     // 0x30: addq $0x1, %rcx
+    0x48, 0x89, 0x48, 0x10,                                     // 0x34: movq %rcx, 0x10(%rax)
+    0x0f, 0x0b,                                                 // 0x38: ud2
+    // stack_overflow:
+    0x48, 0xbc, 0x00, 0x00, 0x80, 0x03, 0x00, 0x00, 0x00, 0x00, // 0x3a: movabsq $0x3800000, %rsp
+    0x48, 0x83, 0xc1, 0x01,                                     // 0x44: addq $0x1, %rcx
+    0x51,                                                       // 0x48: pushq %rcx
+    0x0f, 0x0b,                                                 // 0x49: ud2
+    // divide:
+    0x31, 0xc9,                                                 // 0x4b: xorl %ecx, %ecx
+    0xb8, 0x07, 0x00, 0x00, 0x00,                               // 0x4d: movl $0x7, %eax
+    0x48, 0x99,                                                 // 0x52: cqto
+    0x48, 0xf7, 0xf9,                                           // 0x54: idivq %rcx
+    0x0f, 0x0b,                                                 // 0x57: ud2
+    // illegal:
+    0x90,                                                       // 0x59: nop
+    0x0f, 0x0b,                                                 // 0x5a: ud2
+    // sse: ((3.0 / 4.0) * 2)^2 in both lanes, lanes summed, times 100: 450
+    0x48, 0xbc, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, // 0x5c: movabsq $0x4000000, %rsp
+    0xb8, 0x03, 0x00, 0x00, 0x00,                               // 0x66: movl $0x3, %eax
+    0xf2, 0x48, 0x0f, 0x2a, 0xc0,                               // 0x6b: cvtsi2sd %rax, %xmm0
+    0xb8, 0x04, 0x00, 0x00, 0x00,                               // 0x70: movl $0x4, %eax
+    0xf2, 0x48, 0x0f, 0x2a, 0xc8,                               // 0x75: cvtsi2sd %rax, %xmm1
+    0xf2, 0x0f, 0x5e, 0xc1,                                     // 0x7a: divsd %xmm1, %xmm0
+    0x66, 0x0f, 0x14, 0xc0,                                     // 0x7e: unpcklpd %xmm0, %xmm0
+    0x66, 0x0f, 0x58, 0xc0,                                     // 0x82: addpd %xmm0, %xmm0
+    0x66, 0x0f, 0x59, 0xc0,                                     // 0x86: mulpd %xmm0, %xmm0
+    0x66, 0x0f, 0x28, 0xd0,                                     // 0x8a: movapd %xmm0, %xmm2
+    0x66, 0x0f, 0x15, 0xd2,                                     // 0x8e: unpckhpd %xmm2, %xmm2
+    0xf2, 0x0f, 0x58, 0xc2,                                     // 0x92: addsd %xmm2, %xmm0
+    0xb8, 0x64, 0x00, 0x00, 0x00,                               // 0x96: movl $0x64, %eax
+    0xf2, 0x48, 0x0f, 0x2a, 0xd8,                               // 0x9b: cvtsi2sd %rax, %xmm3
+    0xf2, 0x0f, 0x59, 0xc3,                                     // 0xa0: mulsd %xmm3, %xmm0
+    0xf2, 0x48, 0x0f, 0x2c, 0xf0,                               // 0xa4: cvttsd2si %xmm0, %rsi
+    0xbf, 0x0d, 0x00, 0x00, 0x00,                               // 0xa9: movl $0xd, %edi
+    0xe8, 0x75, 0xff, 0xff, 0xff,                               // 0xae: callq hc
+    0x0f, 0x0b,                                                 // 0xb3: ud2
+    // trap:
+    0x90,                                                       // 0xb5: nop
+    0xcc,                                                       // 0xb6: int3
+    0x0f, 0x0b,                                                 // 0xb7: ud2
+    // null_call:
+    0x31, 0xc0,                                                 // 0xb9: xorl %eax, %eax
+    0xff, 0xd0,                                                 // 0xbb: callq *%rax
+    // other_port:
+    0xe6, 0x80,                                                 // 0xbd: outb %al, $0x80
+    0xc3,                                                       // 0xbf: retq
+];
+
+#[rustfmt::skip]
+const AARCH64_CODE: &[u32] = &[
+    // hypercalls:
+    0xd2a08009, // 0x00: mov x9, #0x4000000
+    0x9100013f, // 0x04: mov sp, x9
+    0xd2800160, // 0x08: mov x0, #0xb
+    0xd28000a1, // 0x0c: mov x1, #0x5
+    0x94000008, // 0x10: bl hc
+    0xaa0003e1, // 0x14: mov x1, x0
+    0xd2800180, // 0x18: mov x0, #0xc
+    0x94000005, // 0x1c: bl hc
+    0xaa0003e1, // 0x20: mov x1, x0
+    0xd28001c0, // 0x24: mov x0, #0xe
+    0x94000005, // 0x28: bl hc_inc
+    0x00000000, // 0x2c: udf #0
+    // hc: (the runtime stub's shape)
+    0xd29e0009, // 0x30: mov x9, #0xf000
+    0xf9000120, // 0x34: str x0, [x9]
+    0xd65f03c0, // 0x38: ret
+    // hc_inc: uses the result in the same block
+    0xd29e0009, // 0x3c: mov x9, #0xf000
+    0xf9000120, // 0x40: str x0, [x9]
+    0x91000400, // 0x44: add x0, x0, #0x1
+    0xd65f03c0, // 0x48: ret
+    // null_store:
+    0xd2800201, // 0x4c: mov x1, #0x10
+    0x91000400, // 0x50: add x0, x0, #0x1
+    0xf9000420, // 0x54: str x0, [x1, #0x8]
+    0x00000000, // 0x58: udf #0
+    // stack_overflow:
+    0xd2a07009, // 0x5c: mov x9, #0x3800000
+    0x9100013f, // 0x60: mov sp, x9
+    0x91000400, // 0x64: add x0, x0, #0x1
+    0xf81f0fe0, // 0x68: str x0, [sp, #-0x10]!
+    0x00000000, // 0x6c: udf #0
+    // illegal:
+    0xd503201f, // 0x70: nop
+    0x00000000, // 0x74: udf #0
+    // neon: ((3.0 / 4.0) * 2)^2 in both lanes, lanes summed, times 100: 450
+    0xd2a08009, // 0x78: mov x9, #0x4000000
+    0x9100013f, // 0x7c: mov sp, x9
+    0xd2800060, // 0x80: mov x0, #0x3
+    0x9e620000, // 0x84: scvtf d0, x0
+    0xd2800080, // 0x88: mov x0, #0x4
+    0x9e620001, // 0x8c: scvtf d1, x0
+    0x1e611800, // 0x90: fdiv d0, d0, d1
+    0x4e080400, // 0x94: dup v0.2d, v0.d[0]
+    0x4e60d400, // 0x98: fadd v0.2d, v0.2d, v0.2d
+    0x6e60dc00, // 0x9c: fmul v0.2d, v0.2d, v0.2d
+    0x7e70d800, // 0xa0: faddp d0, v0.2d
+    0xd2800c80, // 0xa4: mov x0, #0x64
+    0x9e620003, // 0xa8: scvtf d3, x0
+    0x1e630800, // 0xac: fmul d0, d0, d3
+    0x9e780001, // 0xb0: fcvtzs x1, d0
+    0xd28001a0, // 0xb4: mov x0, #0xd
+    0x97ffffde, // 0xb8: bl hc
+    0x00000000, // 0xbc: udf #0
+    // trap:
+    0xd503201f, // 0xc0: nop
+    0xd4200020, // 0xc4: brk #0x1
+    // null_call:
+    0xd2800000, // 0xc8: mov x0, #0x0
+    0xd63f0000, // 0xcc: blr x0
+    // null_load: not a hypercall although it reads the hypercall page
+    0xd29e0009, // 0xd0: mov x9, #0xf000
+    0xf9400120, // 0xd4: ldr x0, [x9]
+];
+
+fn ram_with(code: &[u8]) -> GuestRam {
+    let map = MemoryMap { image: ImageLayout { rodata_size: 0, data_size: 0, bss_size: 0 }, mem_top: MIN_MEM_TOP };
+    let mut ram = GuestRam::new(map).unwrap();
+    ram.write(BASE, code).unwrap();
+    ram
+}
+
+fn x86(ram: &mut GuestRam, offset: u64) -> EmuVcpu<X86_64> {
+    EmuVcpu::new(ram, BASE + offset).unwrap()
+}
+
+fn aarch64(ram: &mut GuestRam, offset: u64) -> EmuVcpu<Aarch64> {
+    EmuVcpu::new(ram, BASE + offset).unwrap()
+}
+
+fn aarch64_ram() -> GuestRam {
+    let bytes: Vec<u8> = AARCH64_CODE.iter().flat_map(|word| word.to_le_bytes()).collect();
+    ram_with(&bytes)
+}
+
+fn hypercall(vcpu: &mut (impl Vcpu + ?Sized)) -> (u64, u64) {
+    match vcpu.run().unwrap() {
+        VcpuExit::Hypercall { nr, args } => (nr, args[0]),
+        other => panic!("expected a hypercall, got {other:?}"),
+    }
+}
+
+fn fault(vcpu: &mut (impl Vcpu + ?Sized)) -> Fault {
+    match vcpu.run().unwrap() {
+        VcpuExit::Fault(fault) => fault,
+        other => panic!("expected a fault, got {other:?}"),
+    }
+}
+
+fn expect(vcpu: &mut impl Vcpu, kind: FaultKind, address: Option<u64>, pc: u64) {
+    assert_eq!(fault(vcpu), Fault { kind, address, pc: BASE + pc });
+}
+
+#[test]
+fn x86_hypercalls_round_trip() {
+    let mut ram = ram_with(X86_CODE);
+    let mut vcpu = x86(&mut ram, 0x00);
+    assert_eq!(hypercall(&mut vcpu), (11, 5));
+    vcpu.complete_hypercall(77).unwrap();
+    assert_eq!(hypercall(&mut vcpu), (12, 77));
+    vcpu.complete_hypercall(0).unwrap();
+    expect(&mut vcpu, FaultKind::IllegalInstruction, None, 0x26);
+    // A finished guest stays finished.
+    expect(&mut vcpu, FaultKind::IllegalInstruction, None, 0x26);
+    assert!(vcpu.complete_hypercall(1).is_err());
+}
+
+#[test]
+fn aarch64_hypercalls_round_trip() {
+    let mut ram = aarch64_ram();
+    let mut vcpu = aarch64(&mut ram, 0x00);
+    assert_eq!(hypercall(&mut vcpu), (11, 5));
+    assert_eq!(vcpu.pc(), BASE + 0x34, "stopped at the store itself");
+    vcpu.complete_hypercall(77).unwrap();
+    assert_eq!(hypercall(&mut vcpu), (12, 77));
+    vcpu.complete_hypercall(100).unwrap();
+    assert_eq!(hypercall(&mut vcpu), (14, 100));
+    vcpu.complete_hypercall(200).unwrap();
+    expect(&mut vcpu, FaultKind::IllegalInstruction, None, 0x2c);
+    // The instruction right after the store saw the result.
+    assert_eq!(vcpu.uc.reg_read(RegisterARM64::X0).unwrap(), 201);
+}
+
+#[test]
+fn null_guard_stores_fault_at_the_instruction() {
+    let mut ram = ram_with(X86_CODE);
+    expect(&mut x86(&mut ram, 0x2b), FaultKind::BadMemoryAccess, Some(0x18), 0x34);
+    let mut ram = aarch64_ram();
+    expect(&mut aarch64(&mut ram, 0x4c), FaultKind::BadMemoryAccess, Some(0x18), 0x54);
+}
+
+#[test]
+fn aarch64_loads_from_the_hypercall_page_fault() {
+    let mut ram = aarch64_ram();
+    expect(&mut aarch64(&mut ram, 0xd0), FaultKind::BadMemoryAccess, Some(0xf000), 0xd4);
+}
+
+#[test]
+fn stack_guard_stores_are_stack_overflows() {
+    let mut ram = ram_with(X86_CODE);
+    expect(&mut x86(&mut ram, 0x3a), FaultKind::StackOverflow, Some(native::STACK.start - 8), 0x48);
+    let mut ram = aarch64_ram();
+    expect(&mut aarch64(&mut ram, 0x5c), FaultKind::StackOverflow, Some(native::STACK.start - 16), 0x68);
+}
+
+#[test]
+fn undefined_instructions_are_illegal() {
+    let mut ram = ram_with(X86_CODE);
+    expect(&mut x86(&mut ram, 0x59), FaultKind::IllegalInstruction, None, 0x5a);
+    let mut ram = aarch64_ram();
+    expect(&mut aarch64(&mut ram, 0x70), FaultKind::IllegalInstruction, None, 0x74);
+}
+
+#[test]
+fn x86_division_by_zero_is_a_divide_error() {
+    let mut ram = ram_with(X86_CODE);
+    expect(&mut x86(&mut ram, 0x4b), FaultKind::DivideError, None, 0x54);
+}
+
+#[test]
+fn floating_point_and_simd_work() {
+    let mut ram = ram_with(X86_CODE);
+    assert_eq!(hypercall(&mut x86(&mut ram, 0x5c)), (13, 450));
+    let mut ram = aarch64_ram();
+    assert_eq!(hypercall(&mut aarch64(&mut ram, 0x78)), (13, 450));
+}
+
+#[test]
+fn breakpoints_are_traps() {
+    let mut ram = ram_with(X86_CODE);
+    expect(&mut x86(&mut ram, 0xb5), FaultKind::Trap, None, 0xb6);
+    let mut ram = aarch64_ram();
+    expect(&mut aarch64(&mut ram, 0xc0), FaultKind::Trap, None, 0xc4);
+}
+
+#[test]
+fn calls_through_null_fault_at_zero() {
+    let null = Fault { kind: FaultKind::BadMemoryAccess, address: Some(0), pc: 0 };
+    let mut ram = ram_with(X86_CODE);
+    assert_eq!(fault(&mut x86(&mut ram, 0xb9)), null);
+    let mut ram = aarch64_ram();
+    assert_eq!(fault(&mut aarch64(&mut ram, 0xc8)), null);
+}
+
+#[test]
+fn x86_other_ports_fault() {
+    let mut ram = ram_with(X86_CODE);
+    let fault = fault(&mut x86(&mut ram, 0xbd));
+    assert_eq!(fault.kind, FaultKind::Exception("write to I/O port 0x80".into()));
+}
+
+#[test]
+fn memory_past_the_top_faults() {
+    let mut ram = ram_with(X86_CODE);
+    // Just above mem_top: the top guard catches it at the instruction.
+    let mut vcpu = x86(&mut ram, 0x30);
+    vcpu.uc.reg_write(RegisterX86::RAX, MIN_MEM_TOP).unwrap();
+    expect(&mut vcpu, FaultKind::BadMemoryAccess, Some(MIN_MEM_TOP + 0x10), 0x34);
+    // Far away nothing is mapped; the access is still reported with its address.
+    let mut vcpu = x86(&mut ram, 0x30);
+    vcpu.uc.reg_write(RegisterX86::RAX, 0x100_0000_0000).unwrap();
+    let far = fault(&mut vcpu);
+    assert_eq!((far.kind, far.address), (FaultKind::BadMemoryAccess, Some(0x100_0000_0010)));
+}
+
+#[test]
+fn new_vcpu_picks_the_isa() {
+    let mut ram = aarch64_ram();
+    let mut vcpu = super::new_vcpu(xisa_format::target::Target::Aarch64, &mut ram, BASE + 0x78).unwrap();
+    assert_eq!(hypercall(vcpu.as_mut()), (13, 450));
+    assert!(super::new_vcpu(xisa_format::target::Target::Wasm64, &mut ram, BASE).is_err());
+}
+
+#[test]
+fn debug_x86() {
+    let mut ram = ram_with(X86_CODE);
+    let mut vcpu = x86(&mut ram, 0x00);
+    let r = vcpu.uc.emu_start(BASE, super::STOP_ADDRESS, 0, 0);
+    let pc = vcpu.pc();
+    eprintln!("{r:?} pc {pc:#x} {:?}", vcpu.uc.get_data());
+    let r = vcpu.uc.emu_start(pc, super::STOP_ADDRESS, 0, 0);
+    let pc = vcpu.pc();
+    eprintln!("{r:?} pc {pc:#x} {:?}", vcpu.uc.get_data());
+}

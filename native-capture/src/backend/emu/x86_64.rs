@@ -1,0 +1,163 @@
+//! x86-64 under Unicorn: 64-bit mode with 4-level identity paging; hypercalls are `out` to
+//! `HYPERCALL_PORT`, caught by an I/O-instruction hook.
+//!
+//! Stopping from the `out` hook is not immediate: Unicorn 2.0.1 finishes the current
+//! translation block first, and the pc it reports is where that block ended. The runtime stub's
+//! `out` is followed by `ret`, which ends the block and does not read rax, so the guest resumes
+//! in the caller with the result in rax and nothing executed twice or skipped. Code that reads
+//! rax right after an `out`, in the same block, would see the old value.
+
+use std::ops::Range;
+
+use unicorn_engine::{RegisterX86, Unicorn};
+use unicorn_engine::unicorn_const::{Arch, Mode, uc_error};
+use xisa_format::abi::HYPERCALL_PORT;
+use xisa_format::memory_map::native;
+
+use super::{Emu, Event, Events, Exit, Isa, PageFormat, fault, memory_fault};
+use crate::vcpu::{BackendError, FaultKind};
+
+pub(super) struct X86_64;
+
+const PRESENT_WRITABLE: u64 = 0b11;
+const LARGE: u64 = 1 << 7;
+
+const DIVIDE_ERROR: u32 = 0;
+const BREAKPOINT: u32 = 3;
+const PAGE_FAULT: u32 = 14;
+
+/// The registers a hypercall reads: rdi (the number), then rsi, rdx, rcx, r8, r9, r10.
+const CALL_REGISTERS: [RegisterX86; 7] = [
+    RegisterX86::RDI,
+    RegisterX86::RSI,
+    RegisterX86::RDX,
+    RegisterX86::RCX,
+    RegisterX86::R8,
+    RegisterX86::R9,
+    RegisterX86::R10,
+];
+
+fn record_port(uc: &mut Unicorn<'_, Events>, port: u32, write: bool) {
+    let pc = uc.reg_read(RegisterX86::RIP).unwrap_or(0);
+    let registers = CALL_REGISTERS.map(|register| uc.reg_read(register).unwrap_or(0));
+    // Ports are 16 bits; Unicorn passes them widened.
+    uc.get_data_mut().record(Event::Port { port: port as u16, write, pc, registers });
+    let _ = uc.emu_stop();
+}
+
+impl Isa for X86_64 {
+    const ARCH: Arch = Arch::X86;
+    const MODE: Mode = Mode::MODE_64;
+    const FORMAT: PageFormat = PageFormat {
+        table: |address| address | PRESENT_WRITABLE,
+        block_2m: |address| address | PRESENT_WRITABLE | LARGE,
+        page_4k: |address| address | PRESENT_WRITABLE,
+        pml4: true,
+    };
+
+    fn setup(uc: &mut Emu, entry: u64, root: u64) -> Result<(), uc_error> {
+        const CR0_PE: u64 = 1;
+        const CR0_MP: u64 = 1 << 1;
+        const CR0_ET: u64 = 1 << 4;
+        const CR0_NE: u64 = 1 << 5;
+        const CR0_WP: u64 = 1 << 16;
+        const CR0_PG: u64 = 1 << 31;
+        const CR4_PAE: u64 = 1 << 5;
+        const CR4_OSFXSR: u64 = 1 << 9;
+        const CR4_OSXMMEXCPT: u64 = 1 << 10;
+        // Unicorn's 64-bit mode already has long mode enabled in EFER; paging goes on last.
+        uc.reg_write(RegisterX86::CR3, root)?;
+        uc.reg_write(RegisterX86::CR4, CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT)?;
+        uc.reg_write(RegisterX86::CR0, CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG)?;
+        // Unicorn resets these to zero (every exception unmasked, x87 stack full); use the
+        // values a real reset (and KVM's set-up) gives.
+        uc.reg_write(RegisterX86::MXCSR, 0x1f80)?;
+        uc.reg_write(RegisterX86::FPCW, 0x37f)?;
+        uc.reg_write(RegisterX86::FPTAG, 0xffff)?;
+        uc.reg_write(RegisterX86::RFLAGS, 0x2)?;
+        uc.reg_write(RegisterX86::RSP, native::STACK.end)?;
+        uc.reg_write(RegisterX86::RIP, entry)
+    }
+
+    fn add_hooks(uc: &mut Emu) -> Result<(), uc_error> {
+        uc.add_insn_out_hook(|uc, port, _size, _value| record_port(uc, port, true))?;
+        uc.add_insn_in_hook(|uc, port, _size| {
+            record_port(uc, port, false);
+            0
+        })?;
+        uc.add_intr_hook(|uc, number| {
+            // Exceptions are not delivered: RIP stays at the faulting instruction (after it for
+            // `int3` and `int n`).
+            let pc = uc.reg_read(RegisterX86::RIP).unwrap_or(0);
+            uc.get_data_mut().record(Event::Interrupt { number, pc });
+            let _ = uc.emu_stop();
+        })?;
+        Ok(())
+    }
+
+    fn pc(uc: &Emu) -> Result<u64, uc_error> {
+        uc.reg_read(RegisterX86::RIP)
+    }
+
+    fn event(uc: &mut Emu, event: Event, pc: u64, _guards: &[Range<u64>]) -> Result<Exit, BackendError> {
+        Ok(match event {
+            Event::Port { port: HYPERCALL_PORT, write: true, registers, .. } => {
+                let [nr, args @ ..] = registers;
+                Exit::Hypercall { nr, args, resume: pc }
+            }
+            Event::Port { port, write, pc: at, .. } => {
+                let direction = if write { "write to" } else { "read from" };
+                fault(FaultKind::Exception(format!("{direction} I/O port {port:#x}")), at)
+            }
+            Event::Interrupt { number: PAGE_FAULT, pc: at } => match uc.reg_read(RegisterX86::CR2) {
+                Ok(address) => Exit::Fault(memory_fault(address, at)),
+                Err(_) => fault(FaultKind::BadMemoryAccess, at),
+            },
+            Event::Interrupt { number: BREAKPOINT, pc: at } => fault(FaultKind::Trap, software_interrupt_start(uc, at, 3)),
+            Event::Interrupt { number: DIVIDE_ERROR, pc: at } => fault(FaultKind::DivideError, at),
+            Event::Interrupt { number, pc: at } if number < 32 => fault(exception_kind(number), at),
+            Event::Interrupt { number, pc: at } => fault(
+                FaultKind::Exception(format!("software interrupt {number:#x}")),
+                software_interrupt_start(uc, at, number),
+            ),
+            Event::Memory { address, .. } => Exit::Fault(memory_fault(address, pc)),
+        })
+    }
+
+    fn set_result(uc: &mut Emu, value: u64) -> Result<(), uc_error> {
+        uc.reg_write(RegisterX86::RAX, value)
+    }
+}
+
+/// Names the processor exceptions that have no more specific kind.
+fn exception_kind(vector: u32) -> FaultKind {
+    let name = match vector {
+        1 => "debug exception (#DB)",
+        4 => "overflow (#OF)",
+        5 => "bound range exceeded (#BR)",
+        6 => return FaultKind::IllegalInstruction,
+        7 => "device not available (#NM)",
+        8 => "double fault (#DF)",
+        10 => "invalid TSS (#TS)",
+        11 => "segment not present (#NP)",
+        12 => "stack-segment fault (#SS)",
+        13 => "general protection fault (#GP)",
+        16 => "x87 floating-point exception (#MF)",
+        17 => "alignment check (#AC)",
+        19 => "SIMD floating-point exception (#XM)",
+        other => return FaultKind::Exception(format!("processor exception {other}")),
+    };
+    FaultKind::Exception(name.into())
+}
+
+/// `int3` and `int n` leave RIP after themselves; report the instruction itself.
+fn software_interrupt_start(uc: &Emu, next: u64, number: u32) -> u64 {
+    let before = |count: u64| next.checked_sub(count).and_then(|at| uc.mem_read_as_vec(at, count as usize).ok());
+    if number == 3 && before(1).as_deref() == Some(&[0xcc]) {
+        return next - 1;
+    }
+    match before(2).as_deref() {
+        Some(&[0xcd, vector]) if u32::from(vector) == number => next - 2,
+        _ => next,
+    }
+}
