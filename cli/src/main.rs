@@ -37,7 +37,13 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Cc(args) => commands::cc::run(args),
+        Command::Cc(mut args) => {
+            // `-v` belongs to the compiler here: clap reads it as the global flag.
+            for _ in 0..cli.verbose {
+                args.args.insert(0, "-v".into());
+            }
+            commands::cc::run(args)
+        }
         Command::Run(args) => commands::run::run(args, cli.verbose),
         Command::Exec(args) => commands::run::exec(args, cli.verbose),
         Command::Verify(args) => commands::verify::run(args),

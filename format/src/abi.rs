@@ -21,6 +21,10 @@ pub const HYPERCALL_PORT: u16 = 0xe5;
 /// number in `x0` and arguments in `x1..x6`; the executor puts the result in `x0`.
 pub const HYPERCALL_MMIO: u64 = 0xf000;
 
+/// `migrate()`: a migration point fired (see spec.md §6). The executor may capture the
+/// program here; the call returns 0.
+pub const XISA_CALL_MIGRATE: u64 = XISA_CALL_BASE + 1;
+
 /// Fault kinds passed to `XISA_CALL_FAULT`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]

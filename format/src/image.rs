@@ -437,7 +437,7 @@ fn describe_foreign(bytes: &[u8]) -> String {
         }
         return "it starts like a script, not an xisa image".into();
     }
-    if bytes.starts_with(b"XCKPT") {
+    if bytes.starts_with(crate::checkpoint::MAGIC) {
         return "it is an xisa checkpoint, not an image".into();
     }
     "the file does not start with the xisa image header".into()

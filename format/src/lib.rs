@@ -1,7 +1,8 @@
 //! Neutral formats shared by every part of xisa: the memory map, the multi-target image file
-//! and (later) the checkpoint. Pure data and validation; no executor code and no I/O policy.
+//! and the checkpoint. Pure data and validation; no executor code and no I/O policy.
 
 pub mod abi;
+pub mod checkpoint;
 pub mod image;
 pub mod memory_map;
 pub mod target;

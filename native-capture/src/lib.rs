@@ -53,7 +53,9 @@ pub enum NativeError {
     Image(#[from] xisa_format::image::ImageError),
     #[error("the image was built for guest ABI {found}; this monitor serves ABI {ABI_VERSION}")]
     Abi { found: u32 },
-    #[error("--mem {0:#x} is too small (at least {MIN_MEM_TOP:#x} plus the program's static data, a multiple of 64 KiB)")]
+    #[error(
+        "--mem {0:#x} is too small (at least {MIN_MEM_TOP:#x} plus the program's static data, a multiple of 64 KiB)"
+    )]
     Memory(u64),
     #[error(transparent)]
     Reserve(#[from] memory::MemoryError),
@@ -64,7 +66,11 @@ pub enum NativeError {
     #[error("cannot build the start-up block (argv and environment too large?): {0}")]
     Startup(xisa_personality::Errno),
     #[error("the {backend} backend cannot run {target} guests on this machine{hint}")]
-    Unsupported { backend: &'static str, target: Target, hint: &'static str },
+    Unsupported {
+        backend: &'static str,
+        target: Target,
+        hint: &'static str,
+    },
     #[error(transparent)]
     Backend(#[from] BackendError),
 }
@@ -75,20 +81,40 @@ pub fn run(image: &Image, config: &NativeConfig) -> Result<NativeOutcome, Native
     if found != ABI_VERSION {
         return Err(NativeError::Abi { found });
     }
-    let map = MemoryMap { image: manifest.layout(), mem_top: config.mem_top };
-    if config.mem_top < MIN_MEM_TOP || config.mem_top <= map.brk_base() || !config.mem_top.is_multiple_of(1 << 16) {
+    let map = MemoryMap {
+        image: manifest.layout(),
+        mem_top: config.mem_top,
+    };
+    if config.mem_top < MIN_MEM_TOP
+        || config.mem_top <= map.brk_base()
+        || !config.mem_top.is_multiple_of(1 << 16)
+    {
         return Err(NativeError::Memory(config.mem_top));
     }
     let elf = image.program(config.target)?;
     let mut ram = memory::GuestRam::new(map)?;
     let program = loader::load(config.target, elf, &mut ram)?;
-    let mounts = config.mounts.iter().map(|(host, guest)| Mount { host: host.clone(), guest: guest.clone() }).collect();
+    let mounts = config
+        .mounts
+        .iter()
+        .map(|(host, guest)| Mount {
+            host: host.clone(),
+            guest: guest.clone(),
+        })
+        .collect();
     let mut personality = Personality::new(Config { mounts, map }).map_err(NativeError::Sandbox)?;
     let mut random = [0u8; 16];
     fill_random(&mut random);
-    build_startup_block(&mut ram, &config.args, &config.env, random).map_err(NativeError::Startup)?;
+    build_startup_block(&mut ram, &config.args, &config.env, random)
+        .map_err(NativeError::Startup)?;
     let mut vcpu = make_vcpu(config, &mut ram, &program)?;
-    let outcome = monitor::serve(config.target, vcpu.as_mut(), &mut ram, &mut personality, &program.symbols)?;
+    let outcome = monitor::serve(
+        config.target,
+        vcpu.as_mut(),
+        &mut ram,
+        &mut personality,
+        &program.symbols,
+    )?;
     // The vCPU (and its VM) must go before the memory it maps.
     drop(vcpu);
     Ok(outcome)

@@ -44,7 +44,7 @@ fn address() -> impl Strategy<Value = u64> {
     ];
     prop_oneof![
         prop::sample::select(edges)
-            .prop_flat_map(|edge| (edge.saturating_sub(64)..edge.saturating_add(64))),
+            .prop_flat_map(|edge| edge.saturating_sub(64)..edge.saturating_add(64)),
         any::<u64>(),
         0..MEM_TOP,
     ]

@@ -225,7 +225,9 @@ pub fn executors() -> Vec<Executor> {
     executors.push(Executor::process_x86_64());
     match which("qemu-aarch64") {
         Some(_) => executors.push(Executor::process_aarch64()),
-        None => println!("SKIPPED process/aarch64: qemu-aarch64 is not installed (package qemu-user)"),
+        None => {
+            println!("SKIPPED process/aarch64: qemu-aarch64 is not installed (package qemu-user)")
+        }
     }
     executors
 }

@@ -278,24 +278,52 @@ fn unknown_syscalls_are_enosys_with_one_warning() {
 #[test]
 fn native_guest_faults_are_reported() {
     let image = build_bad("faults");
-    let mut executors: Vec<Executor> = executors().into_iter().filter(|e| e.target != "wasm64").collect();
+    let mut executors: Vec<Executor> = executors()
+        .into_iter()
+        .filter(|e| e.target != "wasm64")
+        .collect();
     executors.retain(|e| e.name != "wasm64");
     if executors.is_empty() {
         println!("SKIPPED native guest faults: no native executor can run here");
         return;
     }
     let cases: [(&str, &str, &str, i32); 4] = [
-        ("null", "bad memory access at address 0x0", "null_store", 139),
-        ("wild", "bad memory access at address 0x7fff00000000", "wild_load", 139),
+        (
+            "null",
+            "bad memory access at address 0x0",
+            "null_store",
+            139,
+        ),
+        (
+            "wild",
+            "bad memory access at address 0x7fff00000000",
+            "wild_load",
+            139,
+        ),
         ("illegal", "illegal instruction", "illegal", 132),
         ("stack", "stack overflow", "recurse", 139),
     ];
     for executor in &executors {
         for (what, kind, function, status) in cases {
-            let output = Command::new(xisa()).arg("run").args(&executor.run_args).arg(&image).args(["--", what]).output().unwrap();
+            let output = Command::new(xisa())
+                .arg("run")
+                .args(&executor.run_args)
+                .arg(&image)
+                .args(["--", what])
+                .output()
+                .unwrap();
             let message = text(&output);
-            assert_eq!(output.status.code(), Some(status), "{} {what}: {message}", executor.name);
-            assert!(message.contains(&format!("fault: {what}")), "{} {what}: output before the fault is lost: {message}", executor.name);
+            assert_eq!(
+                output.status.code(),
+                Some(status),
+                "{} {what}: {message}",
+                executor.name
+            );
+            assert!(
+                message.contains(&format!("fault: {what}")),
+                "{} {what}: output before the fault is lost: {message}",
+                executor.name
+            );
             assert!(
                 message.contains(&format!("guest fault on {}: {kind}", executor.target))
                     && message.contains(&format!("in function `{function}`"))
@@ -308,17 +336,39 @@ fn native_guest_faults_are_reported() {
     }
     // Integer division by zero traps on x86-64 only (AArch64 defines the result as 0).
     for executor in executors.iter().filter(|e| e.target == "x86_64") {
-        let output = Command::new(xisa()).arg("run").args(&executor.run_args).arg(&image).args(["--", "divide"]).output().unwrap();
+        let output = Command::new(xisa())
+            .arg("run")
+            .args(&executor.run_args)
+            .arg(&image)
+            .args(["--", "divide"])
+            .output()
+            .unwrap();
         let message = text(&output);
-        assert_eq!(output.status.code(), Some(136), "{}: {message}", executor.name);
-        assert!(message.contains("integer divide error") && message.contains("in function `divide`"), "{message}");
+        assert_eq!(
+            output.status.code(),
+            Some(136),
+            "{}: {message}",
+            executor.name
+        );
+        assert!(
+            message.contains("integer divide error") && message.contains("in function `divide`"),
+            "{message}"
+        );
     }
 }
 
 #[test]
 fn setjmp_is_refused_for_wasm64_with_a_hint() {
-    let output = cc(&[], &repo_root().join("tests/programs/setjmp_longjmp.c"), &work_dir("bad").join("setjmp.xisa"));
+    let output = cc(
+        &[],
+        &repo_root().join("tests/programs/setjmp_longjmp.c"),
+        &work_dir("bad").join("setjmp.xisa"),
+    );
     assert_eq!(output.status.code(), Some(1));
     let message = text(&output);
-    assert!(message.contains("`setjmp` cannot be supported on wasm64") && message.contains("--xisa-targets=x86_64,aarch64"), "{message}");
+    assert!(
+        message.contains("`setjmp` cannot be supported on wasm64")
+            && message.contains("--xisa-targets=x86_64,aarch64"),
+        "{message}"
+    );
 }

@@ -49,3 +49,13 @@ __xisa_syscall:
 	str x0, [x9]
 	ret
 	.size __xisa_syscall, .-__xisa_syscall
+
+/* void __xisa_migrate(void): a migration point fired. A tail call into __xisa_syscall, so at
+ * the hypercall the link register holds the return address into the instrumented caller. */
+	.globl __xisa_migrate
+	.type __xisa_migrate,%function
+__xisa_migrate:
+	movz x0, #(XISA_CALL_MIGRATE & 0xffff)
+	movk x0, #(XISA_CALL_MIGRATE >> 16), lsl #16
+	b __xisa_syscall
+	.size __xisa_migrate, .-__xisa_migrate

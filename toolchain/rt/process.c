@@ -21,6 +21,8 @@ typedef unsigned int u32;
 #define SHADOW_STACK_BASE 0x4200000UL
 #define SHADOW_STACK_SIZE 0x1000000UL
 #define XISA_CALL_FAULT 0x10000L
+/* A migration point fired: a process cannot be captured, so it just carries on. */
+#define XISA_CALL_MIGRATE_PROCESS 0x10001L
 
 extern void __xisa_start(void);
 
@@ -671,6 +673,8 @@ long __xisa_process_syscall(long nr, long a0, long a1, long a2, long a3, long a4
 {
 	if (nr == XISA_CALL_FAULT)
 		guest_fault((u64)a0);
+	if (nr == XISA_CALL_MIGRATE_PROCESS)
+		return 0;
 	if ((u64)nr >= NR_COUNT || calls[nr].action == NONE)
 		return unsupported((u64)nr);
 	const struct call *c = &calls[nr];

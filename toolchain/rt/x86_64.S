@@ -43,3 +43,12 @@ __xisa_syscall:
 	outb %al, $XISA_HYPERCALL_PORT
 	retq
 	.size __xisa_syscall, .-__xisa_syscall
+
+/* void __xisa_migrate(void): a migration point fired. A tail call into __xisa_syscall, so at
+ * the hypercall the stack pointer points at the return address into the instrumented caller. */
+	.globl __xisa_migrate
+	.type __xisa_migrate,@function
+__xisa_migrate:
+	movl $XISA_CALL_MIGRATE, %edi
+	jmp __xisa_syscall
+	.size __xisa_migrate, .-__xisa_migrate

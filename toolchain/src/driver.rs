@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::error::{Result, ToolchainError};
 use crate::ir::OptLevel;
+use crate::ir::migration::MigrationPoints;
 use xisa_format::target::Target;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,8 @@ pub struct Invocation {
     pub undefined: Vec<String>,
     /// Targets the image holds (`--xisa-targets=x86_64,aarch64,wasm64`; default all).
     pub targets: Vec<Target>,
+    /// Where migration points go (`-fmigration-points=`).
+    pub migration_points: MigrationPoints,
 }
 
 /// Libraries musl folds into libc: `-lm`, `-lpthread`, ... need nothing more.
@@ -112,6 +115,7 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
         query: None,
         undefined: Vec::new(),
         targets: Target::ALL.to_vec(),
+        migration_points: MigrationPoints::Default,
     };
     let mut language_c = false;
     let mut i = 0;
@@ -348,6 +352,12 @@ fn classify_other(arg: &str, language_c: bool, inv: &mut Invocation) -> Result<(
 }
 
 fn frontend_f_flag(arg: &str, inv: &mut Invocation) -> Result<()> {
+    if let Some(placement) = arg.strip_prefix("-fmigration-points=") {
+        inv.migration_points = placement
+            .parse()
+            .map_err(|reason: String| bad(arg, &reason))?;
+        return Ok(());
+    }
     const REFUSED: [(&str, &str); 8] = [
         (
             "-ffast-math",

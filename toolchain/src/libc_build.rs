@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use xisa_format::abi::{HYPERCALL_MMIO, HYPERCALL_PORT};
+use xisa_format::abi::{HYPERCALL_MMIO, HYPERCALL_PORT, XISA_CALL_MIGRATE};
 use xisa_format::memory_map::{STARTUP, native};
 use xisa_format::target::Target;
 
@@ -440,6 +440,7 @@ fn build_runtime_stub(sysroot: &Sysroot, target: Target) -> Result<()> {
                 .arg(format!("-DXISA_NATIVE_STACK_TOP={:#x}", native::STACK.end))
                 .arg(format!("-DXISA_HYPERCALL_PORT={HYPERCALL_PORT:#x}"))
                 .arg(format!("-DXISA_HYPERCALL_MMIO={HYPERCALL_MMIO:#x}"))
+                .arg(format!("-DXISA_CALL_MIGRATE={XISA_CALL_MIGRATE:#x}"))
                 .args([
                     "-O2",
                     "-ffreestanding",

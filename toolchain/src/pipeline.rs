@@ -135,6 +135,7 @@ pub fn run(invocation: &Invocation) -> Result<()> {
                 undefined: invocation.undefined.clone(),
                 verbose: invocation.verbose,
                 targets: invocation.targets.clone(),
+                migration_points: invocation.migration_points,
             };
             let report = link(&request, &sysroot)?;
             if invocation.verbose {
@@ -186,6 +187,7 @@ pub struct LinkRequest {
     pub verbose: bool,
     /// Targets to build, in image order.
     pub targets: Vec<Target>,
+    pub migration_points: ir::migration::MigrationPoints,
 }
 
 /// How often the optimiser may ask for more library code before we give up.
@@ -208,7 +210,7 @@ pub fn link(request: &LinkRequest, sysroot: &Sysroot) -> Result<LinkReport> {
     }
     if !request.nostdlib {
         let index = sysroot.libc_index()?;
-        linker.add_object(&sysroot.start_bitcode())?;
+        linker.add_library_object(&sysroot.start_bitcode())?;
         linker.add_libc(sysroot, &index);
     }
     if !linker.has_module() {
@@ -261,7 +263,7 @@ pub fn link(request: &LinkRequest, sysroot: &Sysroot) -> Result<LinkReport> {
     }
     phase(&mut report, "optimise");
 
-    let program = ir::neutralise(linker.module())?;
+    let program = ir::neutralise(linker.module(), request.migration_points)?;
     phase(&mut report, "neutralise");
 
     let results: Vec<(Target, Result<Vec<u8>>)> = std::thread::scope(|scope| {

@@ -247,13 +247,16 @@ fn launch(
                 [(host, _)] => host.clone(),
                 _ => {
                     return Err(with_hint(
-                        anyhow::anyhow!("process mode runs in one folder, but several --dir were given"),
+                        anyhow::anyhow!(
+                            "process mode runs in one folder, but several --dir were given"
+                        ),
                         "give one --dir (it becomes the working directory; a process has no sandbox)",
                     ));
                 }
             };
-            let outcome = xisa_native::process::run_process(&image, target, &config.args, &config.env, &cwd)
-                .with_context(|| format!("cannot run {} as a process", path.display()))?;
+            let outcome =
+                xisa_native::process::run_process(&image, target, &config.args, &config.env, &cwd)
+                    .with_context(|| format!("cannot run {} as a process", path.display()))?;
             outcome.status()
         }
         Some(choice) => {

@@ -58,8 +58,14 @@ fn linker_script(program: &NeutralProgram) -> String {
     let mut neutral = String::new();
     for (region, address, segment) in regions {
         let section = region.section();
-        let noload = if region == Region::Bss { " (NOLOAD)" } else { "" };
-        neutral.push_str(&format!("  {section} {address:#x}{noload} : {{ KEEP(*({section})) }} :{segment}\n"));
+        let noload = if region == Region::Bss {
+            " (NOLOAD)"
+        } else {
+            ""
+        };
+        neutral.push_str(&format!(
+            "  {section} {address:#x}{noload} : {{ KEEP(*({section})) }} :{segment}\n"
+        ));
     }
     // Neutral rules come first so the private wildcards cannot claim them; PHDRS keeps the
     // program headers in address order (private, then neutral) for loaders and debuggers.

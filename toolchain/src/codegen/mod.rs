@@ -3,6 +3,7 @@
 //! link it at the neutral memory map.
 
 pub mod elf;
+pub mod statepoints;
 pub mod wasm;
 
 use xisa_format::target::Target;
@@ -91,14 +92,22 @@ fn compile(target: Target, program: &NeutralProgram) -> Result<Vec<u8>> {
                     context.const_string_attribute("wasm-export-name", symbols::ENTRY),
                 );
             }
-            if let Some(syscall) = module.function("__xisa_syscall") {
-                syscall.add_attribute(context.const_string_attribute("wasm-import-module", "xisa"));
-                syscall
-                    .add_attribute(context.const_string_attribute("wasm-import-name", "syscall"));
+            for (name, import) in [
+                ("__xisa_syscall", "syscall"),
+                (crate::ir::migration::MIGRATE, "migrate"),
+            ] {
+                if let Some(function) = module.function(name) {
+                    function.add_attribute(
+                        context.const_string_attribute("wasm-import-module", "xisa"),
+                    );
+                    function
+                        .add_attribute(context.const_string_attribute("wasm-import-name", import));
+                }
             }
         }
         Target::X86_64 | Target::Aarch64 => {
-            fnptr::define_table_resolver(&mut module, &program.functions)?
+            statepoints::lower(&mut module, &program.functions)?;
+            fnptr::define_table_resolver(&mut module, &program.functions, statepoints::thunk_name)?;
         }
     }
     module

@@ -101,7 +101,12 @@ pub fn define_identity_resolver(module: &mut Module) {
 
 /// Defines the resolver as a bounds-checked load from a per-target call table holding the
 /// functions' code addresses (native targets). Index 0 and out-of-range indices trap.
-pub fn define_table_resolver(module: &mut Module, index: &FunctionIndex) -> Result<()> {
+/// A function `entry_name(name)` exists for, is put in the table instead of `name` itself.
+pub fn define_table_resolver(
+    module: &mut Module,
+    index: &FunctionIndex,
+    entry_name: fn(&str) -> String,
+) -> Result<()> {
     let Some(resolver) = module.function(RESOLVER) else {
         return Ok(());
     };
@@ -109,11 +114,14 @@ pub fn define_table_resolver(module: &mut Module, index: &FunctionIndex) -> Resu
     let ptrt = context.ptr();
     let mut entries = vec![ptrt.const_null()];
     for name in &index.names {
-        let function = module.function(name).ok_or_else(|| {
-            ToolchainError::Llvm(format!(
-                "indexed function `{name}` vanished before code generation"
-            ))
-        })?;
+        let function = module
+            .function(&entry_name(name))
+            .or_else(|| module.function(name))
+            .ok_or_else(|| {
+                ToolchainError::Llvm(format!(
+                    "indexed function `{name}` vanished before code generation"
+                ))
+            })?;
         entries.push(function);
     }
     let table_type = context.array(ptrt, entries.len() as u64);

@@ -29,14 +29,24 @@ pub fn layout_differences(
             let ty = match inst.opcode() {
                 Opcode::LLVMAlloca => inst.allocated_type(),
                 Opcode::LLVMGetElementPtr => inst.gep_source_type(),
-                Opcode::LLVMLoad => inst.type_of(),
-                Opcode::LLVMStore => inst.operand(0).type_of(),
+                // Loads and stores carry their own alignment: only aggregates lay out memory.
+                Opcode::LLVMLoad if is_aggregate(inst.type_of()) => inst.type_of(),
+                Opcode::LLVMStore if is_aggregate(inst.operand(0).type_of()) => {
+                    inst.operand(0).type_of()
+                }
                 _ => continue,
             };
             checker.check(ty, &format!("function `{}`", function.name()));
         }
     }
     checker.problems
+}
+
+fn is_aggregate(ty: Type) -> bool {
+    matches!(
+        ty.kind(),
+        TypeKind::LLVMStructTypeKind | TypeKind::LLVMArrayTypeKind
+    )
 }
 
 struct Checker<'a> {

@@ -154,6 +154,10 @@ impl Context {
         // SAFETY: the context is live.
         Type(unsafe { LLVMPointerTypeInContext(self.raw, 0) })
     }
+    pub fn token(&self) -> Type {
+        // SAFETY: the context is live.
+        Type(unsafe { LLVMTokenTypeInContext(self.raw) })
+    }
     pub fn void(&self) -> Type {
         // SAFETY: the context is live.
         Type(unsafe { LLVMVoidTypeInContext(self.raw) })
@@ -209,6 +213,16 @@ impl Context {
             let kind = LLVMGetEnumAttributeKindForName(name.as_ptr() as *const c_char, name.len());
             assert!(kind != 0, "unknown LLVM attribute {name}");
             Attribute(LLVMCreateEnumAttribute(self.raw, kind, value))
+        }
+    }
+
+    /// A type attribute such as `elementtype(T)`.
+    pub fn type_attribute(&self, name: &str, ty: Type) -> Attribute {
+        // SAFETY: name is passed with its length; an unknown name yields kind 0, refused.
+        unsafe {
+            let kind = LLVMGetEnumAttributeKindForName(name.as_ptr() as *const c_char, name.len());
+            assert!(kind != 0, "unknown LLVM attribute {name}");
+            Attribute(LLVMCreateTypeAttribute(self.raw, kind, ty.0))
         }
     }
 
@@ -679,6 +693,10 @@ impl Type {
 pub struct Block(LLVMBasicBlockRef);
 
 impl Block {
+    pub fn parent(self) -> Value {
+        // SAFETY: live block in a function.
+        Value(unsafe { LLVMGetBasicBlockParent(self.0) })
+    }
     pub fn instructions(self) -> Vec<Value> {
         let mut out = Vec::new();
         // SAFETY: iterates a live block without modifying it.
@@ -700,6 +718,25 @@ impl Block {
         // SAFETY: live block.
         let i = unsafe { LLVMGetBasicBlockTerminator(self.0) };
         (!i.is_null()).then_some(Value(i))
+    }
+    /// Successor blocks, in terminator order (may repeat).
+    pub fn successors(self) -> Vec<Block> {
+        let Some(term) = self.terminator() else {
+            return Vec::new();
+        };
+        // SAFETY: `term` is this block's live terminator.
+        unsafe {
+            (0..LLVMGetNumSuccessors(term.0))
+                .map(|i| Block(LLVMGetSuccessor(term.0, i)))
+                .collect()
+        }
+    }
+    /// The first instruction that is not a PHI node.
+    pub fn first_non_phi(self) -> Option<Value> {
+        self.instructions().into_iter().find(|i| !i.is_phi())
+    }
+    pub fn raw(self) -> LLVMBasicBlockRef {
+        self.0
     }
 }
 
@@ -1010,6 +1047,118 @@ impl Value {
         // SAFETY: live value.
         unsafe { !LLVMIsACallInst(self.0).is_null() || !LLVMIsAInvokeInst(self.0).is_null() }
     }
+    pub fn is_phi(self) -> bool {
+        // SAFETY: live value.
+        unsafe { !LLVMIsAPHINode(self.0).is_null() }
+    }
+    pub fn is_argument(self) -> bool {
+        // SAFETY: live value.
+        unsafe { !LLVMIsAArgument(self.0).is_null() }
+    }
+    /// (value, block) pairs of a PHI node.
+    pub fn incoming(self) -> Vec<(Value, Block)> {
+        // SAFETY: caller passes a PHI node; indices stay below its incoming count.
+        unsafe {
+            (0..LLVMCountIncoming(self.0))
+                .map(|i| {
+                    (
+                        Value(LLVMGetIncomingValue(self.0, i)),
+                        Block(LLVMGetIncomingBlock(self.0, i)),
+                    )
+                })
+                .collect()
+        }
+    }
+    pub fn next_instruction(self) -> Option<Value> {
+        // SAFETY: caller passes an instruction.
+        let next = unsafe { LLVMGetNextInstruction(self.0) };
+        (!next.is_null()).then_some(Value(next))
+    }
+    pub fn set_tail_call(self, tail: bool) {
+        // SAFETY: caller passes a call instruction.
+        unsafe { LLVMSetTailCall(self.0, tail as LLVMBool) }
+    }
+    pub fn call_convention(self) -> u32 {
+        // SAFETY: caller passes a function or call.
+        unsafe {
+            if self.is_function() {
+                LLVMGetFunctionCallConv(self.0)
+            } else {
+                LLVMGetInstructionCallConv(self.0)
+            }
+        }
+    }
+    /// Adds a string attribute to a call site (function position).
+    pub fn add_call_site_attribute(self, attr: Attribute) {
+        // SAFETY: caller passes a call; the attribute was created in its context.
+        unsafe { LLVMAddCallSiteAttribute(self.0, llvm_sys::LLVMAttributeFunctionIndex, attr.0) }
+    }
+    /// The attributes of a call's argument `index` (0-based).
+    pub fn call_argument_attributes(self, index: u32) -> Vec<Attribute> {
+        // SAFETY: caller passes a call; the vector has room for every attribute.
+        unsafe {
+            let n = LLVMGetCallSiteAttributeCount(self.0, index + 1) as usize;
+            let mut raw = vec![ptr::null_mut(); n];
+            LLVMGetCallSiteAttributes(self.0, index + 1, raw.as_mut_ptr());
+            raw.into_iter().map(Attribute).collect()
+        }
+    }
+    pub fn num_call_arguments(self) -> u32 {
+        // SAFETY: caller passes a call.
+        unsafe { LLVMGetNumArgOperands(self.0) }
+    }
+    /// Adds an attribute to a call's argument `index` (0-based).
+    pub fn add_call_argument_attribute(self, index: u32, attr: Attribute) {
+        // SAFETY: caller passes a call with more than `index` arguments.
+        unsafe { LLVMAddCallSiteAttribute(self.0, index + 1, attr.0) }
+    }
+    /// The value of a string attribute on a call site, if present.
+    pub fn call_site_string_attribute(self, key: &str) -> Option<String> {
+        // SAFETY: caller passes a call; the returned attribute and its value are read at once.
+        unsafe {
+            let attr = LLVMGetCallSiteStringAttribute(
+                self.0,
+                llvm_sys::LLVMAttributeFunctionIndex,
+                key.as_ptr() as *const c_char,
+                key.len() as u32,
+            );
+            if attr.is_null() {
+                return None;
+            }
+            let mut len = 0;
+            let raw = LLVMGetStringAttributeValue(attr, &mut len);
+            Some(
+                String::from_utf8_lossy(std::slice::from_raw_parts(raw as *const u8, len as usize))
+                    .into_owned(),
+            )
+        }
+    }
+    /// The value of a string function attribute, if present.
+    pub fn string_attribute(self, key: &str) -> Option<String> {
+        // SAFETY: caller passes a function; the returned attribute and its value are read at once.
+        unsafe {
+            let attr = LLVMGetStringAttributeAtIndex(
+                self.0,
+                llvm_sys::LLVMAttributeFunctionIndex,
+                key.as_ptr() as *const c_char,
+                key.len() as u32,
+            );
+            if attr.is_null() {
+                return None;
+            }
+            let mut len = 0;
+            let raw = LLVMGetStringAttributeValue(attr, &mut len);
+            Some(
+                String::from_utf8_lossy(std::slice::from_raw_parts(raw as *const u8, len as usize))
+                    .into_owned(),
+            )
+        }
+    }
+    pub fn set_gc(self, name: &str) {
+        let c = cstring(name);
+        // SAFETY: caller passes a function; LLVM copies the name.
+        unsafe { LLVMSetGC(self.0, c.as_ptr()) }
+    }
     pub fn called_value(self) -> Value {
         // SAFETY: caller passes a call.
         Value(unsafe { LLVMGetCalledValue(self.0) })
@@ -1128,6 +1277,72 @@ impl Builder {
         // SAFETY: block is live.
         unsafe { LLVMPositionBuilderAtEnd(self.raw, block.0) }
     }
+    pub fn alloca(&self, ty: Type, name: &str) -> Value {
+        let c = cstring(name);
+        // SAFETY: the builder is positioned in a function.
+        Value(unsafe { LLVMBuildAlloca(self.raw, ty.0, c.as_ptr()) })
+    }
+    pub fn phi(&self, ty: Type, incoming: &[(Value, Block)], name: &str) -> Value {
+        let c = cstring(name);
+        // SAFETY: the builder is positioned at the start of a block; pairs are live.
+        unsafe {
+            let phi = LLVMBuildPhi(self.raw, ty.0, c.as_ptr());
+            for (value, block) in incoming {
+                let mut v = value.0;
+                let mut b = block.0;
+                LLVMAddIncoming(phi, &mut v, &mut b, 1);
+            }
+            Value(phi)
+        }
+    }
+    pub fn br(&self, target: Block) -> Value {
+        // SAFETY: the builder is positioned at the end of a block.
+        Value(unsafe { LLVMBuildBr(self.raw, target.0) })
+    }
+    pub fn switch(&self, value: Value, default: Block, cases: &[(Value, Block)]) -> Value {
+        // SAFETY: the builder is positioned at the end of a block; case values are constants.
+        unsafe {
+            let switch = LLVMBuildSwitch(self.raw, value.0, default.0, cases.len() as u32);
+            for (case, block) in cases {
+                LLVMAddCase(switch, case.0, block.0);
+            }
+            Value(switch)
+        }
+    }
+    pub fn add(&self, a: Value, b: Value, name: &str) -> Value {
+        let c = cstring(name);
+        // SAFETY: the builder is positioned; operands are integers of one type.
+        Value(unsafe { LLVMBuildAdd(self.raw, a.0, b.0, c.as_ptr()) })
+    }
+    /// An empty inline-assembly statement that takes `pointer` and clobbers memory: code after
+    /// it must reload anything stored through `pointer`.
+    pub fn memory_barrier(&self, context: &Context, pointer: Value) -> Value {
+        let fn_type = context.function_type(context.void(), &[context.ptr()], false);
+        let constraints = "r,~{memory}";
+        // SAFETY: the strings are passed with their lengths; the builder is positioned.
+        unsafe {
+            let asm = LLVMGetInlineAsm(
+                fn_type.0,
+                c"".as_ptr() as *mut c_char,
+                0,
+                constraints.as_ptr() as *mut c_char,
+                constraints.len(),
+                1,
+                0,
+                llvm_sys::LLVMInlineAsmDialect::LLVMInlineAsmDialectATT,
+                0,
+            );
+            let mut args = [pointer.0];
+            Value(LLVMBuildCall2(
+                self.raw,
+                fn_type.0,
+                asm,
+                args.as_mut_ptr(),
+                1,
+                c"".as_ptr(),
+            ))
+        }
+    }
     pub fn load(&self, ty: Type, ptr: Value, name: &str) -> Value {
         let c = cstring(name);
         // SAFETY: the builder is positioned; operands are live values of this context.
@@ -1208,6 +1423,42 @@ impl Builder {
     pub fn unreachable(&self) -> Value {
         // SAFETY: the builder is positioned at the end of a block.
         Value(unsafe { LLVMBuildUnreachable(self.raw) })
+    }
+    /// A call carrying one operand bundle `tag(bundle_args...)`.
+    pub fn call_with_bundle(
+        &self,
+        fn_type: Type,
+        callee: Value,
+        args: &[Value],
+        tag: &str,
+        bundle_args: &[Value],
+        name: &str,
+    ) -> Value {
+        let c = cstring(name);
+        let mut raw: Vec<LLVMValueRef> = args.iter().map(|v| v.0).collect();
+        let mut bundle_raw: Vec<LLVMValueRef> = bundle_args.iter().map(|v| v.0).collect();
+        // SAFETY: the bundle is created, used and disposed here; args match fn_type.
+        unsafe {
+            let bundle = LLVMCreateOperandBundle(
+                tag.as_ptr() as *const c_char,
+                tag.len(),
+                bundle_raw.as_mut_ptr(),
+                bundle_raw.len() as u32,
+            );
+            let mut bundles = [bundle];
+            let call = LLVMBuildCallWithOperandBundles(
+                self.raw,
+                fn_type.0,
+                callee.0,
+                raw.as_mut_ptr(),
+                raw.len() as u32,
+                bundles.as_mut_ptr(),
+                1,
+                c.as_ptr(),
+            );
+            LLVMDisposeOperandBundle(bundle);
+            Value(call)
+        }
     }
     pub fn call(&self, fn_type: Type, callee: Value, args: &[Value], name: &str) -> Value {
         let c = cstring(name);

@@ -1,12 +1,15 @@
 //! The whole-program IR pipeline: symbol resolution, variadic lowering, one optimisation run,
 //! then neutralisation (function indices, shadow stack, neutral data regions).
 
+pub mod cfg;
 pub mod checks;
 pub mod entry;
 pub mod fnptr;
 pub mod layout;
 pub mod libcalls;
+pub mod liveness;
 pub mod llvm;
+pub mod migration;
 pub mod regions;
 pub mod shadow_stack;
 pub mod symbols;
@@ -46,6 +49,8 @@ pub struct NeutralProgram {
     pub bitcode: Vec<u8>,
     pub functions: fnptr::FunctionIndex,
     pub placement: regions::Placement,
+    /// Instrumented call sites, in id order (empty for a non-migratable build).
+    pub call_sites: Vec<migration::CallSite>,
 }
 
 /// The machine whose cost model drives the shared optimisation. wasm64 with 128-bit SIMD
@@ -92,11 +97,17 @@ pub fn optimise(module: &mut Module, opt: OptLevel) -> Result<()> {
         .map_err(ToolchainError::Llvm)
 }
 
-/// After optimisation: function indices, the shadow stack and the neutral data regions.
-pub fn neutralise(module: &mut Module) -> Result<NeutralProgram> {
+/// After optimisation: function indices, the shadow stack, the neutral data regions, then
+/// migration points and frame records.
+pub fn neutralise(
+    module: &mut Module,
+    points: migration::MigrationPoints,
+) -> Result<NeutralProgram> {
     let functions = fnptr::neutralise_function_pointers(module)?;
     shadow_stack::move_allocas_to_shadow_stack(module);
+    migration::create_countdown(module);
     let placement = regions::place_globals(module)?;
+    let call_sites = migration::instrument(module, points)?;
     fnptr::keep_indexed_functions(module, &functions);
     module
         .verify()
@@ -105,5 +116,6 @@ pub fn neutralise(module: &mut Module) -> Result<NeutralProgram> {
         bitcode: module.to_bitcode(),
         functions,
         placement,
+        call_sites,
     })
 }

@@ -53,6 +53,21 @@ impl<'c> Linker<'c> {
         self.add_module_bytes(&bytes, &path.display().to_string())
     }
 
+    /// Adds a runtime object that is not the application's (no migration points in it).
+    pub fn add_library_object(&mut self, path: &Path) -> Result<()> {
+        let bytes = read_bitcode(path)?;
+        let origin = path.display().to_string();
+        let module = self
+            .context
+            .parse_bitcode(&bytes, &origin)
+            .map_err(|reason| ToolchainError::Input {
+                path: origin.clone().into(),
+                reason,
+            })?;
+        mark_library(&module);
+        self.merge(module, &origin)
+    }
+
     /// Adds a bitcode module given as bytes: always linked.
     pub fn add_module_bytes(&mut self, bytes: &[u8], origin: &str) -> Result<()> {
         let module = self
@@ -172,6 +187,7 @@ impl<'c> Linker<'c> {
             }
             let lazy = &self.lazy[slot];
             let origin = lazy.origin.clone();
+            let library = lazy.path.is_some();
             let bytes = match (&lazy.bytes, &lazy.path) {
                 (Some(bytes), _) => bytes.clone(),
                 (None, Some(path)) => std::fs::read(path)
@@ -185,6 +201,9 @@ impl<'c> Linker<'c> {
                     path: origin.clone().into(),
                     reason,
                 })?;
+            if library {
+                mark_library(&module);
+            }
             self.merge(module, &origin)?;
             progress = true;
         }
@@ -197,6 +216,19 @@ impl<'c> Linker<'c> {
 
     pub fn has_module(&self) -> bool {
         self.module.is_some()
+    }
+}
+
+/// Marks every function of `module` as library code: migration points go only into the
+/// application's own functions.
+fn mark_library(module: &Module) {
+    let context = module.context();
+    for function in module.functions() {
+        if !function.is_declaration() {
+            function.add_attribute(
+                context.const_string_attribute(crate::ir::migration::LIBRARY_ATTRIBUTE, ""),
+            );
+        }
     }
 }
 

@@ -38,7 +38,8 @@ const LEAF: u64 = (1 << 10) | (3 << 8);
 const MAIR: u64 = 0xff;
 /// T0SZ = 25 (39-bit addresses, walks start at level 1), write-back inner shareable walks,
 /// 4 KiB granule, TTBR1 walks disabled, 40-bit physical addresses.
-const TCR: u64 = 25 | (1 << 8) | (1 << 10) | (3 << 12) | (25 << 16) | (1 << 23) | (2 << 30) | (2 << 32);
+const TCR: u64 =
+    25 | (1 << 8) | (1 << 10) | (3 << 12) | (25 << 16) | (1 << 23) | (2 << 30) | (2 << 32);
 /// The bits that read as one on ARMv8.0.
 const SCTLR_RES1: u64 = (1 << 11) | (1 << 20) | (1 << 22) | (1 << 23) | (1 << 28) | (1 << 29);
 const SCTLR_M: u64 = 1;
@@ -48,17 +49,36 @@ const SCTLR_I: u64 = 1 << 12;
 const CPACR_FPEN: u64 = 3 << 20;
 /// EL1 using SP_EL1, interrupts masked.
 const PSTATE_EL1H: u64 = 0x3c5;
+/// Secure state, the levels below EL3 in AArch64 (bits 4 and 5 read as one). Unicorn resets
+/// RW to zero, which makes QEMU walk EL1's translation tables in the AArch32 format.
+const SCR_EL3_VALUE: u64 = (1 << 10) | (3 << 4);
+/// Likewise for EL1 in the non-secure state, should the CPU start there.
+const HCR_EL2_RW: u64 = 1 << 31;
 
 /// (op0, op1, CRn, CRm, op2) of the system registers set up here.
 type SysReg = (u32, u32, u32, u32, u32);
+const SCR_EL3: SysReg = (3, 6, 1, 1, 0);
+const HCR_EL2: SysReg = (3, 4, 1, 1, 0);
 const SCTLR_EL1: SysReg = (3, 0, 1, 0, 0);
 const CPACR_EL1: SysReg = (3, 0, 1, 0, 2);
 const TTBR0_EL1: SysReg = (3, 0, 2, 0, 0);
 const TCR_EL1: SysReg = (3, 0, 2, 0, 2);
 const MAIR_EL1: SysReg = (3, 0, 10, 2, 0);
 
-fn write_sysreg(uc: &mut Emu, (op0, op1, crn, crm, op2): SysReg, value: u64) -> Result<(), uc_error> {
-    uc.reg_write_arm64_coproc(&RegisterARM64CP::new().op0(op0).op1(op1).crn(crn).crm(crm).op2(op2).val(value))
+fn write_sysreg(
+    uc: &mut Emu,
+    (op0, op1, crn, crm, op2): SysReg,
+    value: u64,
+) -> Result<(), uc_error> {
+    uc.reg_write_arm64_coproc(
+        &RegisterARM64CP::new()
+            .op0(op0)
+            .op1(op1)
+            .crn(crn)
+            .crm(crm)
+            .op2(op2)
+            .val(value),
+    )
 }
 
 /// General register `n` (31 is the stack pointer in the addressing modes decoded here).
@@ -93,11 +113,12 @@ fn is_hypercall(uc: &Emu, pc: u64) -> bool {
 /// this, so the changed state does not matter.
 fn abort_address(uc: &mut Emu, pc: u64, guards: &[Range<u64>]) -> Option<u64> {
     for guard in guards {
-        uc.mem_protect(guard.start, guard.end - guard.start, Prot::NONE).ok()?;
+        uc.mem_protect(guard.start, guard.end - guard.start, Prot::NONE)
+            .ok()?;
     }
     write_sysreg(uc, SCTLR_EL1, SCTLR_RES1).ok()?;
     // The cached translation would ignore the one-instruction limit.
-    uc.ctl_remove_cache(pc, pc + 4).ok()?;
+    uc.ctl_remove_cache(pc, pc.wrapping_add(4)).ok()?;
     uc.get_data_mut().first = None;
     let _ = uc.emu_start(pc, STOP_ADDRESS, 0, 1);
     match uc.get_data_mut().first.take() {
@@ -113,11 +134,17 @@ impl Isa for Aarch64 {
         table: |address| address | TABLE,
         block_2m: |address| address | BLOCK | LEAF,
         page_4k: |address| address | TABLE | LEAF,
+        // UXN and PXN.
+        no_execute: (1 << 54) | (1 << 53),
         pml4: false,
     };
 
     fn setup(uc: &mut Emu, entry: u64, root: u64) -> Result<(), uc_error> {
         uc.reg_write(RegisterARM64::PSTATE, PSTATE_EL1H)?;
+        // Best effort: a CPU without EL3 or EL2 lacks these registers, and then EL1 is AArch64
+        // anyway.
+        let _ = write_sysreg(uc, SCR_EL3, SCR_EL3_VALUE);
+        let _ = write_sysreg(uc, HCR_EL2, HCR_EL2_RW);
         write_sysreg(uc, CPACR_EL1, CPACR_FPEN)?;
         write_sysreg(uc, MAIR_EL1, MAIR)?;
         write_sysreg(uc, TCR_EL1, TCR)?;
@@ -142,7 +169,12 @@ impl Isa for Aarch64 {
         uc.reg_read(RegisterARM64::PC)
     }
 
-    fn event(uc: &mut Emu, event: Event, pc: u64, guards: &[Range<u64>]) -> Result<Exit, BackendError> {
+    fn event(
+        uc: &mut Emu,
+        event: Event,
+        pc: u64,
+        guards: &[Range<u64>],
+    ) -> Result<Exit, BackendError> {
         let Event::Interrupt { number, pc: at } = event else {
             return Ok(match event {
                 Event::Memory { address, .. } => Exit::Fault(memory_fault(address, pc)),
@@ -156,7 +188,11 @@ impl Isa for Aarch64 {
                     *value = x(uc, n).map_err(|e| super::failed(format!("reading x{n}: {e}")))?;
                 }
                 let [nr, args @ ..] = call;
-                Exit::Hypercall { nr, args, resume: at + 4 }
+                Exit::Hypercall {
+                    nr,
+                    args,
+                    resume: at.wrapping_add(4),
+                }
             }
             EXCP_DATA_ABORT => match abort_address(uc, at, guards) {
                 Some(address) => Exit::Fault(memory_fault(address, at)),
@@ -165,10 +201,22 @@ impl Isa for Aarch64 {
             EXCP_PREFETCH_ABORT => Exit::Fault(memory_fault(at, at)),
             EXCP_UDEF => fault(FaultKind::IllegalInstruction, at),
             EXCP_BKPT => fault(FaultKind::Trap, at),
-            EXCP_SWI => fault(FaultKind::Exception("supervisor call (svc)".into()), at.wrapping_sub(4)),
-            EXCP_HVC => fault(FaultKind::Exception("hypervisor call (hvc)".into()), at.wrapping_sub(4)),
-            EXCP_SMC => fault(FaultKind::Exception("secure monitor call (smc)".into()), at.wrapping_sub(4)),
-            other => fault(FaultKind::Exception(format!("processor exception {other}")), at),
+            EXCP_SWI => fault(
+                FaultKind::Exception("supervisor call (svc)".into()),
+                at.wrapping_sub(4),
+            ),
+            EXCP_HVC => fault(
+                FaultKind::Exception("hypervisor call (hvc)".into()),
+                at.wrapping_sub(4),
+            ),
+            EXCP_SMC => fault(
+                FaultKind::Exception("secure monitor call (smc)".into()),
+                at.wrapping_sub(4),
+            ),
+            other => fault(
+                FaultKind::Exception(format!("processor exception {other}")),
+                at,
+            ),
         })
     }
 

@@ -4,9 +4,9 @@
 use unicorn_engine::{RegisterARM64, RegisterX86};
 use xisa_format::memory_map::{ImageLayout, MIN_MEM_TOP, MemoryMap, native};
 
+use super::EmuVcpu;
 use super::aarch64::Aarch64;
 use super::x86_64::X86_64;
-use super::EmuVcpu;
 use crate::memory::GuestRam;
 use crate::vcpu::{Fault, FaultKind, Vcpu, VcpuExit};
 
@@ -75,6 +75,13 @@ const X86_CODE: &[u8] = &[
     // other_port:
     0xe6, 0x80,                                                 // 0xbd: outb %al, $0x80
     0xc3,                                                       // 0xbf: retq
+    // bare_hypercall: not the stub's shape
+    0xe7, 0xe5,                                                 // 0xc0: outl %eax, $0xe5
+    0x90,                                                       // 0xc2: nop
+    0x0f, 0x0b,                                                 // 0xc3: ud2
+    // software_interrupt:
+    0x90,                                                       // 0xc5: nop
+    0xcd, 0x80,                                                 // 0xc6: int $0x80
 ];
 
 #[rustfmt::skip]
@@ -143,10 +150,20 @@ const AARCH64_CODE: &[u32] = &[
     // null_load: not a hypercall although it reads the hypercall page
     0xd29e0009, // 0xd0: mov x9, #0xf000
     0xf9400120, // 0xd4: ldr x0, [x9]
+    // supervisor_call:
+    0xd503201f, // 0xd8: nop
+    0xd4000001, // 0xdc: svc #0
 ];
 
 fn ram_with(code: &[u8]) -> GuestRam {
-    let map = MemoryMap { image: ImageLayout { rodata_size: 0, data_size: 0, bss_size: 0 }, mem_top: MIN_MEM_TOP };
+    let map = MemoryMap {
+        image: ImageLayout {
+            rodata_size: 0,
+            data_size: 0,
+            bss_size: 0,
+        },
+        mem_top: MIN_MEM_TOP,
+    };
     let mut ram = GuestRam::new(map).unwrap();
     ram.write(BASE, code).unwrap();
     ram
@@ -161,7 +178,10 @@ fn aarch64(ram: &mut GuestRam, offset: u64) -> EmuVcpu<Aarch64> {
 }
 
 fn aarch64_ram() -> GuestRam {
-    let bytes: Vec<u8> = AARCH64_CODE.iter().flat_map(|word| word.to_le_bytes()).collect();
+    let bytes: Vec<u8> = AARCH64_CODE
+        .iter()
+        .flat_map(|word| word.to_le_bytes())
+        .collect();
     ram_with(&bytes)
 }
 
@@ -180,7 +200,14 @@ fn fault(vcpu: &mut (impl Vcpu + ?Sized)) -> Fault {
 }
 
 fn expect(vcpu: &mut impl Vcpu, kind: FaultKind, address: Option<u64>, pc: u64) {
-    assert_eq!(fault(vcpu), Fault { kind, address, pc: BASE + pc });
+    assert_eq!(
+        fault(vcpu),
+        Fault {
+            kind,
+            address,
+            pc: BASE + pc
+        }
+    );
 }
 
 #[test]
@@ -188,6 +215,7 @@ fn x86_hypercalls_round_trip() {
     let mut ram = ram_with(X86_CODE);
     let mut vcpu = x86(&mut ram, 0x00);
     assert_eq!(hypercall(&mut vcpu), (11, 5));
+    assert_eq!(vcpu.pc(), BASE + 0x19, "continues at the return address");
     vcpu.complete_hypercall(77).unwrap();
     assert_eq!(hypercall(&mut vcpu), (12, 77));
     vcpu.complete_hypercall(0).unwrap();
@@ -202,7 +230,12 @@ fn aarch64_hypercalls_round_trip() {
     let mut ram = aarch64_ram();
     let mut vcpu = aarch64(&mut ram, 0x00);
     assert_eq!(hypercall(&mut vcpu), (11, 5));
-    assert_eq!(vcpu.pc(), BASE + 0x34, "stopped at the store itself");
+    assert_eq!(
+        vcpu.uc.reg_read(RegisterARM64::PC).unwrap(),
+        BASE + 0x34,
+        "stopped at the store itself"
+    );
+    assert_eq!(vcpu.pc(), BASE + 0x38, "continues after it");
     vcpu.complete_hypercall(77).unwrap();
     assert_eq!(hypercall(&mut vcpu), (12, 77));
     vcpu.complete_hypercall(100).unwrap();
@@ -216,31 +249,66 @@ fn aarch64_hypercalls_round_trip() {
 #[test]
 fn null_guard_stores_fault_at_the_instruction() {
     let mut ram = ram_with(X86_CODE);
-    expect(&mut x86(&mut ram, 0x2b), FaultKind::BadMemoryAccess, Some(0x18), 0x34);
+    expect(
+        &mut x86(&mut ram, 0x2b),
+        FaultKind::BadMemoryAccess,
+        Some(0x18),
+        0x34,
+    );
     let mut ram = aarch64_ram();
-    expect(&mut aarch64(&mut ram, 0x4c), FaultKind::BadMemoryAccess, Some(0x18), 0x54);
+    expect(
+        &mut aarch64(&mut ram, 0x4c),
+        FaultKind::BadMemoryAccess,
+        Some(0x18),
+        0x54,
+    );
 }
 
 #[test]
 fn aarch64_loads_from_the_hypercall_page_fault() {
     let mut ram = aarch64_ram();
-    expect(&mut aarch64(&mut ram, 0xd0), FaultKind::BadMemoryAccess, Some(0xf000), 0xd4);
+    expect(
+        &mut aarch64(&mut ram, 0xd0),
+        FaultKind::BadMemoryAccess,
+        Some(0xf000),
+        0xd4,
+    );
 }
 
 #[test]
 fn stack_guard_stores_are_stack_overflows() {
     let mut ram = ram_with(X86_CODE);
-    expect(&mut x86(&mut ram, 0x3a), FaultKind::StackOverflow, Some(native::STACK.start - 8), 0x48);
+    expect(
+        &mut x86(&mut ram, 0x3a),
+        FaultKind::StackOverflow,
+        Some(native::STACK.start - 8),
+        0x48,
+    );
     let mut ram = aarch64_ram();
-    expect(&mut aarch64(&mut ram, 0x5c), FaultKind::StackOverflow, Some(native::STACK.start - 16), 0x68);
+    expect(
+        &mut aarch64(&mut ram, 0x5c),
+        FaultKind::StackOverflow,
+        Some(native::STACK.start - 16),
+        0x68,
+    );
 }
 
 #[test]
 fn undefined_instructions_are_illegal() {
     let mut ram = ram_with(X86_CODE);
-    expect(&mut x86(&mut ram, 0x59), FaultKind::IllegalInstruction, None, 0x5a);
+    expect(
+        &mut x86(&mut ram, 0x59),
+        FaultKind::IllegalInstruction,
+        None,
+        0x5a,
+    );
     let mut ram = aarch64_ram();
-    expect(&mut aarch64(&mut ram, 0x70), FaultKind::IllegalInstruction, None, 0x74);
+    expect(
+        &mut aarch64(&mut ram, 0x70),
+        FaultKind::IllegalInstruction,
+        None,
+        0x74,
+    );
 }
 
 #[test]
@@ -266,8 +334,22 @@ fn breakpoints_are_traps() {
 }
 
 #[test]
+fn system_calls_fault_at_the_instruction() {
+    let mut ram = ram_with(X86_CODE);
+    let kind = FaultKind::Exception("software interrupt 0x80".into());
+    expect(&mut x86(&mut ram, 0xc5), kind, None, 0xc6);
+    let mut ram = aarch64_ram();
+    let kind = FaultKind::Exception("supervisor call (svc)".into());
+    expect(&mut aarch64(&mut ram, 0xd8), kind, None, 0xdc);
+}
+
+#[test]
 fn calls_through_null_fault_at_zero() {
-    let null = Fault { kind: FaultKind::BadMemoryAccess, address: Some(0), pc: 0 };
+    let null = Fault {
+        kind: FaultKind::BadMemoryAccess,
+        address: Some(0),
+        pc: 0,
+    };
     let mut ram = ram_with(X86_CODE);
     assert_eq!(fault(&mut x86(&mut ram, 0xb9)), null);
     let mut ram = aarch64_ram();
@@ -275,10 +357,49 @@ fn calls_through_null_fault_at_zero() {
 }
 
 #[test]
+fn only_code_is_executable() {
+    // The neutral image is data: calling into it faults at the call's target.
+    let image = xisa_format::memory_map::IMAGE_BASE;
+    let data = Fault {
+        kind: FaultKind::BadMemoryAccess,
+        address: Some(image),
+        pc: image,
+    };
+    let mut ram = ram_with(X86_CODE);
+    let mut vcpu = x86(&mut ram, 0xbb);
+    vcpu.uc.reg_write(RegisterX86::RAX, image).unwrap();
+    assert_eq!(fault(&mut vcpu), data);
+    let mut ram = aarch64_ram();
+    let mut vcpu = aarch64(&mut ram, 0xcc);
+    vcpu.uc.reg_write(RegisterARM64::X0, image).unwrap();
+    assert_eq!(fault(&mut vcpu), data);
+}
+
+#[test]
 fn x86_other_ports_fault() {
     let mut ram = ram_with(X86_CODE);
     let fault = fault(&mut x86(&mut ram, 0xbd));
-    assert_eq!(fault.kind, FaultKind::Exception("write to I/O port 0x80".into()));
+    assert_eq!(
+        fault.kind,
+        FaultKind::Exception("write to I/O port 0x80".into())
+    );
+}
+
+#[test]
+fn x86_hypercalls_need_the_stub_shape() {
+    let mut ram = ram_with(X86_CODE);
+    let mut vcpu = x86(&mut ram, 0xc0);
+    let slot = ram.read_u64(native::STACK.end).unwrap();
+    let fault = fault(&mut vcpu);
+    assert!(
+        matches!(fault.kind, FaultKind::Exception(ref what) if what.contains("runtime stub")),
+        "{fault:?}"
+    );
+    assert_eq!(
+        ram.read_u64(native::STACK.end).unwrap(),
+        slot,
+        "the stack slot is restored"
+    );
 }
 
 #[test]
@@ -287,30 +408,66 @@ fn memory_past_the_top_faults() {
     // Just above mem_top: the top guard catches it at the instruction.
     let mut vcpu = x86(&mut ram, 0x30);
     vcpu.uc.reg_write(RegisterX86::RAX, MIN_MEM_TOP).unwrap();
-    expect(&mut vcpu, FaultKind::BadMemoryAccess, Some(MIN_MEM_TOP + 0x10), 0x34);
+    expect(
+        &mut vcpu,
+        FaultKind::BadMemoryAccess,
+        Some(MIN_MEM_TOP + 0x10),
+        0x34,
+    );
     // Far away nothing is mapped; the access is still reported with its address.
     let mut vcpu = x86(&mut ram, 0x30);
-    vcpu.uc.reg_write(RegisterX86::RAX, 0x100_0000_0000).unwrap();
+    vcpu.uc
+        .reg_write(RegisterX86::RAX, 0x100_0000_0000)
+        .unwrap();
     let far = fault(&mut vcpu);
-    assert_eq!((far.kind, far.address), (FaultKind::BadMemoryAccess, Some(0x100_0000_0010)));
+    assert_eq!(
+        (far.kind, far.address),
+        (FaultKind::BadMemoryAccess, Some(0x100_0000_0010))
+    );
 }
 
 #[test]
 fn new_vcpu_picks_the_isa() {
     let mut ram = aarch64_ram();
-    let mut vcpu = super::new_vcpu(xisa_format::target::Target::Aarch64, &mut ram, BASE + 0x78).unwrap();
+    let mut vcpu =
+        super::new_vcpu(xisa_format::target::Target::Aarch64, &mut ram, BASE + 0x78).unwrap();
     assert_eq!(hypercall(vcpu.as_mut()), (13, 450));
     assert!(super::new_vcpu(xisa_format::target::Target::Wasm64, &mut ram, BASE).is_err());
 }
 
 #[test]
-fn debug_x86() {
-    let mut ram = ram_with(X86_CODE);
-    let mut vcpu = x86(&mut ram, 0x00);
-    let r = vcpu.uc.emu_start(BASE, super::STOP_ADDRESS, 0, 0);
-    let pc = vcpu.pc();
-    eprintln!("{r:?} pc {pc:#x} {:?}", vcpu.uc.get_data());
-    let r = vcpu.uc.emu_start(pc, super::STOP_ADDRESS, 0, 0);
-    let pc = vcpu.pc();
-    eprintln!("{r:?} pc {pc:#x} {:?}", vcpu.uc.get_data());
+fn all_of_guest_memory_is_mapped() {
+    let mem_top = 1 << 32;
+    let map = MemoryMap {
+        image: ImageLayout {
+            rodata_size: 0,
+            data_size: 0,
+            bss_size: 0,
+        },
+        mem_top,
+    };
+    let mut ram = GuestRam::new(map).unwrap();
+    let aarch64_bytes: Vec<u8> = AARCH64_CODE
+        .iter()
+        .flat_map(|word| word.to_le_bytes())
+        .collect();
+    ram.write(BASE, X86_CODE).unwrap();
+    for address in [0x7fff_fff8, 0x8000_0000, 0xc000_0000, mem_top - 8] {
+        let mut vcpu = x86(&mut ram, 0x30);
+        vcpu.uc.reg_write(RegisterX86::RAX, address - 0x10).unwrap();
+        expect(&mut vcpu, FaultKind::IllegalInstruction, None, 0x38);
+    }
+    let mut vcpu = x86(&mut ram, 0x30);
+    vcpu.uc.reg_write(RegisterX86::RAX, mem_top - 0x10).unwrap();
+    expect(&mut vcpu, FaultKind::BadMemoryAccess, Some(mem_top), 0x34);
+
+    ram.write(BASE, &aarch64_bytes).unwrap();
+    for address in [0x7fff_fff8, 0x8000_0000, 0xc000_0000, mem_top - 8] {
+        let mut vcpu = aarch64(&mut ram, 0x50);
+        vcpu.uc.reg_write(RegisterARM64::X1, address - 8).unwrap();
+        expect(&mut vcpu, FaultKind::IllegalInstruction, None, 0x58);
+    }
+    let mut vcpu = aarch64(&mut ram, 0x50);
+    vcpu.uc.reg_write(RegisterARM64::X1, mem_top - 8).unwrap();
+    expect(&mut vcpu, FaultKind::BadMemoryAccess, Some(mem_top), 0x54);
 }

@@ -1,20 +1,22 @@
 //! x86-64 under Unicorn: 64-bit mode with 4-level identity paging; hypercalls are `out` to
 //! `HYPERCALL_PORT`, caught by an I/O-instruction hook.
 //!
-//! Stopping from the `out` hook is not immediate: Unicorn 2.0.1 finishes the current
-//! translation block first, and the pc it reports is where that block ended. The runtime stub's
-//! `out` is followed by `ret`, which ends the block and does not read rax, so the guest resumes
-//! in the caller with the result in rax and nothing executed twice or skipped. Code that reads
-//! rax right after an `out`, in the same block, would see the old value.
+//! The hook does not stop emulation: in Unicorn 2.0.1 a stop requested from a hook takes effect
+//! at the next memory access or block end, and a stop at a memory access leaves RIP at an
+//! earlier block start (not the `out`), so resuming would run instructions twice. Instead the
+//! hook steers the runtime stub's `ret`, which directly follows its `out`: it swaps the return
+//! address on the stack for the stop address, so the `ret` itself ends emulation cleanly, with
+//! every register consistent. The return address is then put back, the result goes to rax and
+//! the guest resumes at the return address, exactly as if the `ret` had returned there.
 
 use std::ops::Range;
 
-use unicorn_engine::{RegisterX86, Unicorn};
 use unicorn_engine::unicorn_const::{Arch, Mode, uc_error};
+use unicorn_engine::{RegisterX86, Unicorn};
 use xisa_format::abi::HYPERCALL_PORT;
 use xisa_format::memory_map::native;
 
-use super::{Emu, Event, Events, Exit, Isa, PageFormat, fault, memory_fault};
+use super::{Emu, Event, Events, Exit, Isa, PageFormat, STOP_ADDRESS, fault, memory_fault};
 use crate::vcpu::{BackendError, FaultKind};
 
 pub(super) struct X86_64;
@@ -37,11 +39,30 @@ const CALL_REGISTERS: [RegisterX86; 7] = [
     RegisterX86::R10,
 ];
 
-fn record_port(uc: &mut Unicorn<'_, Events>, port: u32, write: bool) {
-    let pc = uc.reg_read(RegisterX86::RIP).unwrap_or(0);
-    let registers = CALL_REGISTERS.map(|register| uc.reg_read(register).unwrap_or(0));
+/// An `in` or `out`: a hypercall is recorded and its `ret` steered to the stop address; anything
+/// else stops the guest (RIP is then only approximate, but the guest is finished anyway).
+fn on_port(uc: &mut Unicorn<'_, Events>, port: u32, write: bool) {
     // Ports are 16 bits; Unicorn passes them widened.
-    uc.get_data_mut().record(Event::Port { port: port as u16, write, pc, registers });
+    let port = port as u16;
+    if write && port == HYPERCALL_PORT && uc.get_data().first.is_none() {
+        let registers = CALL_REGISTERS.map(|register| uc.reg_read(register).unwrap_or(0));
+        if let Ok(stack) = uc.reg_read(RegisterX86::RSP) {
+            let mut slot = [0u8; 8];
+            if uc.mem_read(stack, &mut slot).is_ok()
+                && uc.mem_write(stack, &STOP_ADDRESS.to_le_bytes()).is_ok()
+            {
+                let return_address = u64::from_le_bytes(slot);
+                uc.get_data_mut().record(Event::Hypercall {
+                    registers,
+                    stack,
+                    return_address,
+                });
+                return;
+            }
+        }
+    }
+    let pc = uc.reg_read(RegisterX86::RIP).unwrap_or(0);
+    uc.get_data_mut().record(Event::Port { port, write, pc });
     let _ = uc.emu_stop();
 }
 
@@ -52,6 +73,9 @@ impl Isa for X86_64 {
         table: |address| address | PRESENT_WRITABLE,
         block_2m: |address| address | PRESENT_WRITABLE | LARGE,
         page_4k: |address| address | PRESENT_WRITABLE,
+        // The NX bit needs EFER.NXE, which Unicorn's CPU models do not offer (CPUID lacks NX);
+        // Unicorn's own memory permissions keep data from being executed instead.
+        no_execute: 0,
         pml4: true,
     };
 
@@ -68,7 +92,10 @@ impl Isa for X86_64 {
         // Unicorn's 64-bit mode already has long mode enabled in EFER; paging goes on last.
         uc.reg_write(RegisterX86::CR3, root)?;
         uc.reg_write(RegisterX86::CR4, CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT)?;
-        uc.reg_write(RegisterX86::CR0, CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG)?;
+        uc.reg_write(
+            RegisterX86::CR0,
+            CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG,
+        )?;
         // Unicorn resets these to zero (every exception unmasked, x87 stack full); use the
         // values a real reset (and KVM's set-up) gives.
         uc.reg_write(RegisterX86::MXCSR, 0x1f80)?;
@@ -80,9 +107,9 @@ impl Isa for X86_64 {
     }
 
     fn add_hooks(uc: &mut Emu) -> Result<(), uc_error> {
-        uc.add_insn_out_hook(|uc, port, _size, _value| record_port(uc, port, true))?;
+        uc.add_insn_out_hook(|uc, port, _size, _value| on_port(uc, port, true))?;
         uc.add_insn_in_hook(|uc, port, _size| {
-            record_port(uc, port, false);
+            on_port(uc, port, false);
             0
         })?;
         uc.add_intr_hook(|uc, number| {
@@ -99,22 +126,71 @@ impl Isa for X86_64 {
         uc.reg_read(RegisterX86::RIP)
     }
 
-    fn event(uc: &mut Emu, event: Event, pc: u64, _guards: &[Range<u64>]) -> Result<Exit, BackendError> {
+    fn event(
+        uc: &mut Emu,
+        event: Event,
+        pc: u64,
+        _guards: &[Range<u64>],
+    ) -> Result<Exit, BackendError> {
         Ok(match event {
-            Event::Port { port: HYPERCALL_PORT, write: true, registers, .. } => {
+            Event::Hypercall {
+                registers,
+                stack,
+                return_address,
+            } => {
+                // The slot below the stack pointer is dead once `ret` popped it; restore it anyway
+                // so guest memory is exactly as the guest left it.
+                let _ = uc.mem_write(stack, &return_address.to_le_bytes());
+                let returned = pc == STOP_ADDRESS
+                    && uc.reg_read(RegisterX86::RSP) == Ok(stack.wrapping_add(8));
+                if !returned {
+                    let what =
+                        "hypercall outside the runtime stub (its `out` must be followed by `ret`)";
+                    return Ok(fault(FaultKind::Exception(what.into()), pc));
+                }
                 let [nr, args @ ..] = registers;
-                Exit::Hypercall { nr, args, resume: pc }
+                Exit::Hypercall {
+                    nr,
+                    args,
+                    resume: return_address,
+                }
             }
-            Event::Port { port, write, pc: at, .. } => {
+            Event::Port {
+                port: HYPERCALL_PORT,
+                write: true,
+                pc: at,
+            } => fault(
+                FaultKind::Exception(
+                    "hypercall with the stack pointer outside guest memory".into(),
+                ),
+                at,
+            ),
+            Event::Port {
+                port,
+                write,
+                pc: at,
+            } => {
                 let direction = if write { "write to" } else { "read from" };
-                fault(FaultKind::Exception(format!("{direction} I/O port {port:#x}")), at)
+                fault(
+                    FaultKind::Exception(format!("{direction} I/O port {port:#x}")),
+                    at,
+                )
             }
-            Event::Interrupt { number: PAGE_FAULT, pc: at } => match uc.reg_read(RegisterX86::CR2) {
+            Event::Interrupt {
+                number: PAGE_FAULT,
+                pc: at,
+            } => match uc.reg_read(RegisterX86::CR2) {
                 Ok(address) => Exit::Fault(memory_fault(address, at)),
                 Err(_) => fault(FaultKind::BadMemoryAccess, at),
             },
-            Event::Interrupt { number: BREAKPOINT, pc: at } => fault(FaultKind::Trap, software_interrupt_start(uc, at, 3)),
-            Event::Interrupt { number: DIVIDE_ERROR, pc: at } => fault(FaultKind::DivideError, at),
+            Event::Interrupt {
+                number: BREAKPOINT,
+                pc: at,
+            } => fault(FaultKind::Trap, software_interrupt_start(uc, at, 3)),
+            Event::Interrupt {
+                number: DIVIDE_ERROR,
+                pc: at,
+            } => fault(FaultKind::DivideError, at),
             Event::Interrupt { number, pc: at } if number < 32 => fault(exception_kind(number), at),
             Event::Interrupt { number, pc: at } => fault(
                 FaultKind::Exception(format!("software interrupt {number:#x}")),
@@ -152,7 +228,10 @@ fn exception_kind(vector: u32) -> FaultKind {
 
 /// `int3` and `int n` leave RIP after themselves; report the instruction itself.
 fn software_interrupt_start(uc: &Emu, next: u64, number: u32) -> u64 {
-    let before = |count: u64| next.checked_sub(count).and_then(|at| uc.mem_read_as_vec(at, count as usize).ok());
+    let before = |count: u64| {
+        next.checked_sub(count)
+            .and_then(|at| uc.mem_read_as_vec(at, count as usize).ok())
+    };
     if number == 3 && before(1).as_deref() == Some(&[0xcc]) {
         return next - 1;
     }

@@ -1,0 +1,223 @@
+//! The page codec: choosing an encoding for a page when writing, and turning a stored page
+//! back into its 4096 bytes when restoring.
+
+use super::PAGE_SIZE;
+use super::error::CheckpointError;
+use super::model::{PageEncoding, PageRecord, RegionRecord};
+
+/// zstd level used for pages: fast, and pages are small enough that higher levels gain little.
+const ZSTD_LEVEL: i32 = 3;
+
+/// A zstd page is kept only if it is at most this long, i.e. saves at least 10% over raw;
+/// otherwise decompressing it on restore would cost more than the bytes it saves.
+const ZSTD_MAX: usize = PAGE_SIZE * 9 / 10;
+
+/// Every stored zstd page starts with the magic of a standard zstd frame (RFC 8878). Legacy
+/// and skippable frames are refused even though the zstd library could decode some of them.
+pub(crate) const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// Chooses page encodings. Reuses one zstd context across pages; keep one per capture.
+pub struct PageEncoder {
+    /// `None` if zstd could not set up a context (out of memory): pages are then stored raw.
+    compressor: Option<zstd::bulk::Compressor<'static>>,
+}
+
+impl Default for PageEncoder {
+    fn default() -> Self {
+        PageEncoder::new()
+    }
+}
+
+impl PageEncoder {
+    pub fn new() -> Self {
+        PageEncoder {
+            compressor: zstd::bulk::Compressor::new(ZSTD_LEVEL).ok(),
+        }
+    }
+
+    /// Encodes one page: zero if it is all zeros, same-as-image if it equals `image_page`
+    /// (the image's initial bytes of this page, zero-extended to 4096; `None` outside the
+    /// image's rodata and data), zstd if that saves at least 10%, raw otherwise. The
+    /// record's `index` is 0: the caller numbers pages within their region.
+    pub fn encode(&mut self, page: &[u8; PAGE_SIZE], image_page: Option<&[u8]>) -> PageRecord {
+        let record = |encoding: PageEncoding, data: Vec<u8>| PageRecord {
+            index: 0,
+            encoding: encoding as u8,
+            data,
+        };
+        if is_zero(page) {
+            return record(PageEncoding::Zero, Vec::new());
+        }
+        if let Some(image) = image_page
+            && image.len() <= PAGE_SIZE
+            && page[..image.len()] == *image
+            && is_zero(&page[image.len()..])
+        {
+            return record(PageEncoding::SameAsImage, Vec::new());
+        }
+        if let Some(compressor) = &mut self.compressor {
+            let mut buffer = [0u8; ZSTD_MAX];
+            // Fails when the frame would not fit, which is exactly "saves less than 10%".
+            if let Ok(length) = compressor.compress_to_buffer(&page[..], &mut buffer[..]) {
+                return record(PageEncoding::Zstd, buffer[..length].to_vec());
+            }
+        }
+        record(PageEncoding::Raw, page.to_vec())
+    }
+
+    /// Encodes `memory`, the bytes of guest memory from `start` (page-aligned), as a region;
+    /// a partial last page is zero-extended. `image_page(address)` gives the image's initial
+    /// bytes of the page at `address`, or `None` where the image supplies none.
+    pub fn encode_region<'a>(
+        &mut self,
+        start: u64,
+        memory: &[u8],
+        mut image_page: impl FnMut(u64) -> Option<&'a [u8]>,
+    ) -> RegionRecord {
+        let mut pages = Vec::with_capacity(memory.len().div_ceil(PAGE_SIZE));
+        for (index, chunk) in memory.chunks(PAGE_SIZE).enumerate() {
+            let mut page = [0u8; PAGE_SIZE];
+            page[..chunk.len()].copy_from_slice(chunk);
+            let address = start.wrapping_add((index * PAGE_SIZE) as u64);
+            let mut record = self.encode(&page, image_page(address));
+            record.index = index as u32;
+            pages.push(record);
+        }
+        RegionRecord {
+            start,
+            length: (pages.len() * PAGE_SIZE) as u64,
+            pages,
+        }
+    }
+}
+
+/// Encodes one page with a fresh [`PageEncoder`]; use an encoder directly for many pages.
+pub fn encode_page(page: &[u8; PAGE_SIZE], image_page: Option<&[u8]>) -> PageRecord {
+    PageEncoder::new().encode(page, image_page)
+}
+
+fn is_zero(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b == 0)
+}
+
+/// A stored page, borrowed from a validated checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageView<'a> {
+    Zero,
+    SameAsImage,
+    /// Exactly [`PAGE_SIZE`] bytes.
+    Raw(&'a [u8]),
+    /// One zstd frame that decompresses to exactly [`PAGE_SIZE`] bytes.
+    Zstd(&'a [u8]),
+}
+
+impl PageView<'_> {
+    pub fn encoding(&self) -> PageEncoding {
+        match self {
+            PageView::Zero => PageEncoding::Zero,
+            PageView::SameAsImage => PageEncoding::SameAsImage,
+            PageView::Raw(_) => PageEncoding::Raw,
+            PageView::Zstd(_) => PageEncoding::Zstd,
+        }
+    }
+
+    /// Bytes the page occupies in the file.
+    pub fn stored_len(&self) -> usize {
+        match self {
+            PageView::Zero | PageView::SameAsImage => 0,
+            PageView::Raw(data) | PageView::Zstd(data) => data.len(),
+        }
+    }
+}
+
+/// Turns stored pages back into bytes. Reuses one zstd context across pages.
+pub struct PageDecoder {
+    decompressor: Option<zstd::bulk::Decompressor<'static>>,
+}
+
+impl Default for PageDecoder {
+    fn default() -> Self {
+        PageDecoder::new()
+    }
+}
+
+impl PageDecoder {
+    pub fn new() -> Self {
+        PageDecoder {
+            decompressor: zstd::bulk::Decompressor::new().ok(),
+        }
+    }
+
+    /// Writes the page's 4096 bytes into `out`. `image_page` is the image's initial bytes of
+    /// this page (at most 4096, zero-extended), needed only for a same-as-image page.
+    /// `address` only names the page in errors.
+    pub fn materialise(
+        &mut self,
+        address: u64,
+        view: PageView<'_>,
+        image_page: Option<&[u8]>,
+        out: &mut [u8; PAGE_SIZE],
+    ) -> Result<(), CheckpointError> {
+        let fail = |reason: String| CheckpointError::Page { address, reason };
+        match view {
+            PageView::Zero => out.fill(0),
+            PageView::SameAsImage => {
+                let image = image_page.ok_or_else(|| {
+                    fail(
+                        "the page is stored as 'same as image' but no image bytes were given"
+                            .into(),
+                    )
+                })?;
+                if image.len() > PAGE_SIZE {
+                    return Err(fail(format!(
+                        "{} bytes of image data given for one page",
+                        image.len()
+                    )));
+                }
+                out[..image.len()].copy_from_slice(image);
+                out[image.len()..].fill(0);
+            }
+            PageView::Raw(data) => {
+                if data.len() != PAGE_SIZE {
+                    return Err(fail(format!("raw page of {} bytes", data.len())));
+                }
+                out.copy_from_slice(data);
+            }
+            PageView::Zstd(data) => self.decompress(data, out).map_err(fail)?,
+        }
+        Ok(())
+    }
+
+    /// Decompresses one zstd page into `out`, refusing anything but a single standard frame
+    /// of exactly 4096 bytes. Output is bounded by `out`: a frame that would produce more
+    /// fails inside zstd without anything being allocated for it.
+    pub(crate) fn decompress(
+        &mut self,
+        data: &[u8],
+        out: &mut [u8; PAGE_SIZE],
+    ) -> Result<(), String> {
+        const NOT_A_PAGE: &str = "zstd data does not decompress to 4096 bytes";
+        if !data.starts_with(&ZSTD_MAGIC) {
+            return Err(format!("{NOT_A_PAGE} (it is not a zstd frame)"));
+        }
+        match zstd::zstd_safe::find_frame_compressed_size(data) {
+            Ok(size) if size == data.len() => {}
+            Ok(size) => {
+                return Err(format!(
+                    "{NOT_A_PAGE} ({} bytes follow the {size}-byte frame)",
+                    data.len() - size.min(data.len())
+                ));
+            }
+            Err(_) => return Err(format!("{NOT_A_PAGE} (the frame is damaged)")),
+        }
+        let decompressor = self
+            .decompressor
+            .as_mut()
+            .ok_or_else(|| "zstd could not allocate a decompression context".to_string())?;
+        match decompressor.decompress_to_buffer(data, &mut out[..]) {
+            Ok(PAGE_SIZE) => Ok(()),
+            Ok(length) => Err(format!("{NOT_A_PAGE} (it gives {length})")),
+            Err(error) => Err(format!("{NOT_A_PAGE} (zstd: {error})")),
+        }
+    }
+}
