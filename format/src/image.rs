@@ -57,6 +57,17 @@ pub struct Manifest {
     /// Function index table: index k (from 1) names `functions[k - 1]`.
     pub functions: Vec<String>,
     pub targets: Vec<TargetProgram>,
+    /// Instrumented call sites, the same on every target (empty when not migratable).
+    pub call_sites: Vec<CallSiteInfo>,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct CallSiteInfo {
+    pub id: u32,
+    /// The function the call is in.
+    pub function: String,
+    /// Size in bytes of that function's frame record.
+    pub record_size: u32,
 }
 
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -76,6 +87,23 @@ pub struct TargetProgram {
     pub format: u8,
     /// Entry point: an address for ELF, 0 for wasm (the export `__xisa_start`).
     pub entry: u64,
+    /// Native programs: where `__xisa_start` returns to in the runtime's entry stub (the
+    /// outermost frame's return address); 0 for wasm.
+    pub entry_return: u64,
+    /// Native programs: every call site's native frame facts; empty for wasm.
+    pub call_sites: Vec<NativeCallSiteRecord>,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct NativeCallSiteRecord {
+    pub id: u32,
+    /// Address of the instruction after the call.
+    pub return_address: u64,
+    /// The function's frame size as its stack map reports it.
+    pub frame_size: u64,
+    /// 0: the record offset is from the stack pointer at the call; 1: from the frame pointer.
+    pub record_base: u8,
+    pub record_offset: i64,
 }
 
 impl Manifest {
@@ -466,7 +494,10 @@ mod tests {
                 target: Target::Wasm64.id(),
                 format: PROGRAM_WASM,
                 entry: 0,
+                entry_return: 0,
+                call_sites: vec![],
             }],
+            call_sites: vec![],
         };
         write_image(&manifest, &[(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())])
     }
@@ -525,10 +556,17 @@ mod tests {
                 target: 3,
                 format: PROGRAM_WASM,
                 entry: 0,
+                entry_return: 0,
+                call_sites: vec![],
+            }],
+            call_sites: vec![CallSiteInfo {
+                id: 7,
+                function: "f".into(),
+                record_size: 24,
             }],
         };
         let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&manifest).unwrap();
-        let root = bytes.len() - 68;
+        let root = bytes.len() - 76;
         let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
         let i32_at = |at: usize| i32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
         let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());

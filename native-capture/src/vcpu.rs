@@ -72,6 +72,11 @@ pub enum BackendError {
     },
 }
 
+pub use xisa_converters::NativeState;
+
+/// The value every register not part of a neutral frame gets in a poisoned restore.
+pub const POISON: u64 = 0x5a5a_5a5a_5a5a_5a5a;
+
 pub trait Vcpu {
     /// Runs the guest until it makes a hypercall or faults.
     fn run(&mut self) -> Result<VcpuExit, BackendError>;
@@ -79,4 +84,15 @@ pub trait Vcpu {
     fn complete_hypercall(&mut self, value: u64) -> Result<(), BackendError>;
     /// The guest's program counter (for reports).
     fn pc(&mut self) -> u64;
+    /// During a migrate hypercall: the innermost frame as if `__xisa_migrate()` had returned.
+    fn migration_state(&mut self) -> Result<NativeState, BackendError>;
+    /// Makes the next `run` continue at `pc` with the given stack and frame pointers; every
+    /// other register gets `POISON` when `poison` is set.
+    fn resume_at(
+        &mut self,
+        pc: u64,
+        stack_pointer: u64,
+        frame_pointer: u64,
+        poison: bool,
+    ) -> Result<(), BackendError>;
 }

@@ -23,6 +23,7 @@ mod guest_io;
 mod memory;
 mod mm;
 mod personality;
+mod record;
 mod startup;
 mod state;
 mod sys;

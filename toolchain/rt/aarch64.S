@@ -20,6 +20,8 @@ __xisa_unikernel_entry:
 	adrp x9, __xisa_mode
 	strb wzr, [x9, :lo12:__xisa_mode]
 	bl __xisa_start
+	.globl __xisa_entry_return
+__xisa_entry_return:
 	udf #0
 	.size __xisa_unikernel_entry, .-__xisa_unikernel_entry
 

@@ -17,6 +17,8 @@ __xisa_unikernel_entry:
 	xorl %ebp, %ebp
 	movb $0, __xisa_mode(%rip)
 	callq __xisa_start
+	.globl __xisa_entry_return
+__xisa_entry_return:
 	ud2
 	.size __xisa_unikernel_entry, .-__xisa_unikernel_entry
 

@@ -318,18 +318,27 @@ fn manifest(
     let layout = program.placement.layout;
     let mut targets = Vec::new();
     for (target, bytes) in programs {
-        let (format, entry) = match target {
-            Target::Wasm64 => (PROGRAM_WASM, 0),
-            _ => (
-                PROGRAM_ELF,
-                verify::elf_entry(bytes).map_err(ToolchainError::Layout)?,
-            ),
+        let program_record = match target {
+            Target::Wasm64 => TargetProgram {
+                target: target.id(),
+                format: PROGRAM_WASM,
+                entry: 0,
+                entry_return: 0,
+                call_sites: Vec::new(),
+            },
+            _ => {
+                let facts = codegen::elf::native_facts(*target, bytes)
+                    .map_err(|e| ToolchainError::Layout(format!("{target}: {e}")))?;
+                TargetProgram {
+                    target: target.id(),
+                    format: PROGRAM_ELF,
+                    entry: facts.entry,
+                    entry_return: facts.entry_return,
+                    call_sites: facts.call_sites,
+                }
+            }
         };
-        targets.push(TargetProgram {
-            target: target.id(),
-            format,
-            entry,
-        });
+        targets.push(program_record);
     }
     Ok(Manifest {
         abi_version: ABI_VERSION,
@@ -351,6 +360,15 @@ fn manifest(
             .collect(),
         functions: program.functions.names.clone(),
         targets,
+        call_sites: program
+            .call_sites
+            .iter()
+            .map(|c| image::CallSiteInfo {
+                id: c.id,
+                function: c.function.clone(),
+                record_size: c.record_size,
+            })
+            .collect(),
     })
 }
 

@@ -127,6 +127,35 @@ pub fn verify(image: &Image) -> Result<VerifyReport, VerifyError> {
         }
         report.targets.push(target);
     }
+    // Every native program must know every call site, and nothing else.
+    let ids: std::collections::BTreeSet<u32> = manifest
+        .call_sites
+        .iter()
+        .map(|c| c.id.to_native())
+        .collect();
+    for program in manifest.targets.iter() {
+        let Some(target) = Target::from_id(program.target.to_native()) else {
+            continue;
+        };
+        if !target.is_native() {
+            continue;
+        }
+        let native: std::collections::BTreeSet<u32> = program
+            .call_sites
+            .iter()
+            .map(|c| c.id.to_native())
+            .collect();
+        if native != ids {
+            let missing: Vec<u32> = ids.difference(&native).copied().take(5).collect();
+            let extra: Vec<u32> = native.difference(&ids).copied().take(5).collect();
+            problems.push(Problem {
+                target: Some(target),
+                message: format!(
+                    "call-site table does not match the program's call sites (missing {missing:?}, unknown {extra:?})"
+                ),
+            });
+        }
+    }
     // Symbol by symbol: every target must hold the same initial bytes.
     if let Some(((first_target, first), rest)) = views.split_first() {
         for symbol in manifest.symbols.iter() {
@@ -334,11 +363,4 @@ fn wasm_view(bytes: &[u8], manifest: &ArchivedManifest) -> Result<NeutralView, V
     } else {
         Err(problems)
     }
-}
-
-/// Entry address of a linked ELF program.
-pub fn elf_entry(bytes: &[u8]) -> Result<u64, String> {
-    let file = ElfFile64::<Endianness>::parse(bytes)
-        .map_err(|e| format!("not a valid ELF program: {e}"))?;
-    Ok(file.entry())
 }

@@ -479,7 +479,10 @@ fn foreign_files_are_named() {
             target: Target::Wasm64.id(),
             format: PROGRAM_WASM,
             entry: 0,
+            entry_return: 0,
+            call_sites: vec![],
         }],
+        call_sites: vec![],
     };
     let image = write_image(&manifest, &[(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())]);
     let cases: [(&[u8], &str); 6] = [
@@ -891,7 +894,10 @@ fn the_image_must_match() {
             target: Target::Wasm64.id(),
             format: PROGRAM_WASM,
             entry: 0,
+            entry_return: 0,
+            call_sites: vec![],
         }],
+        call_sites: vec![],
     };
     let wasm = [(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())];
     let image =

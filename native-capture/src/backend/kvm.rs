@@ -10,7 +10,7 @@ use xisa_format::memory_map::native;
 
 use crate::arch::x86_64::{boot, decode};
 use crate::memory::{GuestRam, HostRange};
-use crate::vcpu::{BackendError, Fault, FaultKind, Vcpu, VcpuExit};
+use crate::vcpu::{BackendError, Fault, FaultKind, NativeState, POISON, Vcpu, VcpuExit};
 
 const BACKEND: &str = "KVM";
 
@@ -268,6 +268,64 @@ impl Vcpu for KvmVcpu {
 
     fn pc(&mut self) -> u64 {
         self.vcpu.get_regs().map(|r| r.rip).unwrap_or(0)
+    }
+
+    fn migration_state(&mut self) -> Result<NativeState, BackendError> {
+        // The hypercall is in __xisa_syscall, reached by a tail call from __xisa_migrate: the
+        // stack pointer points at the return address into the instrumented caller.
+        let regs = self.vcpu.get_regs().map_err(failed)?;
+        let mut bytes = [0u8; 8];
+        if self.read_guest(regs.rsp, &mut bytes) != 8 {
+            return Err(failed(format!(
+                "the migrate call's stack at {:#x} is not readable",
+                regs.rsp
+            )));
+        }
+        Ok(NativeState {
+            return_address: u64::from_le_bytes(bytes),
+            stack_pointer: regs.rsp + 8,
+            frame_pointer: regs.rbp,
+        })
+    }
+
+    fn resume_at(
+        &mut self,
+        pc: u64,
+        stack_pointer: u64,
+        frame_pointer: u64,
+        poison: bool,
+    ) -> Result<(), BackendError> {
+        let mut regs = self.vcpu.get_regs().map_err(failed)?;
+        if poison {
+            for register in [
+                &mut regs.rax,
+                &mut regs.rbx,
+                &mut regs.rcx,
+                &mut regs.rdx,
+                &mut regs.rsi,
+                &mut regs.rdi,
+                &mut regs.r8,
+                &mut regs.r9,
+                &mut regs.r10,
+                &mut regs.r11,
+                &mut regs.r12,
+                &mut regs.r13,
+                &mut regs.r14,
+                &mut regs.r15,
+            ] {
+                *register = POISON;
+            }
+            let mut fpu = self.vcpu.get_fpu().map_err(failed)?;
+            for xmm in fpu.xmm.iter_mut() {
+                xmm.fill(0x5a);
+            }
+            self.vcpu.set_fpu(&fpu).map_err(failed)?;
+        }
+        regs.rip = pc;
+        regs.rsp = stack_pointer;
+        regs.rbp = frame_pointer;
+        regs.rflags = boot::RFLAGS;
+        self.vcpu.set_regs(&regs).map_err(failed)
     }
 }
 

@@ -99,3 +99,49 @@ SECTIONS
         limit = CODE_LIMIT,
     )
 }
+
+/// What a native program tells about itself: its entry, where `__xisa_start` returns to, and
+/// the native facts of every instrumented call site (from its stack map).
+pub struct NativeFacts {
+    pub entry: u64,
+    pub entry_return: u64,
+    pub call_sites: Vec<xisa_format::image::NativeCallSiteRecord>,
+}
+
+pub fn native_facts(target: Target, bytes: &[u8]) -> std::result::Result<NativeFacts, String> {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    use xisa_converters::{CallSiteTable, RecordBase, stackmap};
+    let file = object::File::parse(bytes).map_err(|e| format!("not a valid ELF program: {e}"))?;
+    let entry_return = file
+        .symbols()
+        .find(|s| s.name() == Ok("__xisa_entry_return"))
+        .map(|s| s.address())
+        .ok_or("the runtime stub has no `__xisa_entry_return`")?;
+    let mut call_sites = Vec::new();
+    if let Some(section) = file.section_by_name(".llvm_stackmaps") {
+        let data = section
+            .data()
+            .map_err(|e| format!("unreadable stack map: {e}"))?;
+        let map = stackmap::parse(data).map_err(|e| e.to_string())?;
+        let table = CallSiteTable::from_stack_map(target, &map).map_err(|e| e.to_string())?;
+        let mut sites: Vec<_> = table.sites().copied().collect();
+        sites.sort_by_key(|s| s.id);
+        for site in sites {
+            call_sites.push(xisa_format::image::NativeCallSiteRecord {
+                id: site.id,
+                return_address: site.return_address,
+                frame_size: site.frame_size,
+                record_base: match site.record_base {
+                    RecordBase::StackPointer => 0,
+                    RecordBase::FramePointer => 1,
+                },
+                record_offset: site.record_offset,
+            });
+        }
+    }
+    Ok(NativeFacts {
+        entry: file.entry(),
+        entry_return,
+        call_sites,
+    })
+}

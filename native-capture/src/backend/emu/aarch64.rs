@@ -16,7 +16,7 @@ use xisa_format::abi::HYPERCALL_MMIO;
 use xisa_format::memory_map::native;
 
 use super::{Emu, Event, Exit, Isa, PageFormat, STOP_ADDRESS, fault, memory_fault};
-use crate::vcpu::{BackendError, FaultKind};
+use crate::vcpu::{BackendError, FaultKind, NativeState, POISON};
 
 pub(super) struct Aarch64;
 
@@ -222,5 +222,40 @@ impl Isa for Aarch64 {
 
     fn set_result(uc: &mut Emu, value: u64) -> Result<(), uc_error> {
         uc.reg_write(RegisterARM64::X0, value)
+    }
+
+    fn migration_state(uc: &Emu, _resume: u64) -> Result<NativeState, uc_error> {
+        // __xisa_migrate and __xisa_syscall are leaves reached by branches: the link register
+        // is the return address into the instrumented caller and the stack is the caller's.
+        Ok(NativeState {
+            return_address: uc.reg_read(RegisterARM64::X30)?,
+            stack_pointer: uc.reg_read(RegisterARM64::SP)?,
+            frame_pointer: uc.reg_read(RegisterARM64::X29)?,
+        })
+    }
+
+    fn set_frame(
+        uc: &mut Emu,
+        stack_pointer: u64,
+        frame_pointer: u64,
+        poison: bool,
+    ) -> Result<(), uc_error> {
+        if poison {
+            use RegisterARM64::*;
+            for register in [
+                X0, X1, X2, X3, X4, X5, X6, X7, X8, X9, X10, X11, X12, X13, X14, X15, X16, X17,
+                X18, X19, X20, X21, X22, X23, X24, X25, X26, X27, X28, X30,
+            ] {
+                uc.reg_write(register, POISON)?;
+            }
+            for register in [
+                Q0, Q1, Q2, Q3, Q4, Q5, Q6, Q7, Q8, Q9, Q10, Q11, Q12, Q13, Q14, Q15, Q16, Q17,
+                Q18, Q19, Q20, Q21, Q22, Q23, Q24, Q25, Q26, Q27, Q28, Q29, Q30, Q31,
+            ] {
+                uc.reg_write_long(register, &[0x5a; 16])?;
+            }
+        }
+        uc.reg_write(RegisterARM64::SP, stack_pointer)?;
+        uc.reg_write(RegisterARM64::X29, frame_pointer)
     }
 }

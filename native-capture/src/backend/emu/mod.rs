@@ -25,7 +25,7 @@ use xisa_format::memory_map::{NULL_GUARD_END, PRIVATE, SHADOW_STACK_GUARD, nativ
 use xisa_format::target::Target;
 
 use crate::memory::GuestRam;
-use crate::vcpu::{BackendError, Fault, FaultKind, Vcpu, VcpuExit};
+use crate::vcpu::{BackendError, Fault, FaultKind, NativeState, Vcpu, VcpuExit};
 
 const BACKEND: &str = "emu";
 
@@ -142,6 +142,16 @@ trait Isa {
     ) -> Result<Exit, BackendError>;
     /// Puts a hypercall's result where the guest expects it.
     fn set_result(uc: &mut Emu, value: u64) -> Result<(), uc_error>;
+    /// During a migrate hypercall (`resume` is where the guest continues): the innermost frame
+    /// as if `__xisa_migrate()` had returned.
+    fn migration_state(uc: &Emu, resume: u64) -> Result<NativeState, uc_error>;
+    /// Sets the stack and frame pointers, poisoning the other registers if asked.
+    fn set_frame(
+        uc: &mut Emu,
+        stack_pointer: u64,
+        frame_pointer: u64,
+        poison: bool,
+    ) -> Result<(), uc_error>;
 }
 
 /// The memory hook: Unicorn refused an access (unmapped, or a guard protected for a replay).
@@ -338,6 +348,26 @@ impl<I: Isa> Vcpu for EmuVcpu<I> {
         // Between runs the registers may sit at the stop address; `resume` is where the guest
         // is (or, after a fault, the faulting instruction).
         self.resume
+    }
+
+    fn migration_state(&mut self) -> Result<NativeState, BackendError> {
+        I::migration_state(&self.uc, self.resume)
+            .map_err(|e| failed(format!("reading the migrating frame: {e}")))
+    }
+
+    fn resume_at(
+        &mut self,
+        pc: u64,
+        stack_pointer: u64,
+        frame_pointer: u64,
+        poison: bool,
+    ) -> Result<(), BackendError> {
+        I::set_frame(&mut self.uc, stack_pointer, frame_pointer, poison)
+            .map_err(|e| failed(format!("setting up the restored frame: {e}")))?;
+        self.resume = pc;
+        self.hypercall_pending = false;
+        self.fault = None;
+        Ok(())
     }
 }
 

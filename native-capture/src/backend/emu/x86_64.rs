@@ -17,7 +17,7 @@ use xisa_format::abi::HYPERCALL_PORT;
 use xisa_format::memory_map::native;
 
 use super::{Emu, Event, Events, Exit, Isa, PageFormat, STOP_ADDRESS, fault, memory_fault};
-use crate::vcpu::{BackendError, FaultKind};
+use crate::vcpu::{BackendError, FaultKind, NativeState, POISON};
 
 pub(super) struct X86_64;
 
@@ -202,6 +202,40 @@ impl Isa for X86_64 {
 
     fn set_result(uc: &mut Emu, value: u64) -> Result<(), uc_error> {
         uc.reg_write(RegisterX86::RAX, value)
+    }
+
+    fn migration_state(uc: &Emu, resume: u64) -> Result<NativeState, uc_error> {
+        // The stub's `ret` has already run: the guest sits at the return address with the
+        // caller's stack pointer.
+        Ok(NativeState {
+            return_address: resume,
+            stack_pointer: uc.reg_read(RegisterX86::RSP)?,
+            frame_pointer: uc.reg_read(RegisterX86::RBP)?,
+        })
+    }
+
+    fn set_frame(
+        uc: &mut Emu,
+        stack_pointer: u64,
+        frame_pointer: u64,
+        poison: bool,
+    ) -> Result<(), uc_error> {
+        if poison {
+            use RegisterX86::*;
+            for register in [
+                RAX, RBX, RCX, RDX, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15,
+            ] {
+                uc.reg_write(register, POISON)?;
+            }
+            for register in [
+                XMM0, XMM1, XMM2, XMM3, XMM4, XMM5, XMM6, XMM7, XMM8, XMM9, XMM10, XMM11, XMM12,
+                XMM13, XMM14, XMM15,
+            ] {
+                uc.reg_write_long(register, &[0x5a; 16])?;
+            }
+        }
+        uc.reg_write(RegisterX86::RSP, stack_pointer)?;
+        uc.reg_write(RegisterX86::RBP, frame_pointer)
     }
 }
 
