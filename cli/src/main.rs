@@ -26,6 +26,8 @@ enum Command {
     /// Run an image marked executable (used by the `#!` line images start with).
     #[command(hide = true)]
     Exec(commands::run::ExecArgs),
+    /// Resume a checkpoint on any target of its image.
+    Restore(commands::restore::Args),
     /// Prove that an image's memory layout is identical on every target.
     Verify(commands::verify::Args),
     /// Show an image's targets, sizes and memory map.
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         }
         Command::Run(args) => commands::run::run(args, cli.verbose),
         Command::Exec(args) => commands::run::exec(args, cli.verbose),
+        Command::Restore(args) => commands::restore::run(args, cli.verbose),
         Command::Verify(args) => commands::verify::run(args),
         Command::Info(args) => commands::info::run(args),
         Command::BuildLibc(args) => commands::build_libc::run(args),

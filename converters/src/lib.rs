@@ -9,7 +9,9 @@
 //! [`aarch64`] behind [`FrameRules`].
 
 pub mod aarch64;
+pub mod control;
 pub mod native;
+pub mod snapshot;
 pub mod stackmap;
 pub mod table;
 pub mod wasm64;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use xisa_format::image::ArchivedTargetProgram;
 use xisa_format::target::Target;
 
 use crate::ConvertError;
@@ -62,6 +63,31 @@ impl CallSiteTable {
 
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
+    }
+
+    /// The table an image carries for one native target.
+    pub fn from_program(program: &ArchivedTargetProgram) -> Result<Self, ConvertError> {
+        let mut sites = Vec::with_capacity(program.call_sites.len());
+        for site in program.call_sites.iter() {
+            let record_base = match site.record_base {
+                0 => RecordBase::StackPointer,
+                1 => RecordBase::FramePointer,
+                other => {
+                    return Err(ConvertError::StackMap(format!(
+                        "call site {} has unknown record base {other}",
+                        site.id
+                    )));
+                }
+            };
+            sites.push(NativeCallSite {
+                id: site.id.to_native(),
+                return_address: site.return_address.to_native(),
+                frame_size: site.frame_size.to_native(),
+                record_base,
+                record_offset: site.record_offset.to_native(),
+            });
+        }
+        Ok(CallSiteTable::new(sites))
     }
 
     /// Builds the table from a linked program's stack map. Each statepoint record's fourth

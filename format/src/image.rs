@@ -25,6 +25,8 @@ pub const MAX_SECTIONS: u32 = 64;
 pub enum SectionKind {
     Manifest = 1,
     Program = 2,
+    /// The initial bytes of rodata followed by those of data, as every target holds them.
+    NeutralData = 3,
 }
 
 impl SectionKind {
@@ -32,6 +34,7 @@ impl SectionKind {
         match value {
             1 => Some(SectionKind::Manifest),
             2 => Some(SectionKind::Program),
+            3 => Some(SectionKind::NeutralData),
             _ => None,
         }
     }
@@ -117,6 +120,34 @@ impl Manifest {
 }
 
 impl ArchivedManifest {
+    /// Address of the neutral symbol `name`, if the program has one.
+    pub fn symbol_address(&self, name: &str) -> Option<u64> {
+        self.symbols
+            .iter()
+            .find(|s| s.name.as_str() == name)
+            .map(|s| s.address.to_native())
+    }
+
+    /// The program record of `target`.
+    pub fn program(&self, target: Target) -> Option<&ArchivedTargetProgram> {
+        self.targets
+            .iter()
+            .find(|p| p.target.to_native() == target.id())
+    }
+
+    /// Record size of call site `id`.
+    pub fn record_size(&self, id: u32) -> Option<u32> {
+        // Ids are assigned densely in order, so the id is usually the index.
+        let sites = &self.call_sites;
+        match sites.get(id as usize) {
+            Some(site) if site.id.to_native() == id => Some(site.record_size.to_native()),
+            _ => sites
+                .iter()
+                .find(|s| s.id.to_native() == id)
+                .map(|s| s.record_size.to_native()),
+        }
+    }
+
     pub fn layout(&self) -> ImageLayout {
         ImageLayout {
             rodata_size: self.rodata_size.to_native(),
@@ -163,11 +194,18 @@ struct SectionEntry {
 }
 
 /// Serialises an image.
-pub fn write_image(manifest: &Manifest, programs: &[(Target, Vec<u8>)]) -> Vec<u8> {
+/// `neutral_data` is rodata's initial bytes followed by data's (see [`SectionKind::NeutralData`]).
+pub fn write_image(
+    manifest: &Manifest,
+    neutral_data: &[u8],
+    programs: &[(Target, Vec<u8>)],
+) -> Vec<u8> {
     let manifest_bytes =
         rkyv::to_bytes::<rkyv::rancor::Error>(manifest).expect("manifest serialises");
-    let mut sections: Vec<(u32, u32, &[u8])> =
-        vec![(SectionKind::Manifest as u32, 0, &manifest_bytes)];
+    let mut sections: Vec<(u32, u32, &[u8])> = vec![
+        (SectionKind::Manifest as u32, 0, &manifest_bytes),
+        (SectionKind::NeutralData as u32, 0, neutral_data),
+    ];
     for (target, bytes) in programs {
         sections.push((SectionKind::Program as u32, target.id(), bytes));
     }
@@ -223,6 +261,7 @@ pub struct Image {
     bytes: Bytes,
     sections: Vec<SectionEntry>,
     manifest_range: (usize, usize),
+    neutral_range: (usize, usize),
 }
 
 impl Image {
@@ -336,10 +375,25 @@ impl Image {
             &bytes[manifest_range.0..manifest_range.1],
         )
         .map_err(|e| ImageError::Corrupt(format!("invalid manifest: {e}")))?;
+        let neutral: Vec<&SectionEntry> = sections
+            .iter()
+            .filter(|s| s.kind == SectionKind::NeutralData as u32)
+            .collect();
+        let [neutral] = neutral.as_slice() else {
+            return Err(ImageError::Corrupt(format!(
+                "expected one neutral-data section, found {}",
+                neutral.len()
+            )));
+        };
+        let neutral_range = (
+            neutral.offset as usize,
+            (neutral.offset + neutral.size) as usize,
+        );
         let image = Image {
             bytes,
             sections,
             manifest_range,
+            neutral_range,
         };
         image.check_manifest()?;
         Ok(image)
@@ -352,6 +406,13 @@ impl Image {
             return Err(ImageError::Corrupt(
                 "the neutral image regions exceed the memory map".into(),
             ));
+        }
+        let neutral = (self.neutral_range.1 - self.neutral_range.0) as u64;
+        if neutral != layout.rodata_size + layout.data_size {
+            return Err(ImageError::Corrupt(format!(
+                "the neutral-data section is {neutral} bytes but rodata and data are {} and {}",
+                layout.rodata_size, layout.data_size
+            )));
         }
         for symbol in manifest.symbols.iter() {
             let region = match symbol.region {
@@ -413,6 +474,29 @@ impl Image {
             })
     }
 
+    /// Initial bytes of rodata followed by those of data.
+    pub fn neutral_data(&self) -> &[u8] {
+        &self.bytes[self.neutral_range.0..self.neutral_range.1]
+    }
+
+    /// The image's initial bytes of the guest page at `address` (page-aligned), at most a
+    /// page and shorter where the region ends; `None` outside rodata and data.
+    pub fn initial_page(&self, address: u64) -> Option<&[u8]> {
+        let layout = self.manifest().layout();
+        let page = crate::memory_map::GUEST_PAGE_SIZE;
+        let (region, base) = if layout.rodata().contains(&address) {
+            (layout.rodata(), 0)
+        } else if layout.data().contains(&address) {
+            (layout.data(), layout.rodata_size)
+        } else {
+            return None;
+        };
+        let offset = base + (address - region.start);
+        let length = page.min(region.end - address);
+        self.neutral_data()
+            .get(offset as usize..(offset + length) as usize)
+    }
+
     pub fn targets(&self) -> Vec<Target> {
         self.sections
             .iter()
@@ -436,6 +520,7 @@ impl Image {
             .iter()
             .map(|s| match SectionKind::from_u32(s.kind) {
                 Some(SectionKind::Manifest) => ("manifest", None, s.size),
+                Some(SectionKind::NeutralData) => ("neutral data", None, s.size),
                 _ => ("program", Target::from_id(s.target), s.size),
             })
             .collect()
@@ -499,7 +584,11 @@ mod tests {
             }],
             call_sites: vec![],
         };
-        write_image(&manifest, &[(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())])
+        write_image(
+            &manifest,
+            &[7; 24],
+            &[(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())],
+        )
     }
 
     #[test]
@@ -509,6 +598,9 @@ mod tests {
         assert_eq!(image.program(Target::Wasm64).unwrap(), b"\0asm\x01\0\0\0");
         assert_eq!(image.manifest().functions[0].as_str(), "main");
         assert_eq!(image.deserialize_manifest().symbols[0].address, 0x601_0000);
+        assert_eq!(image.initial_page(0x600_0000), Some(&[7u8; 16][..]));
+        assert_eq!(image.initial_page(0x601_0000), Some(&[7u8; 8][..]));
+        assert_eq!(image.initial_page(0x601_1000), None);
         assert!(matches!(
             image.program(Target::Aarch64),
             Err(ImageError::MissingTarget(..))

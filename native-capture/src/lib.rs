@@ -6,20 +6,28 @@ pub mod arch;
 pub mod backend;
 pub mod loader;
 pub mod memory;
+pub mod migration;
 pub mod monitor;
 pub mod process;
 pub mod vcpu;
 
 use std::path::PathBuf;
 
+use xisa_converters::control::{CaptureReport, MigrationPolicy};
+use xisa_converters::snapshot;
 use xisa_format::abi::ABI_VERSION;
+use xisa_format::checkpoint::{CheckpointError, CheckpointFile};
 use xisa_format::image::Image;
 use xisa_format::memory_map::{MIN_MEM_TOP, MemoryMap};
 use xisa_format::target::Target;
-use xisa_personality::{Config, Mount, Personality, build_startup_block};
+use xisa_personality::{Config, Mount, Personality, PersonalityState, build_startup_block};
 
+use migration::Migration;
+
+pub use migration::MigrationError;
 pub use monitor::{GuestFaultReport, NativeOutcome};
 pub use vcpu::{BackendError, FaultKind};
+pub use xisa_converters::control;
 
 /// How a native guest is executed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,9 +81,81 @@ pub enum NativeError {
     },
     #[error(transparent)]
     Backend(#[from] BackendError),
+    #[error(transparent)]
+    Migration(#[from] MigrationError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("the checkpoint's personality state is unusable: {0}")]
+    BadPersonality(String),
 }
 
-pub fn run(image: &Image, config: &NativeConfig) -> Result<NativeOutcome, NativeError> {
+/// How a native run ended, with what it captured on the way.
+#[derive(Debug)]
+pub struct NativeRun {
+    pub outcome: NativeOutcome,
+    pub captures: Vec<CaptureReport>,
+    /// Migration points the program passed.
+    pub points: u64,
+}
+
+/// Runs `config.target`'s program of `image` from its start.
+pub fn run(
+    image: &Image,
+    config: &NativeConfig,
+    policy: MigrationPolicy,
+) -> Result<NativeRun, NativeError> {
+    let map = check_image(image, config.mem_top)?;
+    let mut ram = memory::GuestRam::new(map)?;
+    let program = loader::load(config.target, image.program(config.target)?, &mut ram)?;
+    let mut personality =
+        Personality::new(personality_config(config, map)).map_err(NativeError::Sandbox)?;
+    let mut random = [0u8; 16];
+    fill_random(&mut random);
+    build_startup_block(&mut ram, &config.args, &config.env, random)
+        .map_err(NativeError::Startup)?;
+    let vcpu = make_vcpu(config, &mut ram, &program)?;
+    execute(image, config, policy, vcpu, ram, &mut personality, &program)
+}
+
+/// Options of a restore beyond those of a run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RestoreOptions {
+    /// Overwrite every register and native-stack byte that is not part of a neutral frame
+    /// with a pattern before resuming (proves nothing native survives a migration).
+    pub poison: bool,
+}
+
+/// Resumes a validated checkpoint of `image` on `config.target`. `config.mem_top` is ignored:
+/// the program keeps the memory map it was captured with.
+pub fn restore(
+    image: &Image,
+    file: &CheckpointFile,
+    config: &NativeConfig,
+    options: RestoreOptions,
+    policy: MigrationPolicy,
+) -> Result<NativeRun, NativeError> {
+    file.validate_against_image(image)?;
+    let map = check_image(image, file.memory_map().mem_top)?;
+    let mut ram = memory::GuestRam::new(map)?;
+    let program = loader::load(config.target, image.program(config.target)?, &mut ram)?;
+    snapshot::restore_memory(file, image, &mut ram).map_err(MigrationError::from)?;
+    let record = file.personality()?;
+    let state = PersonalityState::from_record(&record).map_err(NativeError::BadPersonality)?;
+    let mut personality = Personality::restore(&state, personality_config(config, map))
+        .map_err(NativeError::Sandbox)?;
+    let frames = snapshot::frames(file);
+    let resume = migration::place_frames(image, config.target, &frames, &mut ram, options.poison)?;
+    let mut vcpu = make_vcpu(config, &mut ram, &program)?;
+    vcpu.resume_at(
+        resume.pc,
+        resume.stack_pointer,
+        resume.frame_pointer,
+        options.poison,
+    )?;
+    execute(image, config, policy, vcpu, ram, &mut personality, &program)
+}
+
+fn check_image(image: &Image, mem_top: u64) -> Result<MemoryMap, NativeError> {
     let manifest = image.manifest();
     let found = manifest.abi_version.to_native();
     if found != ABI_VERSION {
@@ -83,17 +163,15 @@ pub fn run(image: &Image, config: &NativeConfig) -> Result<NativeOutcome, Native
     }
     let map = MemoryMap {
         image: manifest.layout(),
-        mem_top: config.mem_top,
+        mem_top,
     };
-    if config.mem_top < MIN_MEM_TOP
-        || config.mem_top <= map.brk_base()
-        || !config.mem_top.is_multiple_of(1 << 16)
-    {
-        return Err(NativeError::Memory(config.mem_top));
+    if mem_top < MIN_MEM_TOP || mem_top <= map.brk_base() || !mem_top.is_multiple_of(1 << 16) {
+        return Err(NativeError::Memory(mem_top));
     }
-    let elf = image.program(config.target)?;
-    let mut ram = memory::GuestRam::new(map)?;
-    let program = loader::load(config.target, elf, &mut ram)?;
+    Ok(map)
+}
+
+fn personality_config(config: &NativeConfig, map: MemoryMap) -> Config {
     let mounts = config
         .mounts
         .iter()
@@ -102,22 +180,37 @@ pub fn run(image: &Image, config: &NativeConfig) -> Result<NativeOutcome, Native
             guest: guest.clone(),
         })
         .collect();
-    let mut personality = Personality::new(Config { mounts, map }).map_err(NativeError::Sandbox)?;
-    let mut random = [0u8; 16];
-    fill_random(&mut random);
-    build_startup_block(&mut ram, &config.args, &config.env, random)
-        .map_err(NativeError::Startup)?;
-    let mut vcpu = make_vcpu(config, &mut ram, &program)?;
+    Config { mounts, map }
+}
+
+fn execute(
+    image: &Image,
+    config: &NativeConfig,
+    policy: MigrationPolicy,
+    mut vcpu: Box<dyn vcpu::Vcpu>,
+    mut ram: memory::GuestRam,
+    personality: &mut Personality,
+    program: &loader::LoadedProgram,
+) -> Result<NativeRun, NativeError> {
+    let mut migration = Migration::new(image, config.target, policy)?;
+    migration.start(&mut ram)?;
     let outcome = monitor::serve(
         config.target,
         vcpu.as_mut(),
         &mut ram,
-        &mut personality,
+        personality,
         &program.symbols,
-    )?;
+        &mut migration,
+    );
+    migration.finish();
+    let points = migration.points_passed(&ram);
     // The vCPU (and its VM) must go before the memory it maps.
     drop(vcpu);
-    Ok(outcome)
+    Ok(NativeRun {
+        outcome: outcome?,
+        captures: std::mem::take(&mut migration.captures),
+        points,
+    })
 }
 
 fn make_vcpu(

@@ -1,13 +1,14 @@
 //! The monitor loop shared by every backend: serve hypercalls through the personality until the
 //! guest exits or faults.
 
-use xisa_format::abi::{GuestFault, XISA_CALL_FAULT};
+use xisa_format::abi::{GuestFault, XISA_CALL_FAULT, XISA_CALL_MIGRATE};
 use xisa_format::target::Target;
 use xisa_personality::{Outcome, Personality};
 
 use crate::loader::Symbolizer;
 use crate::memory::GuestRam;
-use crate::vcpu::{BackendError, Fault, FaultKind, Vcpu, VcpuExit};
+use crate::migration::{Migration, MigrationError, PointAction};
+use crate::vcpu::{Fault, FaultKind, Vcpu, VcpuExit};
 
 /// A guest that stopped abnormally, named for the user.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +49,8 @@ impl std::fmt::Display for GuestFaultReport {
 #[derive(Debug)]
 pub enum NativeOutcome {
     Exited(i32),
+    /// Stopped at a migration point after writing a checkpoint.
+    Checkpointed,
     Faulted(GuestFaultReport),
 }
 
@@ -57,7 +60,8 @@ pub fn serve(
     ram: &mut GuestRam,
     personality: &mut Personality,
     symbols: &Symbolizer,
-) -> Result<NativeOutcome, BackendError> {
+    migration: &mut Migration<'_>,
+) -> Result<NativeOutcome, MigrationError> {
     let report = |fault: Fault| {
         NativeOutcome::Faulted(GuestFaultReport {
             target,
@@ -81,6 +85,12 @@ pub fn serve(
                     address: None,
                     pc,
                 }));
+            }
+            VcpuExit::Hypercall { nr, .. } if nr == XISA_CALL_MIGRATE => {
+                match migration.on_point(vcpu, ram, personality)? {
+                    PointAction::Continue => {}
+                    PointAction::Stop => return Ok(NativeOutcome::Checkpointed),
+                }
             }
             VcpuExit::Hypercall { nr, args } => match personality.syscall(ram, nr, args) {
                 Outcome::Return(value) => vcpu.complete_hypercall(value as u64)?,

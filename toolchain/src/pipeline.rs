@@ -299,7 +299,10 @@ pub fn link(request: &LinkRequest, sysroot: &Sysroot) -> Result<LinkReport> {
     phase(&mut report, "generate code");
 
     let manifest = manifest(&program, &programs, request.opt)?;
-    let bytes = image::write_image(&manifest, &programs);
+    let (first_target, first_program) = &programs[0];
+    let neutral = verify::neutral_data(&manifest, *first_target, first_program)
+        .map_err(|e| ToolchainError::Layout(format!("cannot read the new image's data: {e}")))?;
+    let bytes = image::write_image(&manifest, &neutral, &programs);
     let image = image::Image::from_bytes(bytes.clone())
         .map_err(|e| ToolchainError::Llvm(format!("the new image is invalid: {e}")))?;
     verify::verify(&image)

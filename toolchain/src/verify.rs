@@ -10,7 +10,7 @@ use std::fmt;
 use object::read::elf::ElfFile64;
 use object::{Endianness, Object, ObjectSection, ObjectSymbol, RelocationTarget, SectionKind};
 
-use xisa_format::image::{ArchivedManifest, Image};
+use xisa_format::image::{ArchivedManifest, Image, Manifest};
 use xisa_format::memory_map::{IMAGE_BASE, PRIVATE};
 use xisa_format::target::Target;
 
@@ -156,35 +156,32 @@ pub fn verify(image: &Image) -> Result<VerifyReport, VerifyError> {
             });
         }
     }
-    // Symbol by symbol: every target must hold the same initial bytes.
-    if let Some(((first_target, first), rest)) = views.split_first() {
-        for symbol in manifest.symbols.iter() {
-            let region = match symbol.region {
-                0 => Region::Rodata,
-                1 => Region::Data,
-                _ => continue,
-            };
-            let base = expected[region as usize].1;
-            let start = (symbol.address.to_native() - base) as usize;
-            let end = start + symbol.size.to_native() as usize;
-            let slice = |view: &NeutralView| {
-                view.regions
-                    .get(&region)
-                    .and_then(|(_, b)| b.get(start..end).map(<[u8]>::to_vec))
-            };
-            let reference = slice(first);
-            for (target, view) in rest {
-                if slice(view) != reference {
-                    problems.push(Problem {
-                        target: Some(*target),
-                        message: format!(
-                            "neutral symbol `{}` at {:#x} ({} bytes) has different initial bytes than on {first_target}",
-                            symbol.name,
-                            symbol.address.to_native(),
-                            symbol.size.to_native()
-                        ),
-                    });
-                }
+    // Symbol by symbol: every target must hold the image's neutral initial bytes.
+    let neutral = image.neutral_data();
+    for symbol in manifest.symbols.iter() {
+        let (region, base, offset) = match symbol.region {
+            0 => (Region::Rodata, layout.rodata().start, 0),
+            1 => (Region::Data, layout.data().start, layout.rodata_size),
+            _ => continue,
+        };
+        let start = (symbol.address.to_native() - base) as usize;
+        let end = start + symbol.size.to_native() as usize;
+        let reference = neutral.get(offset as usize + start..offset as usize + end);
+        for (target, view) in &views {
+            let bytes = view
+                .regions
+                .get(&region)
+                .and_then(|(_, b)| b.get(start..end));
+            if bytes != reference {
+                problems.push(Problem {
+                    target: Some(*target),
+                    message: format!(
+                        "neutral symbol `{}` at {:#x} ({} bytes) has other initial bytes than the image's neutral data",
+                        symbol.name,
+                        symbol.address.to_native(),
+                        symbol.size.to_native()
+                    ),
+                });
             }
         }
     }
@@ -193,6 +190,39 @@ pub fn verify(image: &Image) -> Result<VerifyReport, VerifyError> {
     } else {
         Err(VerifyError(problems))
     }
+}
+
+/// The neutral-data section for a new image: rodata's initial bytes then data's, as
+/// `target`'s program holds them (`verify` then checks every target against it).
+pub fn neutral_data(
+    manifest: &Manifest,
+    target: Target,
+    program: &[u8],
+) -> Result<Vec<u8>, VerifyError> {
+    let archived = rkyv::to_bytes::<rkyv::rancor::Error>(manifest)
+        .map_err(|e| VerifyError(vec![problem(format!("manifest: {e}"))]))?;
+    let archived = rkyv::access::<ArchivedManifest, rkyv::rancor::Error>(&archived)
+        .map_err(|e| VerifyError(vec![problem(format!("manifest: {e}"))]))?;
+    let view = match target {
+        Target::Wasm64 => wasm_view(program, archived),
+        _ => elf_view(program, &mut 0),
+    }
+    .map_err(VerifyError)?;
+    let layout = manifest.layout();
+    let mut out = Vec::with_capacity((layout.rodata_size + layout.data_size) as usize);
+    for (region, size) in [
+        (Region::Rodata, layout.rodata_size),
+        (Region::Data, layout.data_size),
+    ] {
+        let mut bytes = view
+            .regions
+            .get(&region)
+            .map(|(_, b)| b.clone())
+            .unwrap_or_default();
+        bytes.resize(size as usize, 0);
+        out.extend_from_slice(&bytes);
+    }
+    Ok(out)
 }
 
 fn problem(message: String) -> Problem {

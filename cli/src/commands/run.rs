@@ -11,6 +11,7 @@ use xisa_format::target::Target;
 use xisa_native::{Backend, NativeConfig, NativeOutcome};
 use xisa_wasm::{RunConfig, RunOutcome};
 
+use crate::commands::capture::{CaptureArgs, report_captures};
 use crate::report::with_hint;
 
 #[derive(clap::Args)]
@@ -34,6 +35,8 @@ pub struct Args {
     /// Guest memory size, e.g. 512M or 4G.
     #[arg(long, value_parser = parse_size)]
     mem: Option<u64>,
+    #[command(flatten)]
+    capture: CaptureArgs,
     /// Arguments for the guest program (after --).
     #[arg(last = true)]
     args: Vec<String>,
@@ -48,7 +51,7 @@ pub struct ExecArgs {
     args: Vec<String>,
 }
 
-fn parse_target(text: &str) -> Result<Target, String> {
+pub fn parse_target(text: &str) -> Result<Target, String> {
     text.parse()
 }
 
@@ -59,7 +62,7 @@ pub enum BackendChoice {
     Process,
 }
 
-fn parse_backend(text: &str) -> Result<BackendChoice, String> {
+pub fn parse_backend(text: &str) -> Result<BackendChoice, String> {
     match text {
         "kvm" => Ok(BackendChoice::Kvm),
         "emu" => Ok(BackendChoice::Emu),
@@ -135,7 +138,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is not a size (examples: 512M, 4G)"))
 }
 
-fn parse_mount(text: &str) -> anyhow::Result<(PathBuf, String)> {
+pub fn parse_mount(text: &str) -> anyhow::Result<(PathBuf, String)> {
     let (host, guest) = match text.split_once(':') {
         Some((host, guest)) => (host, guest.to_string()),
         None => (text, "/".to_string()),
@@ -166,7 +169,7 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
         mem_top: args.mem.unwrap_or(DEFAULT_MEM_TOP),
     };
     let executor = Executor::choose(args.target, args.backend)?;
-    launch(&args.image, executor, &config, verbose)
+    launch(&args.image, executor, &config, &args.capture, verbose)
 }
 
 pub fn exec(args: ExecArgs, verbose: u8) -> anyhow::Result<ExitCode> {
@@ -180,16 +183,29 @@ pub fn exec(args: ExecArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         mounts: vec![(cwd, "/".into())],
         mem_top: DEFAULT_MEM_TOP,
     };
-    launch(&args.image, Executor::choose(None, None)?, &config, verbose)
+    launch(
+        &args.image,
+        Executor::choose(None, None)?,
+        &config,
+        &CaptureArgs::default(),
+        verbose,
+    )
 }
 
 fn launch(
     path: &Path,
     executor: Executor,
     config: &RunConfig,
+    capture: &CaptureArgs,
     verbose: u8,
 ) -> anyhow::Result<ExitCode> {
     let target = executor.target;
+    if capture.wants_capture() && executor.backend == Some(BackendChoice::Process) {
+        return Err(with_hint(
+            anyhow::anyhow!("a program running as a Linux process cannot be checkpointed"),
+            "use --backend kvm or emu to capture a native program",
+        ));
+    }
     let image = Image::open(path).with_context(|| format!("cannot run {}", path.display()))?;
     if !image.targets().contains(&target) {
         let have: Vec<String> = image.targets().iter().map(|t| t.to_string()).collect();
@@ -220,6 +236,9 @@ fn launch(
         );
     }
     let status = match executor.backend {
+        None if capture.wants_capture() => {
+            anyhow::bail!("capturing wasm64 runs is not available in this build")
+        }
         None => match xisa_wasm::run(&image, config)
             .with_context(|| format!("cannot run {}", path.display()))?
         {
@@ -273,19 +292,26 @@ fn launch(
                 mounts: config.mounts.clone(),
                 mem_top: config.mem_top,
             };
-            match xisa_native::run(&image, &native)
-                .with_context(|| format!("cannot run {}", path.display()))?
-            {
-                NativeOutcome::Exited(code) => code,
-                NativeOutcome::Faulted(fault) => {
-                    eprintln!("error: {fault}");
-                    fault.status()
-                }
-            }
+            let run = xisa_native::run(&image, &native, capture.policy()?)
+                .with_context(|| format!("cannot run {}", path.display()))?;
+            native_status(run, capture, verbose)
         }
     };
     if verbose > 0 {
         eprintln!("xisa: guest exited with status {status}");
     }
     Ok(ExitCode::from(status as u8))
+}
+
+/// The exit status of a native run, after reporting its captures.
+pub fn native_status(run: xisa_native::NativeRun, capture: &CaptureArgs, verbose: u8) -> i32 {
+    report_captures(capture, &run.captures, run.points, verbose);
+    match run.outcome {
+        NativeOutcome::Exited(code) => code,
+        NativeOutcome::Checkpointed => 0,
+        NativeOutcome::Faulted(fault) => {
+            eprintln!("error: {fault}");
+            fault.status()
+        }
+    }
 }

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use super::codec::PageView;
 use super::error::{CheckpointError, hex};
-use super::model::{ArchivedCheckpoint, ArchivedPageRecord, Checkpoint, PageEncoding};
+use super::model::{
+    ArchivedCheckpoint, ArchivedPageRecord, Checkpoint, PageEncoding, PersonalityRecord,
+};
 use super::{FORMAT_VERSION, HEADER_SIZE, MAGIC, PAGE_SIZE, ROOT_SIZE, validate};
 use crate::image::{self, Image};
 use crate::memory_map::MemoryMap;
@@ -102,6 +104,12 @@ impl CheckpointFile {
     /// An owned copy of the whole checkpoint.
     pub fn deserialize(&self) -> Result<Checkpoint, CheckpointError> {
         rkyv::deserialize::<Checkpoint, rkyv::rancor::Error>(self.archived())
+            .map_err(|e| CheckpointError::Archive(e.to_string()))
+    }
+
+    /// An owned copy of the personality state (small; pages stay in the file).
+    pub fn personality(&self) -> Result<PersonalityRecord, CheckpointError> {
+        rkyv::deserialize::<PersonalityRecord, rkyv::rancor::Error>(&self.archived().personality)
             .map_err(|e| CheckpointError::Archive(e.to_string()))
     }
 

@@ -484,7 +484,11 @@ fn foreign_files_are_named() {
         }],
         call_sites: vec![],
     };
-    let image = write_image(&manifest, &[(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())]);
+    let image = write_image(
+        &manifest,
+        &[],
+        &[(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())],
+    );
     let cases: [(&[u8], &str); 6] = [
         (&image, "not a checkpoint: it looks like an xisa image"),
         (
@@ -900,9 +904,16 @@ fn the_image_must_match() {
         call_sites: vec![],
     };
     let wasm = [(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())];
-    let image =
-        crate::image::Image::from_bytes(write_image(&manifest(MAP.rodata_size), &wasm)).unwrap();
-    let other = crate::image::Image::from_bytes(write_image(&manifest(0x10), &wasm)).unwrap();
+    let neutral = |rodata_size: u64| vec![0u8; (rodata_size + MAP.data_size) as usize];
+    let image = crate::image::Image::from_bytes(write_image(
+        &manifest(MAP.rodata_size),
+        &neutral(MAP.rodata_size),
+        &wasm,
+    ))
+    .unwrap();
+    let other =
+        crate::image::Image::from_bytes(write_image(&manifest(0x10), &neutral(0x10), &wasm))
+            .unwrap();
 
     let mut checkpoint = sample().checkpoint;
     checkpoint.image_id = image.id();

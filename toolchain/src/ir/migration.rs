@@ -78,7 +78,13 @@ pub fn create_countdown(module: &mut Module) {
     countdown.set_alignment(8);
 }
 
-pub fn instrument(module: &mut Module, mode: MigrationPoints) -> Result<Vec<CallSite>> {
+/// `indexed` names the functions whose address the program takes (they are called through
+/// function-pointer indices, so their uses no longer show it).
+pub fn instrument(
+    module: &mut Module,
+    mode: MigrationPoints,
+    indexed: &[String],
+) -> Result<Vec<CallSite>> {
     if mode == MigrationPoints::None {
         return Ok(Vec::new());
     }
@@ -113,10 +119,11 @@ pub fn instrument(module: &mut Module, mode: MigrationPoints) -> Result<Vec<Call
         .into_iter()
         .filter(|f| !f.is_declaration())
         .collect();
+    let indexed: HashSet<&str> = indexed.iter().map(String::as_str).collect();
     let address_taken: Vec<Value> = functions
         .iter()
         .copied()
-        .filter(|f| !f.only_called_directly())
+        .filter(|f| !f.only_called_directly() || indexed.contains(f.name().as_str()))
         .collect();
     let mut reaches: HashSet<Value> = HashSet::new();
     loop {

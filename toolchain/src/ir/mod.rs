@@ -107,7 +107,7 @@ pub fn neutralise(
     shadow_stack::move_allocas_to_shadow_stack(module);
     migration::create_countdown(module);
     let placement = regions::place_globals(module)?;
-    let call_sites = migration::instrument(module, points)?;
+    let call_sites = migration::instrument(module, points, &functions.names)?;
     fnptr::keep_indexed_functions(module, &functions);
     module
         .verify()

@@ -1,0 +1,151 @@
+//! `xisa restore FILE`: resume a checkpoint on any target of its image.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use xisa_format::checkpoint::CheckpointFile;
+use xisa_format::image::Image;
+use xisa_native::{Backend, NativeConfig, RestoreOptions};
+
+use crate::commands::capture::CaptureArgs;
+use crate::commands::run::{BackendChoice, Executor, native_status, parse_backend, parse_target};
+use crate::report::with_hint;
+use xisa_format::target::Target;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The checkpoint to resume.
+    checkpoint: PathBuf,
+    /// The image the checkpoint was captured from (default: the image with the checkpoint's
+    /// identity in the checkpoint's folder or the current folder).
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// Target to resume on: x86_64, aarch64 or wasm64 (default: the host's ISA).
+    #[arg(long, value_parser = parse_target)]
+    target: Option<Target>,
+    /// How to run a native target: kvm or emu (default: kvm when /dev/kvm opens and the
+    /// target is the host's, else emu).
+    #[arg(long, value_parser = parse_backend)]
+    backend: Option<BackendChoice>,
+    /// Make a host folder visible to the guest: HOST[:GUEST]; give the same folders the
+    /// captured run had (open files are reopened by their guest paths).
+    #[arg(long = "dir", value_name = "HOST[:GUEST]")]
+    dirs: Vec<String>,
+    /// Overwrite every register and native-stack byte that is not part of a neutral frame
+    /// with a pattern before resuming (a self-test of the migration contract).
+    #[arg(long)]
+    poison: bool,
+    #[command(flatten)]
+    capture: CaptureArgs,
+}
+
+pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
+    let file = CheckpointFile::open(&args.checkpoint)
+        .with_context(|| format!("cannot restore {}", args.checkpoint.display()))?;
+    let image_path = match &args.image {
+        Some(path) => path.clone(),
+        None => find_image(&args.checkpoint, &file)?,
+    };
+    let image = Image::open(&image_path)
+        .with_context(|| format!("cannot read the image {}", image_path.display()))?;
+    file.validate_against_image(&image)
+        .with_context(|| format!("cannot restore {}", args.checkpoint.display()))?;
+    let executor = Executor::choose(args.target, args.backend)?;
+    let target = executor.target;
+    if !image.targets().contains(&target) {
+        return Err(with_hint(
+            anyhow::anyhow!("{} has no {target} program", image_path.display()),
+            "choose another --target",
+        ));
+    }
+    let mounts = args
+        .dirs
+        .iter()
+        .map(|d| crate::commands::run::parse_mount(d))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if verbose > 0 {
+        eprintln!(
+            "xisa: restoring {} (captured on {}) on {}",
+            args.checkpoint.display(),
+            file.source_target(),
+            executor.describe()
+        );
+    }
+    let context = || format!("cannot restore {}", args.checkpoint.display());
+    let status = match executor.backend {
+        None => {
+            anyhow::bail!("restoring on wasm64 is not available in this build")
+        }
+        Some(BackendChoice::Process) => {
+            return Err(with_hint(
+                anyhow::anyhow!("a checkpoint cannot be resumed as a Linux process"),
+                "use --backend kvm or emu",
+            ));
+        }
+        Some(choice) => {
+            let native = NativeConfig {
+                target,
+                backend: if choice == BackendChoice::Kvm {
+                    Backend::Kvm
+                } else {
+                    Backend::Emu
+                },
+                args: Vec::new(),
+                env: Vec::new(),
+                mounts,
+                mem_top: file.memory_map().mem_top,
+            };
+            let options = RestoreOptions {
+                poison: args.poison,
+            };
+            let run = xisa_native::restore(&image, &file, &native, options, args.capture.policy()?)
+                .with_context(context)?;
+            native_status(run, &args.capture, verbose)
+        }
+    };
+    if verbose > 0 {
+        eprintln!("xisa: guest exited with status {status}");
+    }
+    Ok(ExitCode::from(status as u8))
+}
+
+/// Looks for the checkpoint's image next to it and in the current folder.
+pub fn find_image(checkpoint: &Path, file: &CheckpointFile) -> anyhow::Result<PathBuf> {
+    let wanted = file.image_id();
+    let mut folders = vec![
+        checkpoint
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf(),
+    ];
+    folders.push(PathBuf::from("."));
+    for folder in folders {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        let mut candidates: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "xisa"))
+            .collect();
+        candidates.sort();
+        for candidate in candidates {
+            if Image::open(&candidate).is_ok_and(|image| image.id() == wanted) {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(with_hint(
+        anyhow::anyhow!(
+            "no image with identity {} next to {} or in the current folder",
+            hex(&wanted),
+            checkpoint.display()
+        ),
+        "name the image with --image",
+    ))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,231 @@
+//! When to capture: the policy an executor follows at migration points, shared by every
+//! executor so `--checkpoint-at`, SIGUSR1 and `--then` mean the same thing everywhere.
+//!
+//! Migration points decrement the neutral counter `__xisa_countdown` and call out when it
+//! reaches zero (ARCHITECTURE §5). Setting it to N stops the program at the N-th point from
+//! now; an asynchronous request sets it to 1 from another thread, so the program stops at its
+//! next point without the executor having to interrupt it.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::snapshot::COUNTDOWN_IDLE;
+
+/// What the run does after writing a checkpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AfterCapture {
+    /// Stop the program; the run succeeds.
+    #[default]
+    Exit,
+    /// Keep running.
+    Continue,
+}
+
+/// The capture policy of one run.
+#[derive(Clone, Debug, Default)]
+pub struct MigrationPolicy {
+    /// Capture at the N-th migration point passed (counting from the start of this run).
+    pub checkpoint_at: Option<u64>,
+    /// Where checkpoints go; `None` runs without capturing (points are only counted).
+    pub checkpoint_to: Option<PathBuf>,
+    pub then: AfterCapture,
+    /// Asynchronous capture requests (SIGUSR1, `xisa checkpoint`).
+    pub trigger: Option<Arc<Trigger>>,
+}
+
+/// A request to capture at the next migration point, made from any thread.
+#[derive(Debug, Default)]
+pub struct Trigger {
+    state: Mutex<TriggerState>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct TriggerState {
+    requested_at: Option<Instant>,
+    closed: bool,
+}
+
+impl Trigger {
+    pub fn new() -> Arc<Trigger> {
+        Arc::new(Trigger::default())
+    }
+
+    /// Asks for a capture at the next migration point.
+    pub fn request(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.requested_at.get_or_insert_with(Instant::now);
+        self.changed.notify_all();
+    }
+
+    /// Takes the pending request, if any, with the time it was made.
+    pub fn take(&self) -> Option<Instant> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .requested_at
+            .take()
+    }
+
+    fn pending(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .requested_at
+            .is_some()
+    }
+
+    /// Ends every [`Trigger::arm`] thread.
+    pub fn close(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        self.changed.notify_all();
+    }
+
+    /// Starts a thread that, whenever a request is pending, sets the countdown at `countdown`
+    /// to 1 so the program stops at its next migration point. The program decrements the
+    /// counter without atomics, so a store can be lost to a racing decrement: the thread
+    /// repeats it until the executor takes the request. The thread ends on [`Trigger::close`].
+    ///
+    /// # Safety
+    /// `countdown` must point to the 8-byte-aligned countdown in guest memory and stay valid
+    /// until `close` has been called and the returned handle joined.
+    pub unsafe fn arm(self: &Arc<Self>, countdown: *mut i64) -> std::thread::JoinHandle<()> {
+        struct Countdown(*mut i64);
+        // SAFETY: the caller keeps the memory alive until the thread is joined; the thread
+        // only performs atomic stores to it.
+        unsafe impl Send for Countdown {}
+        let countdown = Countdown(countdown);
+        let trigger = Arc::clone(self);
+        std::thread::spawn(move || {
+            let countdown = countdown;
+            // SAFETY: aligned and live for the thread's life (the caller's contract); the
+            // guest's plain accesses and these atomic stores are both single 8-byte moves.
+            let counter = unsafe { AtomicI64::from_ptr(countdown.0) };
+            loop {
+                let mut state = trigger.state.lock().unwrap_or_else(|e| e.into_inner());
+                while state.requested_at.is_none() && !state.closed {
+                    state = trigger
+                        .changed
+                        .wait(state)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+                if state.closed {
+                    return;
+                }
+                drop(state);
+                while trigger.pending() {
+                    counter.store(1, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+        })
+    }
+}
+
+/// Counts migration points across countdown resets.
+#[derive(Clone, Copy, Debug)]
+pub struct PointCounter {
+    /// Points passed before the countdown was last set.
+    passed_before: u64,
+    /// The value the countdown was last set to.
+    set_to: i64,
+}
+
+impl Default for PointCounter {
+    fn default() -> Self {
+        PointCounter {
+            passed_before: 0,
+            set_to: COUNTDOWN_IDLE,
+        }
+    }
+}
+
+impl PointCounter {
+    /// Points passed so far, given the countdown's current value.
+    pub fn passed(&self, countdown: i64) -> u64 {
+        self.passed_before + (self.set_to.wrapping_sub(countdown)).max(0) as u64
+    }
+
+    /// Records that the countdown (now `countdown`) is being set to `value`.
+    pub fn reset(&mut self, countdown: i64, value: i64) {
+        self.passed_before = self.passed(countdown);
+        self.set_to = value;
+    }
+}
+
+/// What happened at one capture, for the run's summary line and for benchmarks.
+#[derive(Clone, Debug)]
+pub struct CaptureReport {
+    pub path: PathBuf,
+    /// Migration points passed when the capture happened.
+    pub point: u64,
+    pub frames: usize,
+    pub pages: u64,
+    pub file_size: u64,
+    /// Converting frames and reading personality and registers.
+    pub state_time: Duration,
+    /// Encoding memory pages.
+    pub memory_time: Duration,
+    /// Writing the file.
+    pub write_time: Duration,
+    /// From an asynchronous request to the point being reached.
+    pub response_latency: Option<Duration>,
+}
+
+impl std::fmt::Display for CaptureReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "checkpoint written to {} at migration point {}: {} frames, {} pages, {} bytes (state {:.0} µs, memory {:.1} ms",
+            self.path.display(),
+            self.point,
+            self.frames,
+            self.pages,
+            self.file_size,
+            self.state_time.as_secs_f64() * 1e6,
+            self.memory_time.as_secs_f64() * 1e3,
+        )?;
+        if let Some(latency) = self.response_latency {
+            write!(f, ", response {:.2} ms", latency.as_secs_f64() * 1e3)?;
+        }
+        f.write_str(")")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_are_counted_across_resets() {
+        let mut counter = PointCounter::default();
+        assert_eq!(counter.passed(COUNTDOWN_IDLE - 5), 5);
+        counter.reset(COUNTDOWN_IDLE - 5, 3);
+        assert_eq!(counter.passed(0), 8);
+        counter.reset(0, COUNTDOWN_IDLE);
+        assert_eq!(counter.passed(COUNTDOWN_IDLE - 2), 10);
+    }
+
+    #[test]
+    fn an_armed_trigger_sets_the_countdown_until_taken() {
+        let trigger = Trigger::new();
+        let mut countdown = Box::new(COUNTDOWN_IDLE);
+        let pointer: *mut i64 = &mut *countdown;
+        // SAFETY: `countdown` outlives the thread, which is joined below.
+        let handle = unsafe { trigger.arm(pointer) };
+        trigger.request();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // SAFETY: aligned, live; the other thread only stores atomically.
+        let view = unsafe { AtomicI64::from_ptr(pointer) };
+        while view.load(Ordering::Relaxed) != 1 {
+            assert!(Instant::now() < deadline, "the countdown was never set");
+            std::thread::yield_now();
+        }
+        assert!(trigger.take().is_some());
+        assert!(trigger.take().is_none());
+        trigger.close();
+        handle.join().unwrap();
+    }
+}

@@ -1,0 +1,326 @@
+//! Neutral memory ⇄ checkpoint regions, shared by every executor.
+//!
+//! A checkpoint stores only the pages that differ from what a fresh run of the image holds
+//! before its first instruction: the image's initial rodata and data bytes, zeros everywhere
+//! else. Restoring is therefore "load the image's program, then write the stored pages"
+//! (spec.md §5.4). Capture looks at the parts of neutral memory a program can have written:
+//! the start-up block, the used part of the shadow stack, the image's regions, the brk heap
+//! and the mmap regions.
+
+use std::ops::Range;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use xisa_format::abi::ABI_VERSION;
+use xisa_format::checkpoint::{
+    self, Checkpoint, CheckpointError, CheckpointFile, FrameRecord, MapRecord, NeutralRegisters,
+    PAGE_SIZE, PageDecoder, PageEncoder, PersonalityRecord, RegionRecord, ThreadRecord,
+};
+use xisa_format::image::Image;
+use xisa_format::memory_map::{GUEST_PAGE_SIZE, MemoryMap, SHADOW_STACK, STARTUP, align_up};
+use xisa_format::target::Target;
+use xisa_personality::GuestMemory;
+
+use crate::NeutralFrame;
+use crate::control::CaptureReport;
+
+/// Neutral symbol holding the shadow-stack pointer.
+pub const SHADOW_STACK_POINTER: &str = "__xisa_ssp";
+/// Neutral symbol holding the thread pointer.
+pub const THREAD_POINTER: &str = "__xisa_thread_pointer";
+/// Neutral symbol the migration points count down.
+pub const COUNTDOWN: &str = "__xisa_countdown";
+/// The countdown's value when no migration is wanted.
+pub const COUNTDOWN_IDLE: i64 = i64::MAX;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("cannot read guest memory at {address:#x} ({length} bytes) for the checkpoint")]
+    Read { address: u64, length: u64 },
+    #[error("cannot write guest memory at {address:#x} while restoring")]
+    Write { address: u64 },
+    #[error("the program has no `{0}` symbol (was it built by this xisa-cc?)")]
+    Symbol(&'static str),
+    #[error(transparent)]
+    Page(#[from] CheckpointError),
+    #[error("cannot write the checkpoint to {path}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What an executor knows at a migration point, besides guest memory.
+pub struct CaptureInput<'a> {
+    pub image: &'a Image,
+    pub source: Target,
+    pub map: MemoryMap,
+    /// Innermost first.
+    pub frames: Vec<NeutralFrame>,
+    pub personality: PersonalityRecord,
+}
+
+/// Reads an 8-byte neutral global.
+pub fn read_global(
+    image: &Image,
+    memory: &dyn GuestMemory,
+    name: &'static str,
+) -> Result<u64, SnapshotError> {
+    let address = image
+        .manifest()
+        .symbol_address(name)
+        .ok_or(SnapshotError::Symbol(name))?;
+    let bytes = memory
+        .bytes(address, 8)
+        .map_err(|_| SnapshotError::Read { address, length: 8 })?;
+    Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
+}
+
+/// Writes an 8-byte neutral global.
+pub fn write_global(
+    image: &Image,
+    memory: &mut dyn GuestMemory,
+    name: &'static str,
+    value: u64,
+) -> Result<(), SnapshotError> {
+    let address = image
+        .manifest()
+        .symbol_address(name)
+        .ok_or(SnapshotError::Symbol(name))?;
+    memory
+        .bytes_mut(address, 8)
+        .map_err(|_| SnapshotError::Write { address })?
+        .copy_from_slice(&value.to_le_bytes());
+    Ok(())
+}
+
+/// Builds the checkpoint of a program stopped at a migration point.
+pub fn capture(
+    memory: &dyn GuestMemory,
+    input: CaptureInput<'_>,
+) -> Result<Checkpoint, SnapshotError> {
+    let CaptureInput {
+        image,
+        source,
+        map,
+        frames,
+        personality,
+    } = input;
+    let shadow_stack_pointer = read_global(image, memory, SHADOW_STACK_POINTER)?;
+    // A program that never sets a thread pointer may have had the global optimised away.
+    let thread_pointer = read_global(image, memory, THREAD_POINTER).unwrap_or(0);
+    let mut ranges = vec![STARTUP];
+    let shadow_low =
+        shadow_stack_pointer.clamp(SHADOW_STACK.start, SHADOW_STACK.end) & !(GUEST_PAGE_SIZE - 1);
+    ranges.push(shadow_low..SHADOW_STACK.end);
+    ranges.push(
+        map.image.rodata().start..align_up(personality.brk.max(map.brk_base()), GUEST_PAGE_SIZE),
+    );
+    for region in &personality.mmap_regions {
+        ranges.push(region.start..region.end);
+    }
+    let regions = capture_ranges(image, memory, &merge(ranges))?;
+    Ok(Checkpoint {
+        image_id: image.id(),
+        abi_version: ABI_VERSION,
+        source_target: source.id(),
+        created_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+        map: MapRecord {
+            rodata_size: map.image.rodata_size,
+            data_size: map.image.data_size,
+            bss_size: map.image.bss_size,
+            mem_top: map.mem_top,
+        },
+        threads: vec![ThreadRecord {
+            frames: frames
+                .into_iter()
+                .map(|f| FrameRecord {
+                    call_site: f.call_site,
+                    record: f.record,
+                })
+                .collect(),
+            registers: NeutralRegisters {
+                shadow_stack_pointer,
+                thread_pointer,
+            },
+        }],
+        regions,
+        personality,
+    })
+}
+
+/// Captures, writes the file and reports; `state_time` is what the executor spent on frames,
+/// registers and personality before calling.
+pub fn capture_to_file(
+    memory: &dyn GuestMemory,
+    input: CaptureInput<'_>,
+    path: &Path,
+    state_time: Duration,
+) -> Result<CaptureReport, SnapshotError> {
+    let frames = input.frames.len();
+    let started = Instant::now();
+    let checkpoint = capture(memory, input)?;
+    let memory_time = started.elapsed();
+    let pages = checkpoint
+        .regions
+        .iter()
+        .map(|r| r.pages.len() as u64)
+        .sum();
+    let bytes = checkpoint::write(&checkpoint)?;
+    write_atomically(path, &bytes)?;
+    Ok(CaptureReport {
+        path: path.to_path_buf(),
+        point: 0,
+        frames,
+        pages,
+        file_size: bytes.len() as u64,
+        state_time,
+        memory_time,
+        write_time: started.elapsed() - memory_time,
+        response_latency: None,
+    })
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, so a reader never
+/// sees half a checkpoint and a failed write leaves any earlier checkpoint intact.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SnapshotError> {
+    let failed = |source| SnapshotError::File {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".partial-{}", std::process::id()));
+    let temporary = std::path::PathBuf::from(temporary);
+    std::fs::write(&temporary, bytes).map_err(failed)?;
+    std::fs::rename(&temporary, path).map_err(|e| {
+        let _ = std::fs::remove_file(&temporary);
+        failed(e)
+    })
+}
+
+/// Sorted, page-aligned, merged where they touch.
+fn merge(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
+    for range in &mut ranges {
+        range.start &= !(GUEST_PAGE_SIZE - 1);
+        range.end = align_up(range.end, GUEST_PAGE_SIZE);
+    }
+    ranges.retain(|r| r.start < r.end);
+    ranges.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    merged
+}
+
+/// Encodes the pages of `ranges` that differ from a fresh run, as regions of consecutive
+/// such pages.
+fn capture_ranges(
+    image: &Image,
+    memory: &dyn GuestMemory,
+    ranges: &[Range<u64>],
+) -> Result<Vec<RegionRecord>, SnapshotError> {
+    let mut encoder = PageEncoder::new();
+    let mut regions: Vec<RegionRecord> = Vec::new();
+    let zero = [0u8; PAGE_SIZE];
+    for range in ranges {
+        let mut address = range.start;
+        while address < range.end {
+            let page = memory
+                .bytes(address, GUEST_PAGE_SIZE)
+                .map_err(|_| SnapshotError::Read {
+                    address,
+                    length: GUEST_PAGE_SIZE,
+                })?;
+            let page: &[u8; PAGE_SIZE] = page.try_into().expect("one page");
+            let initial = image.initial_page(address);
+            let unchanged = match initial {
+                Some(initial) => {
+                    page[..initial.len()] == *initial
+                        && page[initial.len()..] == zero[initial.len()..]
+                }
+                None => page == &zero,
+            };
+            if !unchanged {
+                // Inside the image's data a zero page must be stored explicitly; the
+                // encoder's same-as-image case cannot occur (the page differs).
+                let mut record = encoder.encode(page, None);
+                match regions.last_mut() {
+                    Some(last) if last.start + last.length == address => {
+                        record.index = last.pages.len() as u32;
+                        last.pages.push(record);
+                        last.length += GUEST_PAGE_SIZE;
+                    }
+                    _ => regions.push(RegionRecord {
+                        start: address,
+                        length: GUEST_PAGE_SIZE,
+                        pages: vec![record],
+                    }),
+                }
+            }
+            address += GUEST_PAGE_SIZE;
+        }
+    }
+    Ok(regions)
+}
+
+/// Writes every stored page of a validated checkpoint into guest memory that holds a fresh
+/// load of the image's program. Returns the number of pages written.
+pub fn restore_memory(
+    file: &CheckpointFile,
+    image: &Image,
+    memory: &mut dyn GuestMemory,
+) -> Result<u64, SnapshotError> {
+    let mut decoder = PageDecoder::new();
+    let mut written = 0;
+    for (address, view) in file.pages() {
+        let out = memory
+            .bytes_mut(address, GUEST_PAGE_SIZE)
+            .map_err(|_| SnapshotError::Write { address })?;
+        let out: &mut [u8; PAGE_SIZE] = out.try_into().expect("one page");
+        decoder.materialise(address, view, image.initial_page(address), out)?;
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// The frames of a validated checkpoint's thread, innermost first.
+pub fn frames(file: &CheckpointFile) -> Vec<NeutralFrame> {
+    file.archived()
+        .threads
+        .first()
+        .map(|thread| {
+            thread
+                .frames
+                .iter()
+                .map(|f| NeutralFrame {
+                    call_site: f.call_site.to_native(),
+                    record: f.record.to_vec(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_merge_and_align() {
+        let merged = merge(vec![
+            0x5000..0x5001,
+            0x1000..0x3000,
+            0x2800..0x4000,
+            0x9000..0x9000,
+        ]);
+        assert_eq!(merged, vec![0x1000..0x4000, 0x5000..0x6000]);
+    }
+}
