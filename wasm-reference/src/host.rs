@@ -38,7 +38,5 @@ pub fn define_imports(linker: &mut Linker<Guest>) -> wasmtime::Result<()> {
             }
         },
     )?;
-    // Migration points fire here; capture is added by the checkpoint support.
-    linker.func_wrap("xisa", "migrate", |_caller: Caller<'_, Guest>| {})?;
     Ok(())
 }

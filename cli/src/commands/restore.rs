@@ -75,7 +75,15 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
     let context = || format!("cannot restore {}", args.checkpoint.display());
     let status = match executor.backend {
         None => {
-            anyhow::bail!("restoring on wasm64 is not available in this build")
+            let config = xisa_wasm::RunConfig {
+                args: Vec::new(),
+                env: Vec::new(),
+                mounts,
+                mem_top: file.memory_map().mem_top,
+            };
+            let run = xisa_wasm::restore(&image, &file, &config, args.capture.policy()?)
+                .with_context(context)?;
+            crate::commands::run::wasm_status(run, &args.capture, verbose)
         }
         Some(BackendChoice::Process) => {
             return Err(with_hint(

@@ -236,29 +236,11 @@ fn launch(
         );
     }
     let status = match executor.backend {
-        None if capture.wants_capture() => {
-            anyhow::bail!("capturing wasm64 runs is not available in this build")
+        None => {
+            let run = xisa_wasm::run(&image, config, capture.policy()?)
+                .with_context(|| format!("cannot run {}", path.display()))?;
+            wasm_status(run, capture, verbose)
         }
-        None => match xisa_wasm::run(&image, config)
-            .with_context(|| format!("cannot run {}", path.display()))?
-        {
-            RunOutcome::Exited(code) => code,
-            RunOutcome::Trapped(trap) => {
-                eprintln!("error: {trap}");
-                if !trap.backtrace.is_empty() {
-                    eprintln!("  guest backtrace (innermost first):");
-                    let shown = if verbose > 0 {
-                        trap.backtrace.len()
-                    } else {
-                        trap.backtrace.len().min(8)
-                    };
-                    for frame in &trap.backtrace[..shown] {
-                        eprintln!("    {frame}");
-                    }
-                }
-                trap.status
-            }
-        },
         Some(BackendChoice::Process) => {
             // A process sees the host's file system: run it in the one folder it was given.
             let cwd = match config.mounts.as_slice() {
@@ -301,6 +283,30 @@ fn launch(
         eprintln!("xisa: guest exited with status {status}");
     }
     Ok(ExitCode::from(status as u8))
+}
+
+/// The exit status of a wasm64 run, after reporting its captures.
+pub fn wasm_status(run: xisa_wasm::WasmRun, capture: &CaptureArgs, verbose: u8) -> i32 {
+    report_captures(capture, &run.captures, run.points, verbose);
+    match run.outcome {
+        RunOutcome::Exited(code) => code,
+        RunOutcome::Checkpointed => 0,
+        RunOutcome::Trapped(trap) => {
+            eprintln!("error: {trap}");
+            if !trap.backtrace.is_empty() {
+                eprintln!("  guest backtrace (innermost first):");
+                let shown = if verbose > 0 {
+                    trap.backtrace.len()
+                } else {
+                    trap.backtrace.len().min(8)
+                };
+                for frame in &trap.backtrace[..shown] {
+                    eprintln!("    {frame}");
+                }
+            }
+            trap.status
+        }
+    }
 }
 
 /// The exit status of a native run, after reporting its captures.

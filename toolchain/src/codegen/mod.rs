@@ -4,6 +4,7 @@
 
 pub mod elf;
 pub mod statepoints;
+pub mod unwind;
 pub mod wasm;
 
 use xisa_format::target::Target;
@@ -104,6 +105,7 @@ fn compile(target: Target, program: &NeutralProgram) -> Result<Vec<u8>> {
                         .add_attribute(context.const_string_attribute("wasm-import-name", import));
                 }
             }
+            unwind::lower(&mut module)?;
         }
         Target::X86_64 | Target::Aarch64 => {
             statepoints::lower(&mut module, &program.functions)?;

@@ -27,6 +27,7 @@ pub fn link(object: &[u8], sysroot: &Sysroot) -> Result<Vec<u8>> {
             .arg(&output)
             .arg("--no-entry")
             .arg("--export=__xisa_start")
+            .arg("--export-if-defined=__xisa_resume")
             .arg("--import-table")
             // wasm-ld's own stack, unused by neutral code, stays in the private area.
             .arg("--stack-first")

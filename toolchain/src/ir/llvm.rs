@@ -426,6 +426,13 @@ impl<'c> Module<'c> {
         Value(unsafe { LLVMAddGlobal(self.raw, ty.0, c.as_ptr()) })
     }
 
+    /// A global in address space `space` (on wasm, space 1 holds wasm globals).
+    pub fn add_global_in_address_space(&mut self, name: &str, ty: Type, space: u32) -> Value {
+        let c = cstring(name);
+        // SAFETY: ty belongs to this module's context.
+        Value(unsafe { LLVMAddGlobalInAddressSpace(self.raw, ty.0, c.as_ptr(), space) })
+    }
+
     pub fn add_alias(&mut self, name: &str, value_type: Type, aliasee: Value) -> Value {
         let c = cstring(name);
         // SAFETY: aliasee is a constant of this module.
@@ -1133,6 +1140,24 @@ impl Value {
             )
         }
     }
+    /// The type of a `byval(T)` on call argument `index` (0-based), if it has one.
+    pub fn call_argument_byval_type(self, index: u32) -> Option<Type> {
+        // SAFETY: caller passes a call with more than `index` arguments.
+        unsafe {
+            let attr = LLVMGetCallSiteEnumAttribute(self.0, index + 1, attribute_kind("byval"));
+            (!attr.is_null()).then(|| Type(LLVMGetTypeAttributeValue(attr)))
+        }
+    }
+    /// Removes enum attribute `name` from call argument `index` (0-based).
+    pub fn remove_call_argument_attribute(self, index: u32, name: &str) {
+        // SAFETY: caller passes a call with more than `index` arguments.
+        unsafe { LLVMRemoveCallSiteEnumAttribute(self.0, index + 1, attribute_kind(name)) }
+    }
+    /// Removes enum attribute `name` from parameter `index` (0-based) of a function.
+    pub fn remove_param_attribute(self, index: u32, name: &str) {
+        // SAFETY: caller passes a function with more than `index` parameters.
+        unsafe { LLVMRemoveEnumAttributeAtIndex(self.0, index + 1, attribute_kind(name)) }
+    }
     /// The value of a string function attribute, if present.
     pub fn string_attribute(self, key: &str) -> Option<String> {
         // SAFETY: caller passes a function; the returned attribute and its value are read at once.
@@ -1557,6 +1582,12 @@ unsafe fn retarget_phi(phi: LLVMValueRef, from: LLVMBasicBlockRef, to: LLVMBasic
         LLVMSetValueName2(replacement, name.as_ptr() as *const c_char, name.len());
         LLVMDisposeBuilder(builder);
     }
+}
+
+/// The kind id of an enum attribute (0 for an unknown name).
+fn attribute_kind(name: &str) -> u32 {
+    // SAFETY: the name is passed with its length.
+    unsafe { LLVMGetEnumAttributeKindForName(name.as_ptr() as *const c_char, name.len()) }
 }
 
 pub fn is_opcode(value: Value, opcode: LLVMOpcode) -> bool {

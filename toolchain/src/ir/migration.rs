@@ -25,6 +25,9 @@ pub const COUNTDOWN: &str = "__xisa_countdown";
 pub const MIGRATE: &str = "__xisa_migrate";
 /// Call-site attribute holding the call-site id.
 pub const CALL_SITE_ATTRIBUTE: &str = "xisa-callsite";
+/// Call-site attribute of an instrumented indirect call: the record offset of the callee's
+/// neutral function index.
+pub const CALLEE_SLOT_ATTRIBUTE: &str = "xisa-callee-slot";
 /// Function attribute holding the frame record size in bytes.
 pub const RECORD_SIZE_ATTRIBUTE: &str = "xisa-record-size";
 /// Function attribute marking functions that can reach a migration point.
@@ -177,6 +180,16 @@ pub fn instrument(
     Ok(call_sites)
 }
 
+/// The neutral function index an indirect call resolves (the argument of its resolver call).
+pub fn indirect_callee_index(call: Value) -> Option<Value> {
+    let callee = call.called_value();
+    (callee.is_instruction()
+        && callee.is_call()
+        && callee.called_value().is_function()
+        && callee.called_value().name() == super::fnptr::RESOLVER)
+        .then(|| callee.operand(0))
+}
+
 /// Does this call lead (possibly) to a migration point?
 fn call_reaches(
     call: Value,
@@ -298,10 +311,13 @@ fn build_record(
                 kept.push(value);
             }
         }
-        // An indirect callee must survive too: a rewind calls the same function again.
-        let callee = call.called_value();
-        if (callee.is_instruction() || callee.is_argument()) && seen.insert(callee) {
-            kept.push(callee);
+        // An indirect callee must survive too: a rewind calls the same function again. The
+        // record keeps its neutral index (the resolver's argument), never a code address.
+        if let Some(index) = indirect_callee_index(call)
+            && (index.is_instruction() || index.is_argument())
+            && seen.insert(index)
+        {
+            kept.push(index);
         }
     }
     let mut offsets: HashMap<Value, u64> = HashMap::new();
@@ -316,6 +332,15 @@ fn build_record(
             .alloc_size(value.type_of())
             .max(1)
             .next_multiple_of(8);
+    }
+    for &call in calls {
+        if let Some(index) = indirect_callee_index(call)
+            && let Some(offset) = offsets.get(&index)
+        {
+            call.add_call_site_attribute(
+                context.const_string_attribute(CALLEE_SLOT_ATTRIBUTE, &offset.to_string()),
+            );
+        }
     }
     let words = size.div_ceil(8).max(1);
     if words * 8 > u64::from(u16::MAX) {

@@ -1,6 +1,7 @@
 //! The whole-program IR pipeline: symbol resolution, variadic lowering, one optimisation run,
 //! then neutralisation (function indices, shadow stack, neutral data regions).
 
+pub mod byval;
 pub mod cfg;
 pub mod checks;
 pub mod entry;
@@ -104,6 +105,7 @@ pub fn neutralise(
     points: migration::MigrationPoints,
 ) -> Result<NeutralProgram> {
     let functions = fnptr::neutralise_function_pointers(module)?;
+    byval::make_copies_explicit(module);
     shadow_stack::move_allocas_to_shadow_stack(module);
     migration::create_countdown(module);
     let placement = regions::place_globals(module)?;
