@@ -28,6 +28,12 @@ enum Command {
     Exec(commands::run::ExecArgs),
     /// Resume a checkpoint on any target of its image.
     Restore(commands::restore::Args),
+    /// Ask a running `xisa run` to checkpoint at its next migration point.
+    Checkpoint(commands::checkpoint::Args),
+    /// Show what a checkpoint holds.
+    Inspect(commands::inspect::Args),
+    /// Check a checkpoint completely (and against its image when given).
+    Validate(commands::validate::Args),
     /// Prove that an image's memory layout is identical on every target.
     Verify(commands::verify::Args),
     /// Show an image's targets, sizes and memory map.
@@ -49,6 +55,9 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args, cli.verbose),
         Command::Exec(args) => commands::run::exec(args, cli.verbose),
         Command::Restore(args) => commands::restore::run(args, cli.verbose),
+        Command::Checkpoint(args) => commands::checkpoint::run(args),
+        Command::Inspect(args) => commands::inspect::run(args, cli.verbose),
+        Command::Validate(args) => commands::validate::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Info(args) => commands::info::run(args),
         Command::BuildLibc(args) => commands::build_libc::run(args),

@@ -43,6 +43,20 @@ pub enum SnapshotError {
     Symbol(&'static str),
     #[error(transparent)]
     Page(#[from] CheckpointError),
+    #[error(
+        "the program uses {features}, which keeps {captured_on} machine state in memory: a checkpoint captured on {captured_on} resumes only on {captured_on}, not {destination}"
+    )]
+    NativeState {
+        features: String,
+        captured_on: Target,
+        destination: Target,
+    },
+    #[error("invalid checkpoint: thread {thread}, frame {index} (from the innermost): {reason}")]
+    Frame {
+        thread: usize,
+        index: usize,
+        reason: String,
+    },
     #[error("cannot write the checkpoint to {path}")]
     File {
         path: String,
@@ -269,6 +283,60 @@ fn capture_ranges(
         }
     }
     Ok(regions)
+}
+
+/// Everything a checkpoint must agree on with its image, beyond the format's own rules:
+/// identity, ABI and layout, then every frame's call site and record size.
+pub fn validate_for_image(file: &CheckpointFile, image: &Image) -> Result<(), SnapshotError> {
+    file.validate_against_image(image)?;
+    let manifest = image.manifest();
+    for (thread, record) in file.archived().threads.iter().enumerate() {
+        for (index, frame) in record.frames.iter().enumerate() {
+            let id = frame.call_site.to_native();
+            let Some(expected) = manifest.record_size(id) else {
+                return Err(SnapshotError::Frame {
+                    thread,
+                    index,
+                    reason: format!("call site {id} does not exist in the image"),
+                });
+            };
+            if frame.record.len() != expected as usize {
+                return Err(SnapshotError::Frame {
+                    thread,
+                    index,
+                    reason: format!(
+                        "call site {id} keeps a {expected}-byte record, but the frame holds {} bytes",
+                        frame.record.len()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses to resume on `destination` a checkpoint whose program keeps native state in
+/// memory (the image's `native_state`) when it was captured on another target.
+pub fn check_destination(
+    file: &CheckpointFile,
+    image: &Image,
+    destination: Target,
+) -> Result<(), SnapshotError> {
+    let features: Vec<&str> = image
+        .manifest()
+        .native_state
+        .iter()
+        .map(|f| f.as_str())
+        .collect();
+    let source = file.source_target();
+    if features.is_empty() || source == destination {
+        return Ok(());
+    }
+    Err(SnapshotError::NativeState {
+        features: features.join(", "),
+        captured_on: source,
+        destination,
+    })
 }
 
 /// Writes every stored page of a validated checkpoint into guest memory that holds a fresh

@@ -12,7 +12,7 @@ use crate::target::Target;
 /// `xisa exec` when xisa is on the PATH.
 pub const SHEBANG: &[u8; 32] = b"#!/usr/bin/env -S xisa exec    \n";
 pub const MAGIC: &[u8; 8] = b"XISAIMG\0";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 pub const HEADER_SIZE: usize = 128;
 pub const SECTION_ENTRY_SIZE: usize = 32;
 /// Sections start at multiples of this.
@@ -62,6 +62,9 @@ pub struct Manifest {
     pub targets: Vec<TargetProgram>,
     /// Instrumented call sites, the same on every target (empty when not migratable).
     pub call_sites: Vec<CallSiteInfo>,
+    /// Features whose state in memory is native (e.g. `setjmp`: a jump buffer holds code
+    /// addresses and registers), so a checkpoint resumes only on the ISA that captured it.
+    pub native_state: Vec<String>,
 }
 
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -374,7 +377,12 @@ impl Image {
         rkyv::access::<ArchivedManifest, rkyv::rancor::Error>(
             &bytes[manifest_range.0..manifest_range.1],
         )
-        .map_err(|e| ImageError::Corrupt(format!("invalid manifest: {e}")))?;
+        .map_err(|_| {
+            ImageError::Corrupt(
+                "the manifest is not a valid archive (damaged, or written by another xisa-cc)"
+                    .into(),
+            )
+        })?;
         let neutral: Vec<&SectionEntry> = sections
             .iter()
             .filter(|s| s.kind == SectionKind::NeutralData as u32)
@@ -583,6 +591,7 @@ mod tests {
                 call_sites: vec![],
             }],
             call_sites: vec![],
+            native_state: vec![],
         };
         write_image(
             &manifest,
@@ -656,9 +665,10 @@ mod tests {
                 function: "f".into(),
                 record_size: 24,
             }],
+            native_state: vec!["setjmp".into()],
         };
         let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&manifest).unwrap();
-        let root = bytes.len() - 76;
+        let root = bytes.len() - 84;
         let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
         let i32_at = |at: usize| i32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
         let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
@@ -689,6 +699,19 @@ mod tests {
             (u32_at(targets_at), bytes[targets_at + 4]),
             (3, PROGRAM_WASM)
         );
+        let sites_at = (root as i64 + 68 + i64::from(i32_at(root + 68))) as usize;
+        assert_eq!(u32_at(root + 72), 1);
+        assert_eq!(
+            (
+                u32_at(sites_at),
+                &bytes[sites_at + 4..sites_at + 6],
+                u32_at(sites_at + 12)
+            ),
+            (7, &b"f\xff"[..], 24)
+        );
+        let state_at = (root as i64 + 76 + i64::from(i32_at(root + 76))) as usize;
+        assert_eq!(u32_at(root + 80), 1);
+        assert_eq!(&bytes[state_at..state_at + 8], b"setjmp\xff\xff");
     }
 
     #[test]

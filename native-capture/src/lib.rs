@@ -134,7 +134,8 @@ pub fn restore(
     options: RestoreOptions,
     policy: MigrationPolicy,
 ) -> Result<NativeRun, NativeError> {
-    file.validate_against_image(image)?;
+    snapshot::validate_for_image(file, image).map_err(MigrationError::from)?;
+    snapshot::check_destination(file, image, config.target).map_err(MigrationError::from)?;
     let map = check_image(image, file.memory_map().mem_top)?;
     let mut ram = memory::GuestRam::new(map)?;
     let program = loader::load(config.target, image.program(config.target)?, &mut ram)?;

@@ -21,7 +21,9 @@ impl FaultKind {
     pub fn signal(&self) -> i32 {
         match self {
             FaultKind::BadMemoryAccess | FaultKind::StackOverflow | FaultKind::Exception(_) => 11,
-            FaultKind::IllegalInstruction | FaultKind::Trap => 4,
+            FaultKind::IllegalInstruction => 4,
+            // Linux delivers SIGTRAP for a breakpoint instruction (`brk`, `int3`).
+            FaultKind::Trap => 5,
             FaultKind::DivideError => 8,
         }
     }

@@ -68,8 +68,12 @@ pub fn programs_dir() -> PathBuf {
     repo_root().join("tests/programs")
 }
 
-/// Every `tests/programs/*.c`, sorted by name.
+/// Every `tests/programs/*.c`, sorted by name (only those named in XISA_TEST_PROGRAMS,
+/// comma-separated, when it is set).
 pub fn corpus() -> Vec<CorpusProgram> {
+    let only: Option<Vec<String>> = std::env::var("XISA_TEST_PROGRAMS")
+        .ok()
+        .map(|names| names.split(',').map(String::from).collect());
     let dir = programs_dir();
     let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("tests/programs exists")
@@ -80,6 +84,7 @@ pub fn corpus() -> Vec<CorpusProgram> {
     sources
         .into_iter()
         .map(|source| load_program(&dir, source))
+        .filter(|p| only.as_ref().is_none_or(|names| names.contains(&p.name)))
         .collect()
 }
 

@@ -305,6 +305,13 @@ fn native_guest_faults_are_reported() {
     ];
     for executor in &executors {
         for (what, kind, function, status) in cases {
+            // `__builtin_trap` is `ud2` on x86-64 but the breakpoint `brk` on AArch64, which
+            // Linux reports as SIGTRAP.
+            let (kind, status) = if what == "illegal" && executor.target == "aarch64" {
+                ("trap instruction", 133)
+            } else {
+                (kind, status)
+            };
             let output = Command::new(xisa())
                 .arg("run")
                 .args(&executor.run_args)
@@ -324,6 +331,11 @@ fn native_guest_faults_are_reported() {
                 "{} {what}: output before the fault is lost: {message}",
                 executor.name
             );
+            if executor.name.starts_with("process/") {
+                // A process dies of the signal itself; Linux (or qemu) reports it.
+                println!("ok   {:<15} fault {what}", executor.name);
+                continue;
+            }
             assert!(
                 message.contains(&format!("guest fault on {}: {kind}", executor.target))
                     && message.contains(&format!("in function `{function}`"))
@@ -351,7 +363,9 @@ fn native_guest_faults_are_reported() {
             executor.name
         );
         assert!(
-            message.contains("integer divide error") && message.contains("in function `divide`"),
+            executor.name.starts_with("process/")
+                || (message.contains("integer divide error")
+                    && message.contains("in function `divide`")),
             "{message}"
         );
     }

@@ -9,7 +9,7 @@ use xisa_e2e::*;
 fn corpus_builds_verifies_and_matches_native_output() {
     let programs = corpus();
     assert!(
-        programs.len() >= 25,
+        programs.len() >= 25 || std::env::var_os("XISA_TEST_PROGRAMS").is_some(),
         "the corpus has only {} programs",
         programs.len()
     );

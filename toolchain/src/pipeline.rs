@@ -298,7 +298,13 @@ pub fn link(request: &LinkRequest, sysroot: &Sysroot) -> Result<LinkReport> {
     }
     phase(&mut report, "generate code");
 
-    let manifest = manifest(&program, &programs, request.opt)?;
+    let mut manifest = manifest(&program, &programs, request.opt)?;
+    manifest.native_state = native_only
+        .iter()
+        .map(|(name, _)| name.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let (first_target, first_program) = &programs[0];
     let neutral = verify::neutral_data(&manifest, *first_target, first_program)
         .map_err(|e| ToolchainError::Layout(format!("cannot read the new image's data: {e}")))?;
@@ -372,6 +378,7 @@ fn manifest(
                 record_size: c.record_size,
             })
             .collect(),
+        native_state: Vec::new(),
     })
 }
 

@@ -127,7 +127,8 @@ pub fn restore(
     config: &RunConfig,
     policy: MigrationPolicy,
 ) -> Result<WasmRun, WasmError> {
-    file.validate_against_image(image)?;
+    snapshot::validate_for_image(file, image)?;
+    snapshot::check_destination(file, image, Target::Wasm64)?;
     let map = check_image(image, file.memory_map().mem_top)?;
     let frames = snapshot::frames(file);
     let manifest = image.manifest();

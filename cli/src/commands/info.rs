@@ -53,6 +53,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "sections": sections,
             "symbols": manifest.symbols.len(),
             "function_indices": manifest.functions.len(),
+            "call_sites": manifest.call_sites.len(),
+            "native_state": manifest.native_state.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
             "memory_map": regions.iter().map(|(name, r)| serde_json::json!({"region": name, "start": r.start, "end": r.end})).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -82,6 +84,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         manifest.symbols.len(),
         manifest.functions.len()
     );
+    if manifest.call_sites.is_empty() {
+        println!("migration:  none (built with -fmigration-points=none)");
+    } else {
+        println!(
+            "migration:  {} instrumented call sites",
+            manifest.call_sites.len()
+        );
+    }
+    if !manifest.native_state.is_empty() {
+        let features: Vec<&str> = manifest.native_state.iter().map(|f| f.as_str()).collect();
+        println!(
+            "            uses {}: checkpoints resume only on the ISA that captured them",
+            features.join(", ")
+        );
+    }
     println!("memory map (default --mem {} MiB):", DEFAULT_MEM_TOP >> 20);
     for (name, range) in regions {
         println!(

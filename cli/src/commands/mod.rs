@@ -1,7 +1,10 @@
 pub mod build_libc;
 pub mod capture;
 pub mod cc;
+pub mod checkpoint;
 pub mod info;
+pub mod inspect;
 pub mod restore;
 pub mod run;
+pub mod validate;
 pub mod verify;

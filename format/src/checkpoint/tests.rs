@@ -483,6 +483,7 @@ fn foreign_files_are_named() {
             call_sites: vec![],
         }],
         call_sites: vec![],
+        native_state: vec![],
     };
     let image = write_image(
         &manifest,
@@ -902,6 +903,7 @@ fn the_image_must_match() {
             call_sites: vec![],
         }],
         call_sites: vec![],
+        native_state: vec![],
     };
     let wasm = [(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())];
     let neutral = |rodata_size: u64| vec![0u8; (rodata_size + MAP.data_size) as usize];

@@ -1204,6 +1204,10 @@ impl Value {
         // SAFETY: caller passes a GEP instruction or GEP constant expression.
         Type(unsafe { LLVMGetGEPSourceElementType(self.0) })
     }
+    pub fn set_volatile(self, volatile: bool) {
+        // SAFETY: caller passes a load or store.
+        unsafe { LLVMSetVolatile(self.0, volatile as i32) }
+    }
     pub fn erase(self) {
         // SAFETY: caller passes an instruction with no remaining uses.
         unsafe { LLVMInstructionEraseFromParent(self.0) }
@@ -1341,6 +1345,7 @@ impl Builder {
     }
     /// An empty inline-assembly statement that takes `pointer` and clobbers memory: code after
     /// it must reload anything stored through `pointer`.
+    /// A compiler barrier: the memory `pointer` points into may have changed.
     pub fn memory_barrier(&self, context: &Context, pointer: Value) -> Value {
         let fn_type = context.function_type(context.void(), &[context.ptr()], false);
         let constraints = "r,~{memory}";

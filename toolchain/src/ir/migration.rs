@@ -32,6 +32,8 @@ pub const CALLEE_SLOT_ATTRIBUTE: &str = "xisa-callee-slot";
 pub const RECORD_SIZE_ATTRIBUTE: &str = "xisa-record-size";
 /// Function attribute marking functions that can reach a migration point.
 pub const REACHES_ATTRIBUTE: &str = "xisa-reaches";
+/// Runtime functions that return twice.
+const RETURNS_TWICE: [&str; 5] = ["setjmp", "_setjmp", "__setjmp", "sigsetjmp", "__sigsetjmp"];
 /// Function attribute marking code that is not the application's (libc, start-up).
 pub const LIBRARY_ATTRIBUTE: &str = "xisa-library";
 /// Name of the frame record alloca.
@@ -164,7 +166,15 @@ pub fn instrument(
             .into_iter()
             .filter(|i| i.is_call() && call_reaches(*i, migrate, &reaches, indirect_reaches))
             .collect();
-        let record_size = build_record(context, &builder, &layout, function, &calls)?;
+        // A setjmp returns a second time through longjmp, possibly after a migration rebuilt
+        // this frame from its record: what is live across it must be in the record too.
+        let mut demoted = calls.clone();
+        demoted.extend(function.instructions().into_iter().filter(|i| {
+            i.is_call()
+                && i.called_value().is_function()
+                && RETURNS_TWICE.contains(&i.called_value().name().as_str())
+        }));
+        let record_size = build_record(context, &builder, &layout, function, &demoted)?;
         for call in calls {
             call.add_call_site_attribute(
                 context.const_string_attribute(CALL_SITE_ATTRIBUTE, &next_id.to_string()),
@@ -394,7 +404,9 @@ fn build_record(
                             let term = from.terminator().expect("predecessor has a terminator");
                             builder.position_before(term);
                             let address = slot(builder, value);
-                            builder.load(value.type_of(), address, "reload")
+                            let reload = builder.load(value.type_of(), address, "reload");
+                            reload.set_volatile(true);
+                            reload
                         });
                         user.set_operand(i as u32, reloaded);
                     }
@@ -403,6 +415,9 @@ fn build_record(
                 builder.position_before(user);
                 let address = slot(builder, value);
                 let reloaded = builder.load(value.type_of(), address, "reload");
+                // Volatile, so the back end cannot merge reloads into a load through a
+                // selected address it computes before the call (and keeps in a spill slot).
+                reloaded.set_volatile(true);
                 for i in 0..user.num_operands() {
                     if user.operand(i) == value {
                         user.set_operand(i, reloaded);

@@ -85,7 +85,18 @@ pub fn resolve_and_internalise(module: &mut Module) -> Result<()> {
 
 /// Variadic lowering, then the optimisation run whose result every target compiles.
 pub fn optimise(module: &mut Module, opt: OptLevel) -> Result<()> {
-    llvm::set_llvm_options(&["--expand-variadics-override=lowering"]);
+    llvm::set_llvm_options(&[
+        "--expand-variadics-override=lowering",
+        // Code generation must not create values that live across an instrumented call
+        // outside the frame record (ARCHITECTURE §5): machine LICM and CSE would keep hoisted
+        // constants and addresses in spill slots, constant hoisting and loop strength
+        // reduction would add new cross-call values after the record was built.
+        "--disable-machine-licm",
+        "--disable-postra-machine-licm",
+        "--disable-machine-cse",
+        "--disable-constant-hoisting",
+        "--disable-lsr",
+    ]);
     let machine = optimisation_machine()?;
     // LLVM's variadic lowering knows the wasm calling convention only by the wasm32 triple;
     // it works on the wasm64 layout unchanged.
