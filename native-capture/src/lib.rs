@@ -12,6 +12,7 @@ pub mod process;
 pub mod vcpu;
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use xisa_converters::control::{CaptureReport, MigrationPolicy};
 use xisa_converters::snapshot;
@@ -96,6 +97,10 @@ pub struct NativeRun {
     pub captures: Vec<CaptureReport>,
     /// Migration points the program passed.
     pub points: u64,
+    /// For a restore: from opening the checkpoint to the guest running.
+    pub resume_time: Option<Duration>,
+    /// Time the guest ran (hypercalls and captures included).
+    pub run_time: Duration,
 }
 
 /// Runs `config.target`'s program of `image` from its start.
@@ -114,7 +119,16 @@ pub fn run(
     build_startup_block(&mut ram, &config.args, &config.env, random)
         .map_err(NativeError::Startup)?;
     let vcpu = make_vcpu(config, &mut ram, &program)?;
-    execute(image, config, policy, vcpu, ram, &mut personality, &program)
+    execute(
+        image,
+        config,
+        policy,
+        vcpu,
+        ram,
+        &mut personality,
+        &program,
+        None,
+    )
 }
 
 /// Options of a restore beyond those of a run.
@@ -134,6 +148,7 @@ pub fn restore(
     options: RestoreOptions,
     policy: MigrationPolicy,
 ) -> Result<NativeRun, NativeError> {
+    let started = Instant::now();
     snapshot::validate_for_image(file, image).map_err(MigrationError::from)?;
     snapshot::check_destination(file, image, config.target).map_err(MigrationError::from)?;
     let map = check_image(image, file.memory_map().mem_top)?;
@@ -153,7 +168,17 @@ pub fn restore(
         resume.frame_pointer,
         options.poison,
     )?;
-    execute(image, config, policy, vcpu, ram, &mut personality, &program)
+    let resume_started = Some(started);
+    execute(
+        image,
+        config,
+        policy,
+        vcpu,
+        ram,
+        &mut personality,
+        &program,
+        resume_started,
+    )
 }
 
 fn check_image(image: &Image, mem_top: u64) -> Result<MemoryMap, NativeError> {
@@ -184,6 +209,7 @@ fn personality_config(config: &NativeConfig, map: MemoryMap) -> Config {
     Config { mounts, map }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn execute(
     image: &Image,
     config: &NativeConfig,
@@ -192,9 +218,12 @@ fn execute(
     mut ram: memory::GuestRam,
     personality: &mut Personality,
     program: &loader::LoadedProgram,
+    resume_started: Option<Instant>,
 ) -> Result<NativeRun, NativeError> {
     let mut migration = Migration::new(image, config.target, policy)?;
     migration.start(&mut ram)?;
+    let resume_time = resume_started.map(|t| t.elapsed());
+    let running = Instant::now();
     let outcome = monitor::serve(
         config.target,
         vcpu.as_mut(),
@@ -203,6 +232,7 @@ fn execute(
         &program.symbols,
         &mut migration,
     );
+    let run_time = running.elapsed();
     migration.finish();
     let points = migration.points_passed(&ram);
     // The vCPU (and its VM) must go before the memory it maps.
@@ -211,6 +241,8 @@ fn execute(
         outcome: outcome?,
         captures: std::mem::take(&mut migration.captures),
         points,
+        resume_time,
+        run_time,
     })
 }
 

@@ -8,6 +8,7 @@ mod trap;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use wasmtime::{Instance, Linker, Module, Store, Table, TableType, TypedFunc};
 use xisa_converters::control::{AfterCapture, CaptureReport, MigrationPolicy, PointCounter};
@@ -58,6 +59,10 @@ pub struct WasmRun {
     pub captures: Vec<CaptureReport>,
     /// Migration points the program passed.
     pub points: u64,
+    /// For a restore: from opening the checkpoint to the guest running.
+    pub resume_time: Option<Duration>,
+    /// Time the guest ran (host calls and captures included).
+    pub run_time: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +121,7 @@ pub fn run(
         build_startup_block(&mut guest_memory, &config.args, &config.env, random)
             .map_err(WasmError::Startup)?;
     }
-    session.execute(Entry::Start)
+    session.execute(Entry::Start, None)
 }
 
 /// Resumes a validated checkpoint of `image` on wasm64. `config.mem_top`, `args` and `env`
@@ -127,6 +132,7 @@ pub fn restore(
     config: &RunConfig,
     policy: MigrationPolicy,
 ) -> Result<WasmRun, WasmError> {
+    let started = Instant::now();
     snapshot::validate_for_image(file, image)?;
     snapshot::check_destination(file, image, Target::Wasm64)?;
     let map = check_image(image, file.memory_map().mem_top)?;
@@ -147,7 +153,7 @@ pub fn restore(
     let unwinder = &mut session.store.data_mut().unwinder;
     unwinder.mode = Mode::Rewinding;
     unwinder.frames = frames;
-    session.execute(Entry::Resume)
+    session.execute(Entry::Resume, Some(started))
 }
 
 fn check_image(image: &Image, mem_top: u64) -> Result<MemoryMap, WasmError> {
@@ -269,7 +275,11 @@ impl<'a> Session<'a> {
         Ok((address, bytes))
     }
 
-    fn execute(mut self, mut entry: Entry) -> Result<WasmRun, WasmError> {
+    fn execute(
+        mut self,
+        mut entry: Entry,
+        resume_started: Option<Instant>,
+    ) -> Result<WasmRun, WasmError> {
         let first = self.store.data().unwinder.first_countdown();
         {
             let (_, bytes) = self.countdown()?;
@@ -293,7 +303,10 @@ impl<'a> Session<'a> {
             }
             None => None,
         };
+        let resume_time = resume_started.map(|t| t.elapsed());
+        let running = Instant::now();
         let result = self.drive(&mut entry);
+        let run_time = running.elapsed();
         if let Some(trigger) = &trigger {
             trigger.close();
         }
@@ -310,6 +323,8 @@ impl<'a> Session<'a> {
             outcome,
             captures,
             points,
+            resume_time,
+            run_time,
         })
     }
 

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use xisa_native::control::{AfterCapture, CaptureReport, MigrationPolicy, Trigger};
 
@@ -17,6 +18,10 @@ pub struct CaptureArgs {
     /// What the run does after a capture: exit (status 0) or continue.
     #[arg(long, value_name = "exit|continue", value_parser = parse_then, default_value = "exit")]
     pub then: AfterCapture,
+    /// Write the run's figures (migration points passed, run and resume times, every
+    /// capture with its timings and size) to FILE as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub stats: Option<PathBuf>,
 }
 
 fn parse_then(text: &str) -> Result<AfterCapture, String> {
@@ -61,19 +66,57 @@ fn listen_for_requests() -> anyhow::Result<Arc<Trigger>> {
     Ok(trigger)
 }
 
-/// Prints what a run captured, and warns when `--checkpoint-at` was never reached.
-pub fn report_captures(args: &CaptureArgs, captures: &[CaptureReport], points: u64, verbose: u8) {
-    for capture in captures {
+/// What a finished run reports.
+pub struct RunFacts<'a> {
+    pub captures: &'a [CaptureReport],
+    pub points: u64,
+    pub resume_time: Option<Duration>,
+    pub run_time: Duration,
+    pub status: i32,
+}
+
+/// Prints what a run captured, warns when `--checkpoint-at` was never reached and writes
+/// `--stats`.
+pub fn report_run(args: &CaptureArgs, facts: &RunFacts<'_>, verbose: u8) {
+    for capture in facts.captures {
         eprintln!("xisa: {capture}");
     }
     if let Some(n) = args.checkpoint_at
-        && !captures.iter().any(|c| c.point == n)
+        && !facts.captures.iter().any(|c| c.point == n)
     {
         eprintln!(
-            "warning: the program passed only {points} migration points, so --checkpoint-at {n} never captured"
+            "warning: the program passed only {} migration points, so --checkpoint-at {n} never captured",
+            facts.points
         );
     }
     if verbose > 0 {
-        eprintln!("xisa: {points} migration points passed");
+        eprintln!("xisa: {} migration points passed", facts.points);
+        if let Some(resume) = facts.resume_time {
+            eprintln!("xisa: resumed in {:.3} ms", resume.as_secs_f64() * 1e3);
+        }
+    }
+    if let Some(path) = &args.stats {
+        let micros = |d: Duration| d.as_secs_f64() * 1e6;
+        let value = serde_json::json!({
+            "status": facts.status,
+            "points": facts.points,
+            "run_us": micros(facts.run_time),
+            "resume_us": facts.resume_time.map(micros),
+            "captures": facts.captures.iter().map(|c| serde_json::json!({
+                "path": c.path.display().to_string(),
+                "point": c.point,
+                "frames": c.frames,
+                "pages": c.pages,
+                "bytes": c.file_size,
+                "state_us": micros(c.state_time),
+                "memory_us": micros(c.memory_time),
+                "write_us": micros(c.write_time),
+                "response_us": c.response_latency.map(micros),
+            })).collect::<Vec<_>>(),
+        });
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        if let Err(error) = std::fs::write(path, text + "\n") {
+            eprintln!("warning: cannot write {}: {error}", path.display());
+        }
     }
 }

@@ -311,7 +311,9 @@ fn locate(image: &Image, frames: &mut [Frame]) {
         let Some(location) = locations.next() else {
             break;
         };
-        if !location.starts_with("??") && !location.is_empty() {
+        // Without line tables the symbolizer gives `??` or line 0.
+        let line = location.split(':').nth(1).unwrap_or("0");
+        if !location.starts_with("??") && line != "0" && !line.is_empty() {
             frame.location = Some(location);
         }
     }

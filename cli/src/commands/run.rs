@@ -11,7 +11,7 @@ use xisa_format::target::Target;
 use xisa_native::{Backend, NativeConfig, NativeOutcome};
 use xisa_wasm::{RunConfig, RunOutcome};
 
-use crate::commands::capture::{CaptureArgs, report_captures};
+use crate::commands::capture::{CaptureArgs, RunFacts, report_run};
 use crate::report::with_hint;
 
 #[derive(clap::Args)]
@@ -287,9 +287,8 @@ fn launch(
 
 /// The exit status of a wasm64 run, after reporting its captures.
 pub fn wasm_status(run: xisa_wasm::WasmRun, capture: &CaptureArgs, verbose: u8) -> i32 {
-    report_captures(capture, &run.captures, run.points, verbose);
-    match run.outcome {
-        RunOutcome::Exited(code) => code,
+    let status = match &run.outcome {
+        RunOutcome::Exited(code) => *code,
         RunOutcome::Checkpointed => 0,
         RunOutcome::Trapped(trap) => {
             eprintln!("error: {trap}");
@@ -306,18 +305,35 @@ pub fn wasm_status(run: xisa_wasm::WasmRun, capture: &CaptureArgs, verbose: u8) 
             }
             trap.status
         }
-    }
+    };
+    let facts = RunFacts {
+        captures: &run.captures,
+        points: run.points,
+        resume_time: run.resume_time,
+        run_time: run.run_time,
+        status,
+    };
+    report_run(capture, &facts, verbose);
+    status
 }
 
 /// The exit status of a native run, after reporting its captures.
 pub fn native_status(run: xisa_native::NativeRun, capture: &CaptureArgs, verbose: u8) -> i32 {
-    report_captures(capture, &run.captures, run.points, verbose);
-    match run.outcome {
-        NativeOutcome::Exited(code) => code,
+    let status = match &run.outcome {
+        NativeOutcome::Exited(code) => *code,
         NativeOutcome::Checkpointed => 0,
         NativeOutcome::Faulted(fault) => {
             eprintln!("error: {fault}");
             fault.status()
         }
-    }
+    };
+    let facts = RunFacts {
+        captures: &run.captures,
+        points: run.points,
+        resume_time: run.resume_time,
+        run_time: run.run_time,
+        status,
+    };
+    report_run(capture, &facts, verbose);
+    status
 }

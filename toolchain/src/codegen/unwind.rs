@@ -142,6 +142,8 @@ fn lower_function(
         // restores its own frame before looking at them).
         let rewind = function.append_block("xisa.rewind");
         builder.position_at_end(rewind);
+        // Calls in a function with debug information need a location.
+        builder.set_debug_location_from(call);
         let fn_type = call.called_function_type();
         let callee = rewind_callee(context, builder, protocol, call, record, &fail)?;
         let args: Vec<Value> = fn_type
@@ -209,6 +211,7 @@ fn lower_function(
         }
         rewind_targets.push((i32t.const_int(u64::from(id)), rewind));
     }
+    builder.clear_debug_location();
 
     // Entry: after the static allocas, a rewinding program dispatches to its call site.
     let first_code = entry

@@ -13,7 +13,9 @@ use llvm_sys::analysis::{LLVMVerifierFailureAction, LLVMVerifyModule};
 use llvm_sys::bit_reader::LLVMParseBitcodeInContext2;
 use llvm_sys::bit_writer::LLVMWriteBitcodeToMemoryBuffer;
 use llvm_sys::core::*;
-use llvm_sys::debuginfo::{LLVMDIFileGetFilename, LLVMDIScopeGetFile, LLVMGetSubprogram};
+use llvm_sys::debuginfo::{
+    LLVMDIFileGetFilename, LLVMDIScopeGetFile, LLVMGetSubprogram, LLVMInstructionGetDebugLoc,
+};
 use llvm_sys::error::{LLVMDisposeErrorMessage, LLVMErrorRef, LLVMGetErrorMessage};
 use llvm_sys::linker::LLVMLinkModules2;
 use llvm_sys::prelude::*;
@@ -1298,6 +1300,18 @@ impl Drop for Builder {
 }
 
 impl Builder {
+    /// Gives the instructions built from now on the debug location of `instruction` (none
+    /// if it has none).
+    pub fn set_debug_location_from(&self, instruction: Value) {
+        // SAFETY: live builder and instruction; a null location clears it.
+        unsafe { LLVMSetCurrentDebugLocation2(self.raw, LLVMInstructionGetDebugLoc(instruction.0)) }
+    }
+
+    pub fn clear_debug_location(&self) {
+        // SAFETY: live builder; null clears the location.
+        unsafe { LLVMSetCurrentDebugLocation2(self.raw, ptr::null_mut()) }
+    }
+
     pub fn position_before(&self, instruction: Value) {
         // SAFETY: instruction is live and in a block.
         unsafe { LLVMPositionBuilderBefore(self.raw, instruction.0) }
