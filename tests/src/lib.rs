@@ -409,3 +409,107 @@ pub fn threads() -> usize {
         .map(|n| n.get())
         .unwrap_or(2)
 }
+
+/// The x86-64 executor for migration tests: KVM where `/dev/kvm` opens on an x86-64 host,
+/// else CPU emulation (saying SKIPPED for KVM with the reason).
+pub fn x86_64_executor() -> Executor {
+    match kvm_available() {
+        Ok(()) if cfg!(target_arch = "x86_64") => Executor::kvm_x86_64(),
+        Ok(()) => {
+            println!("SKIPPED kvm/x86_64: this host is not x86-64; using emu/x86_64");
+            Executor::emu_x86_64()
+        }
+        Err(reason) => {
+            println!("SKIPPED kvm/x86_64: {reason}; using emu/x86_64");
+            Executor::emu_x86_64()
+        }
+    }
+}
+
+/// Builds a C file (not necessarily from the corpus) into `image` with `xisa-cc -O2`.
+pub fn build_source(source: &Path, image: &Path) -> Result<(), String> {
+    let output = Command::new(xisa_cc())
+        .args(["-std=c11", "-O2"])
+        .arg(source)
+        .arg("-o")
+        .arg(image)
+        .output()
+        .map_err(|e| format!("cannot run xisa-cc: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "xisa-cc {} failed:\n{}",
+            source.display(),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+/// Checks that `output` is a clean refusal: a non-zero exit status (not a signal), no panic,
+/// and an `error:` message on stderr containing every one of `words`. Returns the message.
+pub fn refused(output: &Output, words: &[&str]) -> Result<String, String> {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let message = stderr.trim().to_string();
+    match output.status.code() {
+        None => {
+            return Err(format!(
+                "killed by a signal ({:?}): {message}",
+                output.status
+            ));
+        }
+        Some(0) => return Err(format!("exited 0 instead of refusing: {message}")),
+        Some(101) => return Err(format!("exited 101 (a Rust panic?): {message}")),
+        Some(_) => {}
+    }
+    if stderr.contains("panicked") || stderr.contains("RUST_BACKTRACE") {
+        return Err(format!("panicked: {message}"));
+    }
+    if !stderr.contains("error:") {
+        return Err(format!("no `error:` message: {message}"));
+    }
+    let missing: Vec<&&str> = words.iter().filter(|w| !stderr.contains(**w)).collect();
+    if !missing.is_empty() {
+        return Err(format!("message lacks {missing:?}: {message}"));
+    }
+    Ok(message)
+}
+
+/// Migration points an uninterrupted `xisa run -v` of `image` passes in `sandbox`.
+pub fn migration_points(
+    image: &Path,
+    executor: &Executor,
+    sandbox: &Path,
+    args: &[&str],
+    stdin: Option<&Path>,
+) -> Result<u64, String> {
+    let output = Command::new(xisa())
+        .arg("run")
+        .arg("-v")
+        .args(&executor.run_args)
+        .arg("--dir")
+        .arg(sandbox)
+        .arg(image)
+        .arg("--")
+        .args(args)
+        .stdin(match stdin {
+            Some(file) => Stdio::from(std::fs::File::open(file).map_err(|e| e.to_string())?),
+            None => Stdio::null(),
+        })
+        .output()
+        .map_err(|e| format!("cannot run xisa: {e}"))?;
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("xisa: ")?
+                .strip_suffix(" migration points passed")?
+                .parse()
+                .ok()
+        })
+        .ok_or_else(|| {
+            format!(
+                "`xisa run -v` did not report its migration points:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+}
