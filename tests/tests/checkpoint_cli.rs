@@ -69,7 +69,7 @@ fn check_json(
     );
     let mem_top = value["mem_top"].as_u64().unwrap_or(1);
     expect(
-        mem_top % 0x1_0000 == 0 && mem_top >= 0x800_0000,
+        mem_top.is_multiple_of(0x1_0000) && mem_top >= 0x800_0000,
         format!("mem_top {mem_top:#x}"),
     );
 
@@ -88,7 +88,7 @@ fn check_json(
     for frame in &frames {
         let record = frame["record_bytes"].as_u64().unwrap_or(1);
         expect(
-            frame["call_site"].as_u64().unwrap_or(0) > 0 && record % 8 == 0 && record > 0,
+            frame["call_site"].as_u64().unwrap_or(0) > 0 && record.is_multiple_of(8) && record > 0,
             format!("frame {frame}"),
         );
     }
@@ -101,7 +101,7 @@ fn check_json(
         let start = region["start"].as_u64().unwrap_or(1);
         let length = region["length"].as_u64().unwrap_or(1);
         expect(
-            start % 4096 == 0 && length % 4096 == 0 && length > 0 && start >= end,
+            start.is_multiple_of(4096) && length.is_multiple_of(4096) && length > 0 && start >= end,
             format!("region {region}: not page-aligned, empty or out of order"),
         );
         expect(
@@ -309,7 +309,7 @@ fn inspect_describes_checkpoints_from_every_target() {
 
         if problems.is_empty() {
             println!(
-                "ok   inspect of a {} checkpoint ({frames} frames)",
+                "ok   inspect: checkpoint from {} ({frames} frames)",
                 place.name
             );
         } else {
