@@ -232,7 +232,11 @@ pub fn link(request: &LinkRequest, sysroot: &Sysroot) -> Result<LinkReport> {
     for _ in 0..MAX_LIBRARY_ROUNDS {
         let module = linker.module();
         ir::resolve_and_internalise(module)?;
-        ir::optimise(module, request.opt)?;
+        ir::optimise(
+            module,
+            request.opt,
+            request.migration_points != ir::migration::MigrationPoints::None,
+        )?;
         optimised = true;
         let mut needed = libcalls::new_declarations(module, ir::symbols::is_runtime_import);
         needed.extend(libcalls::codegen_libcalls(module));

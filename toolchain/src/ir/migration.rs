@@ -32,6 +32,61 @@ pub const CALLEE_SLOT_ATTRIBUTE: &str = "xisa-callee-slot";
 pub const RECORD_SIZE_ATTRIBUTE: &str = "xisa-record-size";
 /// Function attribute marking functions that can reach a migration point.
 pub const REACHES_ATTRIBUTE: &str = "xisa-reaches";
+/// Where a reload can move: out of the outermost loop around a use that contains no
+/// instrumented call, to that loop's preheader, when the value is defined outside the loop.
+/// Nothing crosses a call that way, and hot inner loops do not reload on every iteration.
+struct ReloadHoisting<'a> {
+    cfg: &'a Cfg,
+    /// Per block: the call-free loops around it, outermost first, with their preheaders.
+    regions: HashMap<llvm::Block, Vec<(HashSet<usize>, llvm::Block)>>,
+}
+
+impl<'a> ReloadHoisting<'a> {
+    fn new(cfg: &'a Cfg, call_blocks: &HashSet<llvm::Block>) -> Self {
+        let mut regions: HashMap<llvm::Block, Vec<(HashSet<usize>, llvm::Block)>> = HashMap::new();
+        for l in cfg.loops() {
+            if l.body.iter().any(|&b| call_blocks.contains(&cfg.order[b])) {
+                continue;
+            }
+            let body: HashSet<usize> = l.body.iter().copied().collect();
+            let outside: Vec<usize> = cfg.predecessors[l.header]
+                .iter()
+                .copied()
+                .filter(|p| !body.contains(p))
+                .collect();
+            let [preheader] = outside.as_slice() else {
+                continue;
+            };
+            if cfg.successors[*preheader] != [l.header] {
+                continue;
+            }
+            for &b in &l.body {
+                regions
+                    .entry(cfg.order[b])
+                    .or_default()
+                    .push((body.clone(), cfg.order[*preheader]));
+            }
+        }
+        for loops in regions.values_mut() {
+            loops.sort_by_key(|(body, _)| std::cmp::Reverse(body.len()));
+        }
+        ReloadHoisting { cfg, regions }
+    }
+
+    /// The block to reload `value` in for a use in `block`, if not the use itself.
+    fn target(&self, block: llvm::Block, value: Value) -> Option<llvm::Block> {
+        let defined_in = (!value.is_argument()).then(|| self.cfg.index[&value.parent_block()]);
+        self.regions
+            .get(&block)?
+            .iter()
+            .find_map(|(body, preheader)| {
+                defined_in
+                    .is_none_or(|d| !body.contains(&d))
+                    .then_some(*preheader)
+            })
+    }
+}
+
 /// Runtime functions that return twice.
 const RETURNS_TWICE: [&str; 5] = ["setjmp", "_setjmp", "__setjmp", "sigsetjmp", "__sigsetjmp"];
 /// Function attribute marking code that is not the application's (libc, start-up).
@@ -368,6 +423,9 @@ fn build_record(
     let slot = |builder: &Builder, value: Value| {
         builder.byte_gep(context, record, i64t.const_int(offsets[&value]), "slot")
     };
+    let call_blocks: HashSet<llvm::Block> = calls.iter().map(|c| c.parent_block()).collect();
+    let hoisting = ReloadHoisting::new(&cfg, &call_blocks);
+    let mut hoisted: HashMap<(Value, llvm::Block), Value> = HashMap::new();
     let mut stores = HashSet::new();
     for &value in &kept {
         let users = value.users();
@@ -400,24 +458,41 @@ fn build_record(
                 let mut per_block: HashMap<llvm::Block, Value> = HashMap::new();
                 for (i, (incoming, from)) in user.incoming().into_iter().enumerate() {
                     if incoming == value {
-                        let reloaded = *per_block.entry(from).or_insert_with(|| {
-                            let term = from.terminator().expect("predecessor has a terminator");
-                            builder.position_before(term);
-                            let address = slot(builder, value);
-                            let reload = builder.load(value.type_of(), address, "reload");
-                            reload.set_volatile(true);
-                            reload
+                        let at = hoisting.target(from, value).unwrap_or(from);
+                        let reloaded = *per_block.entry(at).or_insert_with(|| {
+                            *hoisted.entry((value, at)).or_insert_with(|| {
+                                let term = at.terminator().expect("block has a terminator");
+                                builder.position_before(term);
+                                let address = slot(builder, value);
+                                let reload = builder.load(value.type_of(), address, "reload");
+                                reload.set_volatile(call_blocks.contains(&at));
+                                reload
+                            })
                         });
                         user.set_operand(i as u32, reloaded);
                     }
                 }
             } else {
-                builder.position_before(user);
-                let address = slot(builder, value);
-                let reloaded = builder.load(value.type_of(), address, "reload");
-                // Volatile, so the back end cannot merge reloads into a load through a
-                // selected address it computes before the call (and keeps in a spill slot).
-                reloaded.set_volatile(true);
+                let reloaded = match hoisting.target(user.parent_block(), value) {
+                    // In a call-free loop the value cannot change: reload it once before.
+                    Some(at) => *hoisted.entry((value, at)).or_insert_with(|| {
+                        builder.position_before(at.terminator().expect("block has a terminator"));
+                        let address = slot(builder, value);
+                        let reload = builder.load(value.type_of(), address, "reload");
+                        reload.set_volatile(call_blocks.contains(&at));
+                        reload
+                    }),
+                    None => {
+                        builder.position_before(user);
+                        let address = slot(builder, value);
+                        let reload = builder.load(value.type_of(), address, "reload");
+                        // Volatile next to a call, so the back end cannot merge reloads into
+                        // a load through a selected address it computes before the call (and
+                        // keeps in a spill slot).
+                        reload.set_volatile(call_blocks.contains(&user.parent_block()));
+                        reload
+                    }
+                };
                 for i in 0..user.num_operands() {
                     if user.operand(i) == value {
                         user.set_operand(i, reloaded);

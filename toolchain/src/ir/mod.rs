@@ -84,19 +84,24 @@ pub fn resolve_and_internalise(module: &mut Module) -> Result<()> {
 }
 
 /// Variadic lowering, then the optimisation run whose result every target compiles.
-pub fn optimise(module: &mut Module, opt: OptLevel) -> Result<()> {
-    llvm::set_llvm_options(&[
-        "--expand-variadics-override=lowering",
-        // Code generation must not create values that live across an instrumented call
-        // outside the frame record (ARCHITECTURE §5): machine LICM and CSE would keep hoisted
-        // constants and addresses in spill slots, constant hoisting and loop strength
-        // reduction would add new cross-call values after the record was built.
+pub fn optimise(module: &mut Module, opt: OptLevel, migratable: bool) -> Result<()> {
+    // Code generation must not create values that live across an instrumented call outside
+    // the frame record (ARCHITECTURE §5): machine LICM and CSE would keep hoisted constants
+    // and addresses in spill slots, constant hoisting and loop strength reduction would add
+    // new cross-call values after the record was built. Options are per process, and one
+    // process links one program.
+    const MIGRATABLE_CODEGEN: [&str; 5] = [
         "--disable-machine-licm",
         "--disable-postra-machine-licm",
         "--disable-machine-cse",
         "--disable-constant-hoisting",
         "--disable-lsr",
-    ]);
+    ];
+    let mut options = vec!["--expand-variadics-override=lowering"];
+    if migratable {
+        options.extend(MIGRATABLE_CODEGEN);
+    }
+    llvm::set_llvm_options(&options);
     let machine = optimisation_machine()?;
     // LLVM's variadic lowering knows the wasm calling convention only by the wasm32 triple;
     // it works on the wasm64 layout unchanged.
