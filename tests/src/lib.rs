@@ -513,3 +513,100 @@ pub fn migration_points(
             )
         })
 }
+
+/// Debian source packages built with their own build files (tests/tests/debian_*.rs).
+pub mod debian {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    use super::{files_under, profile_dir, programs_dir, work_dir};
+
+    /// Downloads a Debian source package (once) and returns the path of its upstream tarball.
+    pub fn fetch(package: &str) -> PathBuf {
+        let dir = work_dir("debian-src").join(package);
+        std::fs::create_dir_all(&dir).unwrap();
+        let find = || {
+            std::fs::read_dir(&dir)
+                .unwrap()
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().contains(".orig.tar."))
+                })
+        };
+        if let Some(tarball) = find() {
+            return tarball;
+        }
+        let output = Command::new("apt-get")
+            .args(["source", "--download-only", "-q", package])
+            .current_dir(&dir)
+            .output()
+            .expect("apt-get is available on Debian");
+        assert!(
+            output.status.success(),
+            "cannot fetch the Debian source package {package} (scripts/setup enables deb-src):\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        find()
+            .unwrap_or_else(|| panic!("{package}: no upstream tarball among the downloaded files"))
+    }
+
+    /// Extracts a tarball into a fresh `dest` and returns the single top folder inside it.
+    pub fn extract(tarball: &Path, dest: &Path) -> PathBuf {
+        let _ = std::fs::remove_dir_all(dest);
+        std::fs::create_dir_all(dest).unwrap();
+        let status = Command::new("tar")
+            .arg("-xf")
+            .arg(tarball)
+            .arg("-C")
+            .arg(dest)
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot extract {}", tarball.display());
+        std::fs::read_dir(dest)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.is_dir())
+            .expect("one top folder")
+    }
+
+    /// PATH with the xisa binaries first, so builds find xisa-cc and images run via `xisa exec`.
+    pub fn path_with_xisa() -> String {
+        format!(
+            "{}:{}",
+            profile_dir().display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    }
+
+    pub fn sh(dir: &Path, script: &str) {
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .env("PATH", path_with_xisa())
+            .output()
+            .expect("run sh");
+        assert!(
+            output.status.success(),
+            "`{script}` failed in {}:\n{}\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Deterministic test data: the corpus sources and expected outputs, concatenated.
+    pub fn test_input(dir: &Path) -> PathBuf {
+        let mut data = Vec::new();
+        for _ in 0..3 {
+            for file in files_under(&programs_dir()) {
+                data.extend(std::fs::read(file).unwrap());
+            }
+        }
+        let path = dir.join("input.dat");
+        std::fs::write(&path, data).unwrap();
+        path
+    }
+}

@@ -3,98 +3,11 @@
 //! (which run the freshly built images through their `#!` line), and produce byte-identical
 //! results to the same project built natively with clang.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
+use xisa_e2e::debian::*;
 use xisa_e2e::*;
-
-/// Downloads a Debian source package (once) and returns the path of its upstream tarball.
-fn fetch(package: &str) -> PathBuf {
-    let dir = work_dir("debian-src").join(package);
-    std::fs::create_dir_all(&dir).unwrap();
-    let find = || {
-        std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().contains(".orig.tar."))
-            })
-    };
-    if let Some(tarball) = find() {
-        return tarball;
-    }
-    let output = Command::new("apt-get")
-        .args(["source", "--download-only", "-q", package])
-        .current_dir(&dir)
-        .output()
-        .expect("apt-get is available on Debian");
-    assert!(
-        output.status.success(),
-        "cannot fetch the Debian source package {package} (scripts/setup enables deb-src):\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    find().unwrap_or_else(|| panic!("{package}: no upstream tarball among the downloaded files"))
-}
-
-/// Extracts a tarball into a fresh `dest` and returns the single top folder inside it.
-fn extract(tarball: &Path, dest: &Path) -> PathBuf {
-    let _ = std::fs::remove_dir_all(dest);
-    std::fs::create_dir_all(dest).unwrap();
-    let status = Command::new("tar")
-        .arg("-xf")
-        .arg(tarball)
-        .arg("-C")
-        .arg(dest)
-        .status()
-        .unwrap();
-    assert!(status.success(), "cannot extract {}", tarball.display());
-    std::fs::read_dir(dest)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-        .expect("one top folder")
-}
-
-/// PATH with the xisa binaries first, so builds find xisa-cc and images run via `xisa exec`.
-fn path_with_xisa() -> String {
-    format!(
-        "{}:{}",
-        profile_dir().display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
-fn sh(dir: &Path, script: &str) {
-    let output = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .env("PATH", path_with_xisa())
-        .output()
-        .expect("run sh");
-    assert!(
-        output.status.success(),
-        "`{script}` failed in {}:\n{}\n{}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Deterministic test data: the corpus sources and expected outputs, concatenated.
-fn test_input(dir: &Path) -> PathBuf {
-    let mut data = Vec::new();
-    for _ in 0..3 {
-        for file in files_under(&programs_dir()) {
-            data.extend(std::fs::read(file).unwrap());
-        }
-    }
-    let path = dir.join("input.dat");
-    std::fs::write(&path, data).unwrap();
-    path
-}
 
 /// Runs a program natively, stdin from `input`; returns stdout.
 fn run_native(program: &Path, args: &[&str], input: &Path) -> Vec<u8> {

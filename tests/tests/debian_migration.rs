@@ -1,0 +1,279 @@
+//! Real projects migrate: bzip2 and zlib from Debian source, built by their own build files
+//! with xisa-cc, run real workloads in a sandbox while being moved across ISAs mid-run:
+//! captured about halfway on x86_64, resumed on aarch64 and captured again about halfway
+//! through the rest, finished on wasm64 (or the reverse). Standard output and every file of
+//! the sandbox must equal those of uninterrupted runs on x86_64.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use xisa_e2e::debian::*;
+use xisa_e2e::*;
+
+/// One program run of a workload: the image and its arguments.
+struct Workload {
+    image: PathBuf,
+    args: Vec<&'static str>,
+}
+
+/// The outcome of one workload: stdout, and the migration points of the whole run.
+struct Ran {
+    stdout: Vec<u8>,
+    points: u64,
+}
+
+fn uninterrupted(work: &Workload, place: &Executor, sandbox: &Path) -> Ran {
+    let output = Command::new(xisa())
+        .arg("run")
+        .arg("-v")
+        .args(&place.run_args)
+        .arg("--dir")
+        .arg(sandbox)
+        .arg(&work.image)
+        .arg("--")
+        .args(&work.args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{:?} on {} failed: {stderr}",
+        work.args,
+        place.name
+    );
+    let points = stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("xisa: ")?
+                .strip_suffix(" migration points passed")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no migration point count: {stderr}"));
+    Ran {
+        stdout: output.stdout,
+        points,
+    }
+}
+
+/// Runs `work` across `chain`: starts on the first place, captures halfway through what is
+/// left at each hop, resumes on the next place, finishes on the last. Returns the combined
+/// stdout.
+fn migrated(
+    work: &Workload,
+    chain: &[Executor],
+    total: u64,
+    sandbox: &Path,
+    checkpoints: &Path,
+    label: &str,
+) -> Result<Vec<u8>, String> {
+    let mut stdout = Vec::new();
+    let mut left = total;
+    let mut previous: Option<PathBuf> = None;
+    for (hop, place) in chain.iter().enumerate() {
+        let mut command = Command::new(xisa());
+        match &previous {
+            None => command.arg("run"),
+            Some(checkpoint) => command
+                .arg("restore")
+                .arg(checkpoint)
+                .arg("--image")
+                .arg(&work.image),
+        };
+        command.args(&place.run_args).arg("--dir").arg(sandbox);
+        let capture = (hop + 1 < chain.len()).then(|| {
+            let at = (left / 2).max(1);
+            left -= at;
+            (at, checkpoints.join(format!("{label}.{hop}.ckpt")))
+        });
+        if let Some((at, file)) = &capture {
+            let _ = std::fs::remove_file(file);
+            command
+                .arg("--checkpoint-at")
+                .arg(at.to_string())
+                .arg("--checkpoint-to")
+                .arg(file);
+        }
+        if previous.is_none() {
+            command.arg(&work.image).arg("--").args(&work.args);
+        }
+        let output = command.stdin(Stdio::null()).output().unwrap();
+        stdout.extend_from_slice(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !output.status.success() {
+            return Err(format!(
+                "hop {hop} on {} failed ({:?}): {stderr}",
+                place.name,
+                output.status.code()
+            ));
+        }
+        if let Some((at, file)) = capture {
+            if !file.exists() || !stderr.contains("checkpoint written") {
+                return Err(format!(
+                    "hop {hop} on {} did not capture at point {at}: {stderr}",
+                    place.name
+                ));
+            }
+            previous = Some(file);
+        }
+    }
+    Ok(stdout)
+}
+
+/// Runs the workloads one after another twice, in two sandboxes seeded alike: uninterrupted
+/// on x86_64, and migrated along the chains (forward for even workloads, reversed for odd
+/// ones). Compares each stdout and, at the end, every file.
+fn migrate_project(name: &str, dir: &Path, workloads: &[Workload], seed: &dyn Fn(&Path)) {
+    let x86 = x86_64_executor();
+    let forward = [x86.clone(), Executor::emu_aarch64(), Executor::wasm64()];
+    let reverse = [Executor::wasm64(), Executor::emu_aarch64(), x86.clone()];
+    let reference = dir.join("reference");
+    let moved = dir.join("migrated");
+    let checkpoints = dir.join("checkpoints");
+    for folder in [&reference, &moved, &checkpoints] {
+        let _ = std::fs::remove_dir_all(folder);
+        std::fs::create_dir_all(folder).unwrap();
+    }
+    seed(&reference);
+    seed(&moved);
+    let mut failures = Vec::new();
+    for (i, work) in workloads.iter().enumerate() {
+        let mut command = work
+            .image
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        for arg in &work.args {
+            command = format!("{command} {arg}");
+        }
+        let expected = uninterrupted(work, &x86, &reference);
+        let chain = if i % 2 == 0 { &forward } else { &reverse };
+        let names: Vec<&str> = chain.iter().map(|p| p.name).collect();
+        let started = std::time::Instant::now();
+        match migrated(
+            work,
+            chain,
+            expected.points,
+            &moved,
+            &checkpoints,
+            &format!("{name}.{i}"),
+        ) {
+            Ok(stdout) if stdout == expected.stdout => println!(
+                "ok   `{command}` ({} points) migrated {} in {:.1} s",
+                expected.points,
+                names.join(" -> "),
+                started.elapsed().as_secs_f64()
+            ),
+            Ok(stdout) => failures.push(format!(
+                "`{command}` via {}: stdout {}",
+                names.join(" -> "),
+                first_difference(&expected.stdout, &stdout)
+            )),
+            Err(problem) => failures.push(format!("`{command}`: {problem}")),
+        }
+    }
+    let listed = |root: &Path| -> Vec<PathBuf> {
+        files_under(root)
+            .into_iter()
+            .map(|f| f.strip_prefix(root).unwrap().to_path_buf())
+            .collect()
+    };
+    let (want, have) = (listed(&reference), listed(&moved));
+    if want != have {
+        failures.push(format!("the sandboxes hold {have:?}, expected {want:?}"));
+    }
+    for file in &want {
+        let (a, b) = (
+            std::fs::read(reference.join(file)).unwrap(),
+            std::fs::read(moved.join(file)).unwrap_or_default(),
+        );
+        if a != b {
+            failures.push(format!(
+                "{} differs: {}",
+                file.display(),
+                first_difference(&a, &b)
+            ));
+        } else {
+            println!("ok   {} ({} bytes) identical", file.display(), a.len());
+        }
+    }
+    assert!(failures.is_empty(), "{name}: {failures:#?}");
+}
+
+#[test]
+fn bzip2_migrates_across_isas_mid_run() {
+    let tarball = fetch("bzip2");
+    let dir = work_dir("debian-migration/bzip2");
+    let tree = extract(&tarball, &dir.join("src"));
+    sh(
+        &tree,
+        "make CC=xisa-cc AR=llvm-ar-19 RANLIB=llvm-ranlib-19 bzip2",
+    );
+    let image = tree.join("bzip2");
+    let work = |args: Vec<&'static str>| Workload {
+        image: image.clone(),
+        args,
+    };
+    let workloads = [
+        // Compress a file (bzip2 writes input.dat.bz2 and keeps the input) ...
+        work(vec!["-k", "-9", "input.dat"]),
+        // ... and decompress it to stdout, which must give the input back.
+        work(vec!["-d", "-c", "input.dat.bz2"]),
+    ];
+    migrate_project("bzip2", &dir, &workloads, &|sandbox| {
+        test_input(sandbox);
+    });
+    let input = std::fs::read(dir.join("migrated/input.dat")).unwrap();
+    let restored = Command::new(xisa())
+        .arg("run")
+        .arg("--dir")
+        .arg(dir.join("migrated"))
+        .arg(&image)
+        .args(["--", "-d", "-c", "input.dat.bz2"])
+        .output()
+        .unwrap();
+    assert!(
+        restored.stdout == input,
+        "the migrated input.dat.bz2 does not decompress to the input"
+    );
+}
+
+#[test]
+fn zlib_migrates_across_isas_mid_run() {
+    let tarball = fetch("zlib");
+    let dir = work_dir("debian-migration/zlib");
+    let tree = extract(&tarball, &dir.join("src"));
+    sh(
+        &tree,
+        "CC=xisa-cc AR=llvm-ar-19 ./configure --static && make minigzip example",
+    );
+    let workloads = [
+        // minigzip replaces input.dat with input.dat.gz ...
+        Workload {
+            image: tree.join("minigzip"),
+            args: vec!["-9", "input.dat"],
+        },
+        // ... whose decompression to stdout is the input ...
+        Workload {
+            image: tree.join("minigzip"),
+            args: vec!["-d", "-c", "input.dat.gz"],
+        },
+        // ... and zlib's own test program, which prints its checks and writes foo.gz.
+        Workload {
+            image: tree.join("example"),
+            args: vec![],
+        },
+    ];
+    let original = dir.join("original.dat");
+    migrate_project("zlib", &dir, &workloads, &|sandbox| {
+        let input = test_input(sandbox);
+        std::fs::copy(&input, &original).unwrap();
+    });
+    let stdout = uninterrupted(&workloads[1], &Executor::wasm64(), &dir.join("migrated")).stdout;
+    assert!(
+        stdout == std::fs::read(&original).unwrap(),
+        "the migrated input.dat.gz does not decompress to the input"
+    );
+}
