@@ -62,23 +62,41 @@ struct Running {
     first: String,
 }
 
-fn start(image: &Path, executor: &Executor, sandbox: &Path, capture: &[&str]) -> Running {
-    let _ = std::fs::remove_dir_all(sandbox);
-    std::fs::create_dir_all(sandbox).unwrap();
-    let mut child = Command::new(xisa())
-        .arg("run")
+/// Starts `xisa run` (or, with `from`, `xisa restore` of that checkpoint) in the background.
+fn start(
+    image: &Path,
+    executor: &Executor,
+    sandbox: &Path,
+    capture: &[&str],
+    from: Option<&Path>,
+) -> Running {
+    if from.is_none() {
+        let _ = std::fs::remove_dir_all(sandbox);
+        std::fs::create_dir_all(sandbox).unwrap();
+    }
+    let mut command = Command::new(xisa());
+    match from {
+        None => command.arg("run"),
+        Some(checkpoint) => command
+            .arg("restore")
+            .arg(checkpoint)
+            .arg("--image")
+            .arg(image),
+    };
+    command
         .args(&executor.run_args)
         .arg("--dir")
         .arg(sandbox)
-        .args(capture)
-        .arg(image)
-        .arg("--")
-        .args(ARGS)
+        .args(capture);
+    if from.is_none() {
+        command.arg(image).arg("--").args(ARGS);
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start xisa run");
+        .expect("start xisa");
     let stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
@@ -157,7 +175,7 @@ fn setup(name: &str) -> Setup {
     let image = dir.join("gated.xisa");
     build_source(&source, &image).unwrap();
     let sandbox = dir.join("full");
-    let output = start(&image, &Executor::wasm64(), &sandbox, &[]).finish();
+    let output = start(&image, &Executor::wasm64(), &sandbox, &[], None).finish();
     assert!(output.status.success(), "the uninterrupted run failed");
     let progress = std::fs::read(sandbox.join("progress.txt")).unwrap();
     let go = dir.join("go.txt");
@@ -218,23 +236,55 @@ fn xisa_checkpoint_pid_captures_a_running_program_that_resumes_elsewhere() {
     let setup = setup("pid");
     let mut failures = Vec::new();
     let x86 = x86_64_executor();
-    for (source, destination) in [
-        (x86.clone(), Executor::emu_aarch64()),
-        (Executor::wasm64(), x86.clone()),
+    // The last case asks a running `xisa restore`: a checkpoint taken at the first
+    // migration point (main's entry) is resumed on x86_64 and asked there.
+    for (source, destination, restored) in [
+        (x86.clone(), Executor::emu_aarch64(), false),
+        (Executor::wasm64(), x86.clone(), false),
+        (x86.clone(), Executor::emu_aarch64(), true),
     ] {
-        let label = format!("{} -> {}", source.name, destination.name);
-        let tag = source.name.replace('/', "-");
+        let how = if restored { "restore on " } else { "" };
+        let label = format!("{how}{} -> {}", source.name, destination.name);
+        let tag = format!(
+            "{}{}",
+            source.name.replace('/', "-"),
+            if restored { ".restore" } else { "" }
+        );
         let checkpoint = setup.dir.join(format!("{tag}.ckpt"));
         let stats = setup.dir.join(format!("{tag}.stats.json"));
         let _ = std::fs::remove_file(&checkpoint);
         let sandbox = setup.dir.join(format!("{tag}.sandbox"));
         let checkpoint_to = checkpoint.to_str().unwrap();
         let stats_to = stats.to_str().unwrap();
+        let first = setup.dir.join(format!("{tag}.first.ckpt"));
+        if restored {
+            let _ = std::fs::remove_dir_all(&sandbox);
+            std::fs::create_dir_all(&sandbox).unwrap();
+            let output = Command::new(xisa())
+                .arg("run")
+                .args(&Executor::wasm64().run_args)
+                .arg("--dir")
+                .arg(&sandbox)
+                .args(["--checkpoint-at", "1", "--checkpoint-to"])
+                .arg(&first)
+                .arg(&setup.image)
+                .arg("--")
+                .args(ARGS)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success() && output.stdout.is_empty() && first.exists(),
+                "no checkpoint at main's entry: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
         let running = start(
             &setup.image,
             &source,
             &sandbox,
             &["--checkpoint-to", checkpoint_to, "--stats", stats_to],
+            restored.then_some(first.as_path()),
         );
         let asked = ask(running.child.id());
         let run = running.finish();
@@ -296,6 +346,7 @@ fn sigusr1_with_then_continue_captures_and_keeps_running() {
             "--stats",
             stats.to_str().unwrap(),
         ],
+        None,
     );
     let signal = Command::new("kill")
         .args(["-USR1", &running.child.id().to_string()])
@@ -376,6 +427,7 @@ fn xisa_checkpoint_refuses_processes_it_cannot_ask() {
         &Executor::wasm64(),
         &setup.dir.join("plain"),
         &[],
+        None,
     );
     let output = ask(running.child.id());
     let run = running.finish();
