@@ -84,14 +84,19 @@ impl Trigger {
     }
 
     /// Starts a thread that, whenever a request is pending, sets the countdown at `countdown`
-    /// to 1 so the program stops at its next migration point. The program decrements the
-    /// counter without atomics, so a store can be lost to a racing decrement: the thread
-    /// repeats it until the executor takes the request. The thread ends on [`Trigger::close`].
+    /// to 1 so the program stops at its next migration point, telling `counter`. The program
+    /// decrements the countdown without atomics, so a store can be lost to a racing
+    /// decrement: the thread repeats it until the executor takes the request. The thread ends
+    /// on [`Trigger::close`].
     ///
     /// # Safety
     /// `countdown` must point to the 8-byte-aligned countdown in guest memory and stay valid
     /// until `close` has been called and the returned handle joined.
-    pub unsafe fn arm(self: &Arc<Self>, countdown: *mut i64) -> std::thread::JoinHandle<()> {
+    pub unsafe fn arm(
+        self: &Arc<Self>,
+        countdown: *mut i64,
+        counter: SharedCounter,
+    ) -> std::thread::JoinHandle<()> {
         struct Countdown(*mut i64);
         // SAFETY: the caller keeps the memory alive until the thread is joined; the thread
         // only performs atomic stores to it.
@@ -100,9 +105,10 @@ impl Trigger {
         let trigger = Arc::clone(self);
         std::thread::spawn(move || {
             let countdown = countdown;
+            let counter = counter;
             // SAFETY: aligned and live for the thread's life (the caller's contract); the
             // guest's plain accesses and these atomic stores are both single 8-byte moves.
-            let counter = unsafe { AtomicI64::from_ptr(countdown.0) };
+            let countdown = unsafe { AtomicI64::from_ptr(countdown.0) };
             loop {
                 let mut state = trigger.state.lock().unwrap_or_else(|e| e.into_inner());
                 while state.requested_at.is_none() && !state.closed {
@@ -116,7 +122,10 @@ impl Trigger {
                 }
                 drop(state);
                 while trigger.pending() {
-                    counter.store(1, Ordering::Relaxed);
+                    counter
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .request_stop(countdown);
                     std::thread::sleep(Duration::from_micros(200));
                 }
             }
@@ -124,34 +133,80 @@ impl Trigger {
     }
 }
 
-/// Counts migration points across countdown resets.
+/// Counts migration points across countdown resets, including the stores a request thread
+/// makes while the program runs.
 #[derive(Clone, Copy, Debug)]
 pub struct PointCounter {
     /// Points passed before the countdown was last set.
     passed_before: u64,
     /// The value the countdown was last set to.
     set_to: i64,
+    /// The state before the request thread's last store, in case the program's racing
+    /// decrement overwrote that store.
+    undo: Option<(u64, i64)>,
 }
+
+/// A counter the executor and the request thread share.
+pub type SharedCounter = Arc<Mutex<PointCounter>>;
 
 impl Default for PointCounter {
     fn default() -> Self {
         PointCounter {
             passed_before: 0,
             set_to: COUNTDOWN_IDLE,
+            undo: None,
         }
     }
 }
 
 impl PointCounter {
-    /// Points passed so far, given the countdown's current value.
-    pub fn passed(&self, countdown: i64) -> u64 {
-        self.passed_before + (self.set_to.wrapping_sub(countdown)).max(0) as u64
+    pub fn shared() -> SharedCounter {
+        Arc::new(Mutex::new(PointCounter::default()))
     }
 
-    /// Records that the countdown (now `countdown`) is being set to `value`.
+    /// The base the countdown counts from, given its current value: a value above what was
+    /// last stored means the program never saw that store.
+    fn base(&self, countdown: i64) -> (u64, i64) {
+        match self.undo {
+            Some(before) if countdown > self.set_to => before,
+            _ => (self.passed_before, self.set_to),
+        }
+    }
+
+    /// Points passed so far, given the countdown's current value.
+    pub fn passed(&self, countdown: i64) -> u64 {
+        let (passed_before, set_to) = self.base(countdown);
+        passed_before + set_to.wrapping_sub(countdown).max(0) as u64
+    }
+
+    /// Records that the countdown (now `countdown`) is being set to `value` while the
+    /// program is stopped.
     pub fn reset(&mut self, countdown: i64, value: i64) {
         self.passed_before = self.passed(countdown);
         self.set_to = value;
+        self.undo = None;
+    }
+
+    /// From a thread running beside the program: makes the next migration point fire by
+    /// storing 1, keeping the count right.
+    pub fn request_stop(&mut self, countdown: &AtomicI64) {
+        loop {
+            let current = countdown.load(Ordering::Relaxed);
+            let base = self.base(current);
+            (self.passed_before, self.set_to) = base;
+            if current <= 1 {
+                return;
+            }
+            if countdown
+                .compare_exchange(current, 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                self.undo = Some(base);
+                self.passed_before = base.0 + base.1.wrapping_sub(current).max(0) as u64;
+                self.set_to = 1;
+                return;
+            }
+        }
     }
 }
 
@@ -209,12 +264,33 @@ mod tests {
     }
 
     #[test]
+    fn requests_keep_the_count_even_when_a_store_is_lost() {
+        let countdown = AtomicI64::new(COUNTDOWN_IDLE);
+        let mut counter = PointCounter::default();
+        countdown.store(COUNTDOWN_IDLE - 10, Ordering::Relaxed); // 10 points
+        counter.request_stop(&countdown);
+        assert_eq!(countdown.load(Ordering::Relaxed), 1);
+        assert_eq!(counter.passed(1), 10);
+        // The program's racing decrement overwrites the store (it had read IDLE - 10).
+        countdown.store(COUNTDOWN_IDLE - 11, Ordering::Relaxed);
+        assert_eq!(counter.passed(COUNTDOWN_IDLE - 11), 11);
+        countdown.store(COUNTDOWN_IDLE - 15, Ordering::Relaxed); // 4 more points
+        counter.request_stop(&countdown);
+        assert_eq!(counter.passed(1), 15);
+        countdown.store(0, Ordering::Relaxed); // the point that fires
+        assert_eq!(counter.passed(0), 16);
+        counter.reset(0, COUNTDOWN_IDLE);
+        assert_eq!(counter.passed(COUNTDOWN_IDLE - 4), 20);
+    }
+
+    #[test]
     fn an_armed_trigger_sets_the_countdown_until_taken() {
         let trigger = Trigger::new();
         let mut countdown = Box::new(COUNTDOWN_IDLE);
         let pointer: *mut i64 = &mut *countdown;
         // SAFETY: `countdown` outlives the thread, which is joined below.
-        let handle = unsafe { trigger.arm(pointer) };
+        let points = PointCounter::shared();
+        let handle = unsafe { trigger.arm(pointer, Arc::clone(&points)) };
         trigger.request();
         let deadline = Instant::now() + Duration::from_secs(10);
         // SAFETY: aligned, live; the other thread only stores atomically.
@@ -225,6 +301,8 @@ mod tests {
         }
         assert!(trigger.take().is_some());
         assert!(trigger.take().is_none());
+        // Nothing decremented the countdown: no point passed, whatever the thread stored.
+        assert_eq!(points.lock().unwrap().passed(1), 0);
         trigger.close();
         handle.join().unwrap();
     }

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use xisa_converters::control::{AfterCapture, CaptureReport, MigrationPolicy, PointCounter};
+use xisa_converters::control::{
+    AfterCapture, CaptureReport, MigrationPolicy, PointCounter, SharedCounter,
+};
 use xisa_converters::snapshot::{self, COUNTDOWN, COUNTDOWN_IDLE, CaptureInput, SnapshotError};
 use xisa_converters::{
     CallSiteTable, ConvertError, NativeResume, NativeState, native_to_neutral, neutral_to_native,
@@ -48,7 +50,7 @@ pub struct Migration<'a> {
     target: Target,
     policy: MigrationPolicy,
     countdown: u64,
-    counter: PointCounter,
+    counter: SharedCounter,
     /// `checkpoint_at` is used once.
     at_pending: bool,
     table: Option<CallSiteTable>,
@@ -72,7 +74,7 @@ impl<'a> Migration<'a> {
             at_pending: policy.checkpoint_at.is_some(),
             policy,
             countdown,
-            counter: PointCounter::default(),
+            counter: PointCounter::shared(),
             table: None,
             watcher: None,
             captures: Vec::new(),
@@ -90,7 +92,7 @@ impl<'a> Migration<'a> {
 
     fn set_countdown(&mut self, ram: &mut GuestRam, value: i64) -> Result<(), MigrationError> {
         let current = self.read_countdown(ram)?;
-        self.counter.reset(current, value);
+        self.points().reset(current, value);
         ram.write(self.countdown, &value.to_le_bytes())
             .map_err(|_| SnapshotError::Write {
                 address: self.countdown,
@@ -98,11 +100,15 @@ impl<'a> Migration<'a> {
         Ok(())
     }
 
+    fn points(&self) -> std::sync::MutexGuard<'_, PointCounter> {
+        self.counter.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Arms the countdown before the guest (re)starts.
     pub fn start(&mut self, ram: &mut GuestRam) -> Result<(), MigrationError> {
         // The counter starts from the idle value whatever memory says (a restored program's
         // countdown is whatever it was at its capture).
-        self.counter = PointCounter::default();
+        *self.points() = PointCounter::default();
         let first = match self.policy.checkpoint_at {
             Some(n) if self.policy.checkpoint_to.is_some() => n.clamp(1, i64::MAX as u64) as i64,
             _ => COUNTDOWN_IDLE,
@@ -123,7 +129,8 @@ impl<'a> Migration<'a> {
             // SAFETY: the countdown is an 8-aligned neutral global inside `ram`'s mappings,
             // which live until `finish` has closed the trigger and joined the thread (the
             // monitor calls `finish` before dropping the RAM).
-            self.watcher = Some(unsafe { Arc::clone(trigger).arm(pointer) });
+            self.watcher =
+                Some(unsafe { Arc::clone(trigger).arm(pointer, Arc::clone(&self.counter)) });
         }
         Ok(())
     }
@@ -131,7 +138,7 @@ impl<'a> Migration<'a> {
     /// Migration points passed so far.
     pub fn points_passed(&self, ram: &GuestRam) -> u64 {
         self.read_countdown(ram)
-            .map(|c| self.counter.passed(c))
+            .map(|c| self.points().passed(c))
             .unwrap_or(0)
     }
 
@@ -153,7 +160,7 @@ impl<'a> Migration<'a> {
         personality: &Personality,
     ) -> Result<PointAction, MigrationError> {
         let countdown = self.read_countdown(ram)?;
-        let point = self.counter.passed(countdown);
+        let point = self.points().passed(countdown);
         let requested = self.policy.trigger.as_ref().and_then(|t| t.take());
         let at = self.at_pending && self.policy.checkpoint_at == Some(point);
         if at {

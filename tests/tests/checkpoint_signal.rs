@@ -219,13 +219,9 @@ fn check_stats(stats: &Path, checkpoint: &Path, points: u64) -> Result<(), Strin
     }
     let point = capture["point"].as_u64().unwrap_or(0);
     if point == 0 || point > points {
-        // KNOWN BUG: a capture made on request reports point 2^63-1 (and the run's point
-        // count grows by 2^63-1 after it): the trigger thread sets the countdown to 1
-        // without the point counter learning it. Only this check is skipped.
-        println!(
-            "SKIPPED the point number of a requested capture: KNOWN BUG, reported point {point} \
-             but the program passes only {points} points"
-        );
+        return Err(format!(
+            "the capture reports migration point {point}, but the program passes only {points}: {text}"
+        ));
     }
     println!("     capture responded in {:.1} ms", response / 1e3);
     Ok(())

@@ -286,8 +286,12 @@ impl<'a> Session<'a> {
             *bytes = first.to_le_bytes();
         }
         let unwinder = &mut self.store.data_mut().unwinder;
-        unwinder.counter = PointCounter::default();
-        unwinder.counter.reset(COUNTDOWN_IDLE, first);
+        {
+            let mut points = unwinder.counter.lock().unwrap_or_else(|e| e.into_inner());
+            *points = PointCounter::default();
+            points.reset(COUNTDOWN_IDLE, first);
+        }
+        let counter = Arc::clone(&unwinder.counter);
         let trigger = match (&unwinder.policy.trigger, &unwinder.policy.checkpoint_to) {
             (Some(trigger), Some(_)) => Some(Arc::clone(trigger)),
             _ => None,
@@ -299,7 +303,7 @@ impl<'a> Session<'a> {
                 // SAFETY: the countdown is an 8-aligned neutral global in linear memory, which
                 // never moves (the engine reserves the whole address space) and lives in the
                 // store until the thread is joined below.
-                Some(unsafe { Arc::clone(trigger).arm(pointer) })
+                Some(unsafe { Arc::clone(trigger).arm(pointer, Arc::clone(&counter)) })
             }
             None => None,
         };
@@ -316,7 +320,8 @@ impl<'a> Session<'a> {
         let points = {
             let (_, bytes) = self.countdown()?;
             let countdown = i64::from_le_bytes(*bytes);
-            self.store.data().unwinder.counter.passed(countdown)
+            let points = self.store.data().unwinder.counter.lock();
+            points.unwrap_or_else(|e| e.into_inner()).passed(countdown)
         };
         let (outcome, captures) = result?;
         Ok(WasmRun {

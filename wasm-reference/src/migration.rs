@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use wasmtime::{Caller, Linker};
 use xisa_converters::NeutralFrame;
-use xisa_converters::control::{MigrationPolicy, PointCounter};
+use xisa_converters::control::{MigrationPolicy, PointCounter, SharedCounter};
 use xisa_converters::snapshot::COUNTDOWN_IDLE;
 
 use crate::Guest;
@@ -39,7 +39,7 @@ pub struct Unwinder {
     pub frames: Vec<NeutralFrame>,
     pub policy: MigrationPolicy,
     pub countdown: u64,
-    pub counter: PointCounter,
+    pub counter: SharedCounter,
     pub at_pending: bool,
     /// The point and request time of the unwind in progress.
     pub unwind_started: Option<(u64, Instant, Option<Instant>)>,
@@ -53,7 +53,7 @@ impl Unwinder {
             at_pending: policy.checkpoint_at.is_some(),
             policy,
             countdown,
-            counter: PointCounter::default(),
+            counter: PointCounter::shared(),
             unwind_started: None,
         }
     }
@@ -103,13 +103,15 @@ pub fn define_imports(linker: &mut Linker<Guest>) -> wasmtime::Result<()> {
                 ProtocolError(format!("the countdown at {address:#x} is outside memory"))
             })?;
             let countdown = i64::from_le_bytes(*bytes);
-            let point = unwinder.counter.passed(countdown);
+            let mut points = unwinder.counter.lock().unwrap_or_else(|e| e.into_inner());
+            let point = points.passed(countdown);
             let requested = unwinder.policy.trigger.as_ref().and_then(|t| t.take());
             let at = unwinder.at_pending && unwinder.policy.checkpoint_at == Some(point);
             if at {
                 unwinder.at_pending = false;
             }
-            unwinder.counter.reset(countdown, COUNTDOWN_IDLE);
+            points.reset(countdown, COUNTDOWN_IDLE);
+            drop(points);
             *bytes = COUNTDOWN_IDLE.to_le_bytes();
             if unwinder.policy.checkpoint_to.is_some() && (at || requested.is_some()) {
                 unwinder.mode = Mode::Unwinding;

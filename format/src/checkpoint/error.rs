@@ -4,7 +4,7 @@ use super::{FORMAT_VERSION, HEADER_SIZE};
 /// where (region, page, thread, frame, fd ...).
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: String,
         #[source]

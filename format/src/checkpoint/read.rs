@@ -84,8 +84,8 @@ impl CheckpointFile {
                 actual: actual.to_hex().to_string(),
             });
         }
-        let checkpoint = rkyv::access::<ArchivedCheckpoint, rkyv::rancor::Error>(archive)
-            .map_err(|e| CheckpointError::Archive(e.to_string()))?;
+        let checkpoint = rkyv::access::<ArchivedCheckpoint, rancor::BoxedError>(archive)
+            .map_err(|e| CheckpointError::Archive(archive_positions(&e.to_string(), archive)))?;
         let (source_target, map) = validate::check(checkpoint)?;
         Ok(CheckpointFile {
             bytes,
@@ -193,6 +193,29 @@ impl CheckpointFile {
         }
         Ok(())
     }
+}
+
+/// The validator names places by host address; say file offsets instead.
+fn archive_positions(message: &str, archive: &[u8]) -> String {
+    let base = archive.as_ptr() as i128 - HEADER_SIZE as i128;
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("0x") {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 2..]
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .map_or(rest.len() - at - 2, |n| n);
+        let text = &rest[at..at + 2 + digits];
+        match i128::from_str_radix(&text[2..], 16) {
+            Ok(address) if (address - base).abs() < 1 << 40 => {
+                out.push_str(&format!("file offset {}", address - base));
+            }
+            _ => out.push_str(text),
+        }
+        rest = &rest[at + 2 + digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The view of a validated page.
