@@ -5,7 +5,8 @@
 use std::ops::Range;
 
 use vm_memory::{
-    GuestAddress, GuestMemoryBackend as _, GuestMemoryMmap, GuestMemoryRegion, MemoryRegionAddress,
+    GuestAddress, GuestMemoryBackend as _, GuestMemoryMmap, GuestMemoryRegion, GuestRegionMmap,
+    MemoryRegionAddress, MmapRegion,
 };
 use xisa_format::memory_map::{MemoryMap, NULL_GUARD_END, SHADOW_STACK_GUARD, native};
 use xisa_personality::{Errno, GuestMemory};
@@ -20,8 +21,83 @@ pub enum MemoryError {
     },
 }
 
+/// Huge-page size of both ISAs' hosts: guest RAM is placed so that host and guest addresses
+/// agree modulo this, which lets the host back it with transparent huge pages and the
+/// hypervisor map it with 2 MiB second-level entries.
+const HUGE_PAGE: u64 = 0x20_0000;
+
+/// Below this size `zero` clears bytes in place rather than handing pages back to the host:
+/// small mmap/munmap churn (malloc) would otherwise fault every page in again, and discarding
+/// part of a huge page splits it.
+const DISCARD_THRESHOLD: usize = 0x20_0000;
+
+/// One anonymous host mapping covering guest addresses `[0, mem_top)`, huge-page aligned.
+struct Reservation {
+    base: *mut u8,
+    len: usize,
+}
+
+impl Reservation {
+    fn new(mem_top: u64) -> Result<Self, MemoryError> {
+        let fail = |reason: String| MemoryError::Reserve {
+            start: 0,
+            size: mem_top,
+            reason,
+        };
+        let len = usize::try_from(mem_top).map_err(|e| fail(e.to_string()))?;
+        let padded = len
+            .checked_add(HUGE_PAGE as usize)
+            .ok_or_else(|| fail("size overflows".into()))?;
+        // SAFETY: a fresh private anonymous mapping with no fixed address touches nothing
+        // that exists.
+        let raw = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                padded,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if raw == libc::MAP_FAILED {
+            return Err(fail(std::io::Error::last_os_error().to_string()));
+        }
+        let start = raw as usize;
+        let aligned = start.next_multiple_of(HUGE_PAGE as usize);
+        let head = aligned - start;
+        let tail = padded - head - len;
+        // SAFETY: head and tail are the unused ends of the mapping just made; huge-page
+        // advice only changes how the kernel backs the rest.
+        unsafe {
+            if head > 0 {
+                libc::munmap(raw, head);
+            }
+            if tail > 0 {
+                libc::munmap((aligned + len) as *mut libc::c_void, tail);
+            }
+            // Advice is best effort: without transparent huge pages the mapping still works.
+            libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+        }
+        Ok(Reservation {
+            base: aligned as *mut u8,
+            len,
+        })
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        // SAFETY: the mapping was made by Reservation::new and every view of it (the
+        // vm-memory regions, declared before it in GuestRam) is gone.
+        unsafe { libc::munmap(self.base as *mut libc::c_void, self.len) };
+    }
+}
+
 pub struct GuestRam {
+    // Field order matters: the regions borrow the reservation's mapping and drop first.
     memory: GuestMemoryMmap,
+    _reservation: Reservation,
     map: MemoryMap,
 }
 
@@ -50,16 +126,51 @@ impl GuestRam {
     }
 
     pub fn new(map: MemoryMap) -> Result<Self, MemoryError> {
-        let ranges: Vec<(GuestAddress, usize)> = Self::accessible_ranges(&map)
-            .into_iter()
-            .map(|r| (GuestAddress(r.start), (r.end - r.start) as usize))
-            .collect();
-        let memory = GuestMemoryMmap::from_ranges(&ranges).map_err(|e| MemoryError::Reserve {
-            start: ranges[0].0.0,
+        let reservation = Reservation::new(map.mem_top)?;
+        let mut regions = Vec::new();
+        for range in Self::accessible_ranges(&map) {
+            let fail = |reason: String| MemoryError::Reserve {
+                start: range.start,
+                size: range.end - range.start,
+                reason,
+            };
+            // SAFETY: range lies inside [0, mem_top), so the pointer and length stay inside
+            // the reservation, which outlives the region (see GuestRam's field order).
+            let region = unsafe {
+                MmapRegion::build_raw(
+                    reservation.base.add(range.start as usize),
+                    (range.end - range.start) as usize,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                )
+            }
+            .map_err(|e| fail(e.to_string()))?;
+            let region = GuestRegionMmap::new(region, GuestAddress(range.start))
+                .ok_or_else(|| fail("region wraps the address space".into()))?;
+            regions.push(region);
+        }
+        let memory = GuestMemoryMmap::from_regions(regions).map_err(|e| MemoryError::Reserve {
+            start: 0,
             size: map.mem_top,
             reason: e.to_string(),
         })?;
-        Ok(GuestRam { memory, map })
+        // The guard holes stay mapped in the host but are never registered with a vCPU;
+        // making them inaccessible catches any host-side slip as well.
+        for hole in [0..NULL_GUARD_END, native::STACK_GUARD, SHADOW_STACK_GUARD] {
+            // SAFETY: each hole lies inside the reservation and nothing refers to it.
+            unsafe {
+                libc::mprotect(
+                    reservation.base.add(hole.start as usize) as *mut libc::c_void,
+                    (hole.end - hole.start) as usize,
+                    libc::PROT_NONE,
+                );
+            }
+        }
+        Ok(GuestRam {
+            memory,
+            _reservation: reservation,
+            map,
+        })
     }
 
     pub fn map(&self) -> &MemoryMap {
@@ -138,6 +249,11 @@ impl GuestMemory for GuestRam {
 
     fn zero(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
         let (host, len) = self.host_slice(addr, len)?;
+        if len < DISCARD_THRESHOLD {
+            // SAFETY: the whole range was checked by host_slice.
+            unsafe { std::ptr::write_bytes(host, 0, len) };
+            return Ok(());
+        }
         // Whole pages go back to the host (they read as zero again); the edges are cleared.
         let page = 4096usize;
         let start = host as usize;
@@ -224,5 +340,23 @@ mod tests {
         assert!(bytes[..10].iter().all(|b| *b == 0xaa));
         assert!(bytes[10..10 + 2 * 4096].iter().all(|b| *b == 0));
         assert!(bytes[10 + 2 * 4096..].iter().all(|b| *b == 0xaa));
+
+        // A range past the threshold goes back to the host in whole pages.
+        let big = DISCARD_THRESHOLD as u64 * 2;
+        ram.write(base, &vec![0x55; big as usize + 3 * 4096])
+            .unwrap();
+        ram.zero(base + 10, big).unwrap();
+        let bytes = ram.bytes(base, big + 3 * 4096).unwrap();
+        assert!(bytes[..10].iter().all(|b| *b == 0x55));
+        assert!(bytes[10..10 + big as usize].iter().all(|b| *b == 0));
+        assert!(bytes[10 + big as usize..].iter().all(|b| *b == 0x55));
+    }
+
+    #[test]
+    fn host_and_guest_addresses_agree_modulo_huge_pages() {
+        let ram = ram();
+        for range in ram.host_ranges() {
+            assert_eq!(range.host as u64 % HUGE_PAGE, range.guest % HUGE_PAGE);
+        }
     }
 }

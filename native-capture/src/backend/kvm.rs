@@ -4,7 +4,7 @@
 //! then decodes the instruction at the guest's rip to say what happened.
 
 use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, kvm_fpu, kvm_segment, kvm_userspace_memory_region};
-use kvm_ioctls::{Kvm, VcpuExit as KvmExit, VcpuFd, VmFd};
+use kvm_ioctls::{Cap, Kvm, SyncReg, VcpuExit as KvmExit, VcpuFd, VmFd};
 use xisa_format::abi::HYPERCALL_PORT;
 use xisa_format::memory_map::native;
 
@@ -34,6 +34,10 @@ pub struct KvmVcpu {
     vcpu: VcpuFd,
     /// Guest memory as the vCPU sees it, to read faulting instructions.
     ranges: Vec<HostRange>,
+    /// KVM copies the general registers into the shared run page at every exit and takes
+    /// them back from it on entry, so a hypercall costs no register ioctls (each is a
+    /// round trip through the host kernel, and a costly one under nested virtualisation).
+    sync_regs: bool,
 }
 
 impl KvmVcpu {
@@ -64,7 +68,11 @@ impl KvmVcpu {
                 .map_err(|e| failed(format!("writing boot structures at {address:#x}: {e}")))?;
         }
 
-        let vcpu = vm.create_vcpu(0).map_err(failed)?;
+        let mut vcpu = vm.create_vcpu(0).map_err(failed)?;
+        let sync_regs = kvm.check_extension(Cap::SyncRegs);
+        if sync_regs {
+            vcpu.set_sync_valid_reg(SyncReg::Register);
+        }
         let cpuid = kvm
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
             .map_err(failed)?;
@@ -145,6 +153,7 @@ impl KvmVcpu {
             _vm: vm,
             vcpu,
             ranges,
+            sync_regs,
         })
     }
 
@@ -232,7 +241,11 @@ impl Vcpu for KvmVcpu {
             };
             return match exit {
                 Exit::Port(HYPERCALL_PORT) => {
-                    let regs = self.vcpu.get_regs().map_err(failed)?;
+                    let regs = if self.sync_regs {
+                        self.vcpu.sync_regs().regs
+                    } else {
+                        self.vcpu.get_regs().map_err(failed)?
+                    };
                     Ok(VcpuExit::Hypercall {
                         nr: regs.rdi,
                         args: [regs.rsi, regs.rdx, regs.rcx, regs.r8, regs.r9, regs.r10],
@@ -261,6 +274,12 @@ impl Vcpu for KvmVcpu {
     }
 
     fn complete_hypercall(&mut self, value: u64) -> Result<(), BackendError> {
+        if self.sync_regs {
+            // The run page still holds the registers of the hypercall exit.
+            self.vcpu.sync_regs_mut().regs.rax = value;
+            self.vcpu.set_sync_dirty_reg(SyncReg::Register);
+            return Ok(());
+        }
         let mut regs = self.vcpu.get_regs().map_err(failed)?;
         regs.rax = value;
         self.vcpu.set_regs(&regs).map_err(failed)
@@ -325,6 +344,8 @@ impl Vcpu for KvmVcpu {
         regs.rsp = stack_pointer;
         regs.rbp = frame_pointer;
         regs.rflags = boot::RFLAGS;
+        // Registers set here must not be overwritten by a stale copy in the run page.
+        self.vcpu.clear_sync_dirty_reg(SyncReg::Register);
         self.vcpu.set_regs(&regs).map_err(failed)
     }
 }
