@@ -199,20 +199,12 @@ pub fn capture_to_file(
     })
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder, so a reader never
-/// sees half a checkpoint and a failed write leaves any earlier checkpoint intact.
+/// Writes `bytes` to `path` whole (see `xisa_format::output`): a reader never sees half a
+/// checkpoint and a failed write leaves any earlier checkpoint intact.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SnapshotError> {
-    let failed = |source| SnapshotError::File {
+    xisa_format::output::write_whole(path, bytes, false).map_err(|source| SnapshotError::File {
         path: path.display().to_string(),
         source,
-    };
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".partial-{}", std::process::id()));
-    let temporary = std::path::PathBuf::from(temporary);
-    std::fs::write(&temporary, bytes).map_err(failed)?;
-    std::fs::rename(&temporary, path).map_err(|e| {
-        let _ = std::fs::remove_file(&temporary);
-        failed(e)
     })
 }
 

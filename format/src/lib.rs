@@ -5,4 +5,5 @@ pub mod abi;
 pub mod checkpoint;
 pub mod image;
 pub mod memory_map;
+pub mod output;
 pub mod target;

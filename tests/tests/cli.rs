@@ -77,3 +77,20 @@ fn info_and_verify_speak_json_and_exit_status_passes_through() {
         Some("25 primes below 100")
     );
 }
+
+/// Build systems probe compilers with `-o /dev/null`; an image written there must not replace
+/// the device with a regular file. `xisa cc` (the same compiler through `xisa`) is used so the
+/// forwarding to `xisa-cc` is exercised too.
+#[test]
+fn output_to_dev_null_keeps_the_device() {
+    use std::os::unix::fs::FileTypeExt;
+    let status = Command::new(xisa())
+        .args(["cc", "-O1"])
+        .arg(repo_root().join("examples/primes.c"))
+        .args(["-o", "/dev/null"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let kind = std::fs::metadata("/dev/null").unwrap().file_type();
+    assert!(kind.is_char_device(), "/dev/null is now {kind:?}");
+}

@@ -387,10 +387,6 @@ fn manifest(
 }
 
 fn write_executable(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let io = |e| ToolchainError::io(format!("writing {}", path.display()), e);
-    let tmp = path.with_extension("xisa-tmp");
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    xisa_format::output::write_whole(path, bytes, true)
+        .map_err(|e| ToolchainError::io(format!("writing {}", path.display()), e))
 }

@@ -8,7 +8,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use xisa_toolchain::libc_build;
 use xisa_toolchain::sysroot::Sysroot;
 
-#[derive(clap::Args)]
+/// The option of `xisa-cc` that builds the sysroot (what `xisa build-libc` runs).
+pub const XISA_CC_OPTION: &str = "--build-libc";
+
+#[derive(clap::Args, Debug)]
 pub struct Args {
     /// musl 1.2.3 source tree (from `apt-get source musl`).
     #[arg(long)]
@@ -18,7 +21,21 @@ pub struct Args {
     out: Option<PathBuf>,
 }
 
+/// `xisa build-libc`: runs `xisa-cc --build-libc`, where the compiler lives.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut forwarded: Vec<std::ffi::OsString> = vec![
+        XISA_CC_OPTION.into(),
+        "--musl-src".into(),
+        args.musl_src.into(),
+    ];
+    if let Some(out) = args.out {
+        forwarded.extend(["--out".into(), out.into()]);
+    }
+    super::toolchain_tool::run(&forwarded)
+}
+
+/// In `xisa-cc`: `xisa-cc --build-libc --musl-src DIR [--out DIR]`.
+pub fn build(args: Args) -> anyhow::Result<ExitCode> {
     let sysroot = args.out.map(Sysroot::at).unwrap_or_else(Sysroot::locate);
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let bar = ProgressBar::new(0);

@@ -30,16 +30,13 @@ Usage: xisa-cc [OPTIONS] FILE...
 Inputs: .c sources, .o objects and .a archives made by xisa-cc.
 Flags that would make targets behave differently (-march, -ffast-math, ...) are refused.";
 
+/// `xisa cc`: runs the `xisa-cc` beside this binary, which holds the compiler (and LLVM, so
+/// that `xisa run` starts without loading it).
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    run_args(
-        args.args
-            .into_iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect(),
-    )
+    super::toolchain_tool::run(&args.args)
 }
 
-/// Shared by `xisa cc` and the `xisa-cc` binary.
+/// The compiler itself, in the `xisa-cc` binary.
 pub fn run_args(args: Vec<String>) -> anyhow::Result<ExitCode> {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!("{HELP}");

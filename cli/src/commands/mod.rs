@@ -6,5 +6,6 @@ pub mod info;
 pub mod inspect;
 pub mod restore;
 pub mod run;
+pub mod toolchain_tool;
 pub mod validate;
 pub mod verify;

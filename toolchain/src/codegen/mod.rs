@@ -64,7 +64,7 @@ fn compile(target: Target, program: &NeutralProgram) -> Result<Vec<u8>> {
             );
         }
         if target.is_native() {
-            function.add_attribute(context.const_string_attribute("frame-pointer", "all"));
+            function.add_attribute(context.const_string_attribute("frame-pointer", "non-leaf"));
         }
     }
     for region in Region::ALL {
