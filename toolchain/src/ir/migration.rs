@@ -33,7 +33,8 @@ pub const RECORD_SIZE_ATTRIBUTE: &str = "xisa-record-size";
 /// Function attribute marking functions that can reach a migration point.
 pub const REACHES_ATTRIBUTE: &str = "xisa-reaches";
 /// Where a reload can move: out of the outermost loop around a use that contains no
-/// instrumented call, to that loop's preheader, when the value is defined outside the loop.
+/// instrumented call, to the end of the one block entering that loop, when the value is
+/// defined outside the loop.
 /// Nothing crosses a call that way, and hot inner loops do not reload on every iteration.
 struct ReloadHoisting<'a> {
     cfg: &'a Cfg,
@@ -54,12 +55,12 @@ impl<'a> ReloadHoisting<'a> {
                 .copied()
                 .filter(|p| !body.contains(p))
                 .collect();
+            // The one block entering the loop. It may branch elsewhere too (a guard before an
+            // unrolled loop): a reload at its end is still after every definition the loop
+            // uses (they dominate the header, so they dominate it) and after its last call.
             let [preheader] = outside.as_slice() else {
                 continue;
             };
-            if cfg.successors[*preheader] != [l.header] {
-                continue;
-            }
             for &b in &l.body {
                 regions
                     .entry(cfg.order[b])
