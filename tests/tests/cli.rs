@@ -91,6 +91,16 @@ fn output_to_dev_null_keeps_the_device() {
         .status()
         .unwrap();
     assert!(status.success());
+    // The flag probe configure scripts and build systems run: an object of an empty C input.
+    let probe = Command::new(xisa_cc())
+        .args(["-Werror", "-c", "-x", "c", "/dev/null", "-o", "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(
+        probe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
     let kind = std::fs::metadata("/dev/null").unwrap().file_type();
     assert!(kind.is_char_device(), "/dev/null is now {kind:?}");
 }

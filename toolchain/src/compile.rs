@@ -82,6 +82,14 @@ impl Frontend<'_> {
                 });
             }
         }
+        // The driver took this input as C (`-x c`, or a name clang would not recognise such
+        // as `/dev/null`); say so, since clang decides by the extension.
+        if !source
+            .extension()
+            .is_some_and(|e| e == "c" || e == "i" || e == "h")
+        {
+            command.args(["-x", "c"]);
+        }
         command.arg(source);
         if let Some(output) = output {
             command.arg("-o").arg(output);
@@ -92,6 +100,21 @@ impl Frontend<'_> {
     /// Compiles `source` to a bitcode object at `output`, then checks it for constructs that
     /// cannot be neutral. Clang's diagnostics reach the user's stderr unchanged.
     pub fn compile(&self, source: &Path, output: &Path) -> Result<()> {
+        // An output that is not a regular file (`-o /dev/null` in a build system's probe)
+        // cannot be read back: compile to a temporary file and copy the object there.
+        let special = std::fs::metadata(output).is_ok_and(|m| !m.is_file());
+        if special {
+            let scratch = tempfile::Builder::new()
+                .prefix("xisa-cc-")
+                .suffix(".o")
+                .tempfile()
+                .map_err(|e| ToolchainError::io("creating a temporary object", e))?;
+            self.compile(source, scratch.path())?;
+            let bytes = std::fs::read(scratch.path())
+                .map_err(|e| ToolchainError::io("reading the temporary object", e))?;
+            return std::fs::write(output, bytes)
+                .map_err(|e| ToolchainError::io(format!("writing {}", output.display()), e));
+        }
         let mut command = self.command(FrontendAction::Object, source, Some(output));
         if self.verbose {
             eprintln!("{}", describe(&command));
