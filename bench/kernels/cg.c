@@ -4,14 +4,8 @@
 // The matrix (CSR) is generated from a 46-bit LCG: random symmetric pattern,
 // diagonal = row sum of off-diagonal magnitudes + shift.
 // Usage: cg S|W|A [-r]
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "kernel.h"
 
-#define MASK46 ((UINT64_C(1) << 46) - 1)
-#define MULT UINT64_C(1220703125)
 #define CG_ITERS 25
 #define SHIFT 10.0
 #define NCK 2
@@ -25,24 +19,6 @@ static const double reference[3][NCK] = {
     {12.648485065118372, 3.0071376138278982e-16},
     {12.42651709393674, 4.80742598533444e-16},
 };
-
-static uint64_t state = 314159265;
-
-static double uniform(void)
-{
-    state = (state * MULT) & MASK46;
-    return (double)state / (double)(UINT64_C(1) << 46);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    return p;
-}
 
 struct csr {
     int n;
@@ -179,33 +155,9 @@ static double solve(const struct csr *a, const double *x, double *z, double *r, 
     return sqrt(s);
 }
 
-static int report(const char *name, char cls, const double *got, const double *want, int n,
-                  double tol, int print_ref)
-{
-    if (print_ref) {
-        printf("    {");
-        for (int i = 0; i < n; i++) printf("%s%.17g", i ? ", " : "", got[i]);
-        printf("},\n");
-    }
-    int ok = 1;
-    for (int i = 0; i < n; i++)
-        if (!(fabs(got[i] - want[i]) <= tol * fabs(want[i]))) ok = 0;
-    printf("%s %c checksum=%.15e %s", name, cls, got[0], ok ? "VERIFIED" : "FAILED");
-    if (!ok)
-        for (int i = 0; i < n; i++) printf(" [%d] %.17g!=%.17g", i, got[i], want[i]);
-    printf("\n");
-    return !ok;
-}
-
 int main(int argc, char **argv)
 {
-    const char *classes = "SWA";
-    const char *at = argc > 1 && strlen(argv[1]) == 1 ? strchr(classes, argv[1][0]) : NULL;
-    if (!at) {
-        fprintf(stderr, "usage: cg S|W|A [-r]\n");
-        return 2;
-    }
-    int c = (int)(at - classes);
+    int c = kernel_class(argc, argv, "cg");
     struct csr a = generate(1 << rows_log[c], per_row[c]);
     int n = a.n;
     double *x = xmalloc((size_t)n * sizeof *x), *z = xmalloc((size_t)n * sizeof *z);
@@ -221,5 +173,5 @@ int main(int argc, char **argv)
         for (int i = 0; i < n; i++) x[i] = scale * z[i];
     }
     double ck[NCK] = {zeta, rnorm};
-    return report("cg", *at, ck, reference[c], NCK, 1e-9, argc > 2 && !strcmp(argv[2], "-r"));
+    return kernel_report("cg", c, argc, argv, ck, reference[c], NCK, 1e-9);
 }

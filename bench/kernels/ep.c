@@ -2,13 +2,8 @@
 // congruential generator (multiplier 5^13), tallied in square annuli. Batches
 // start from skip-ahead seeds, so every batch is independent.
 // Usage: ep S|W|A [-r]   (-r prints the checksum vector for the reference table)
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
+#include "kernel.h"
 
-#define MASK46 ((UINT64_C(1) << 46) - 1)
-#define MULT UINT64_C(1220703125)
 #define SEED UINT64_C(271828183)
 #define BATCH_LOG 16
 #define NQ 10
@@ -64,33 +59,9 @@ static void batch(uint64_t x, uint64_t pairs, struct tally *t)
     t->sy += sy;
 }
 
-static int report(const char *name, char cls, const double *got, const double *want, int n,
-                  double tol, int print_ref)
-{
-    if (print_ref) {
-        printf("    {");
-        for (int i = 0; i < n; i++) printf("%s%.17g", i ? ", " : "", got[i]);
-        printf("},\n");
-    }
-    int ok = 1;
-    for (int i = 0; i < n; i++)
-        if (!(fabs(got[i] - want[i]) <= tol * fabs(want[i]))) ok = 0;
-    printf("%s %c checksum=%.15e %s", name, cls, got[0], ok ? "VERIFIED" : "FAILED");
-    if (!ok)
-        for (int i = 0; i < n; i++) printf(" [%d] %.17g!=%.17g", i, got[i], want[i]);
-    printf("\n");
-    return !ok;
-}
-
 int main(int argc, char **argv)
 {
-    const char *classes = "SWA";
-    const char *at = argc > 1 && strlen(argv[1]) == 1 ? strchr(classes, argv[1][0]) : NULL;
-    if (!at) {
-        fprintf(stderr, "usage: ep S|W|A [-r]\n");
-        return 2;
-    }
-    int c = (int)(at - classes);
+    int c = kernel_class(argc, argv, "ep");
     uint64_t batches = UINT64_C(1) << (pairs_log[c] - BATCH_LOG);
     uint64_t per_batch = UINT64_C(1) << BATCH_LOG;
     // Each pair consumes two numbers, so batch b starts 2 * b * per_batch steps in.
@@ -109,5 +80,5 @@ int main(int argc, char **argv)
         weighted += (double)t.q[l] * (l + 1);
     }
     double ck[NCK] = {t.sx + t.sy, t.sx - t.sy, (double)accepted, weighted};
-    return report("ep", *at, ck, reference[c], NCK, 1e-9, argc > 2 && !strcmp(argv[2], "-r"));
+    return kernel_report("ep", c, argc, argv, ck, reference[c], NCK, 1e-9);
 }

@@ -4,14 +4,8 @@
 // sampled points. Radix-2 FFTs along each axis; strided axes are gathered
 // into a contiguous block of lines first.
 // Usage: ft S|W|A [-r]
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "kernel.h"
 
-#define MASK46 ((UINT64_C(1) << 46) - 1)
-#define MULT UINT64_C(1220703125)
 #define ALPHA 1e-6
 #define PI 3.14159265358979323846
 #define LINES 16 // strided lines transformed together
@@ -30,24 +24,6 @@ static const double reference[3][NCK] = {
 typedef struct {
     double re, im;
 } cplx;
-
-static uint64_t state = 314159265;
-
-static double uniform(void)
-{
-    state = (state * MULT) & MASK46;
-    return (double)state / (double)(UINT64_C(1) << 46);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    return p;
-}
 
 // Twiddles for an n-point transform: w[k] = exp(-2 pi i k / n), k < n/2.
 static cplx *twiddles(int n)
@@ -141,33 +117,9 @@ static void evolve(cplx *dst, const cplx *src, const double *factor, size_t tota
     }
 }
 
-static int report(const char *name, char cls, const double *got, const double *want, int n,
-                  double tol, int print_ref)
-{
-    if (print_ref) {
-        printf("    {");
-        for (int i = 0; i < n; i++) printf("%s%.17g", i ? ", " : "", got[i]);
-        printf("},\n");
-    }
-    int ok = 1;
-    for (int i = 0; i < n; i++)
-        if (!(fabs(got[i] - want[i]) <= tol * fabs(want[i]))) ok = 0;
-    printf("%s %c checksum=%.15e %s", name, cls, got[0], ok ? "VERIFIED" : "FAILED");
-    if (!ok)
-        for (int i = 0; i < n; i++) printf(" [%d] %.17g!=%.17g", i, got[i], want[i]);
-    printf("\n");
-    return !ok;
-}
-
 int main(int argc, char **argv)
 {
-    const char *classes = "SWA";
-    const char *at = argc > 1 && strlen(argv[1]) == 1 ? strchr(classes, argv[1][0]) : NULL;
-    if (!at) {
-        fprintf(stderr, "usage: ft S|W|A [-r]\n");
-        return 2;
-    }
-    int c = (int)(at - classes);
+    int c = kernel_class(argc, argv, "ft");
     struct grid g;
     g.nx = 1 << dims_log[c][0];
     g.ny = 1 << dims_log[c][1];
@@ -207,5 +159,5 @@ int main(int argc, char **argv)
         }
     }
     double ck[NCK] = {sum.re, sum.im};
-    return report("ft", *at, ck, reference[c], NCK, 1e-9, argc > 2 && !strcmp(argv[2], "-r"));
+    return kernel_report("ft", c, argc, argv, ck, reference[c], NCK, 1e-9);
 }

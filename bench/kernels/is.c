@@ -3,14 +3,8 @@
 // bucket pass followed by per-bucket counting, and records the ranks of a few
 // probe keys; the last iteration also places every key and checks the order.
 // Usage: is S|W|A [-r]
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "kernel.h"
 
-#define MASK46 ((UINT64_C(1) << 46) - 1)
-#define MULT UINT64_C(1220703125)
 #define NPROBE 5
 #define NCK 3
 
@@ -24,24 +18,6 @@ static const double reference[3][NCK] = {
     {1365887449, 3213790382, 3321350865},
     {74360085258, 3938227555, 1317298904},
 };
-
-static uint64_t state = 314159265;
-
-static double uniform(void)
-{
-    state = (state * MULT) & MASK46;
-    return (double)state / (double)(UINT64_C(1) << 46);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    return p;
-}
 
 static void generate(uint32_t *key, size_t n, uint32_t maxkey)
 {
@@ -117,33 +93,9 @@ static int full_verify(struct sorter *s, uint64_t *hash)
     return ok && sum_in == sum_out;
 }
 
-static int report(const char *name, char cls, const double *got, const double *want, int n,
-                  double tol, int print_ref)
-{
-    if (print_ref) {
-        printf("    {");
-        for (int i = 0; i < n; i++) printf("%s%.17g", i ? ", " : "", got[i]);
-        printf("},\n");
-    }
-    int ok = 1;
-    for (int i = 0; i < n; i++)
-        if (!(fabs(got[i] - want[i]) <= tol * fabs(want[i]))) ok = 0;
-    printf("%s %c checksum=%.15e %s", name, cls, got[0], ok ? "VERIFIED" : "FAILED");
-    if (!ok)
-        for (int i = 0; i < n; i++) printf(" [%d] %.17g!=%.17g", i, got[i], want[i]);
-    printf("\n");
-    return !ok;
-}
-
 int main(int argc, char **argv)
 {
-    const char *classes = "SWA";
-    const char *at = argc > 1 && strlen(argv[1]) == 1 ? strchr(classes, argv[1][0]) : NULL;
-    if (!at) {
-        fprintf(stderr, "usage: is S|W|A [-r]\n");
-        return 2;
-    }
-    int c = (int)(at - classes);
+    int c = kernel_class(argc, argv, "is");
     struct sorter s;
     s.n = (size_t)1 << keys_log[c];
     s.maxkey = (uint32_t)1 << maxkey_log[c];
@@ -169,8 +121,8 @@ int main(int argc, char **argv)
     // The hash as two exact 32-bit halves, so doubles carry it without rounding.
     double ck[NCK] = {(double)rank_sum, (double)(hash >> 32), (double)(hash & 0xffffffffu)};
     if (!sorted) {
-        printf("is %c keys are not sorted FAILED\n", *at);
+        printf("is %c keys are not sorted FAILED\n", kernel_classes[c]);
         return 1;
     }
-    return report("is", *at, ck, reference[c], NCK, 0.0, argc > 2 && !strcmp(argv[2], "-r"));
+    return kernel_report("is", c, argc, argv, ck, reference[c], NCK, 0.0);
 }

@@ -4,14 +4,8 @@
 // chosen by a 46-bit LCG, so it has zero mean. Grids carry one ghost layer
 // that periodic copies refresh.
 // Usage: mg S|W|A [-r]
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "kernel.h"
 
-#define MASK46 ((UINT64_C(1) << 46) - 1)
-#define MULT UINT64_C(1220703125)
 #define COARSEST 4
 #define OMEGA (2.0 / 3.0)
 #define NCK 2
@@ -24,24 +18,6 @@ static const double reference[3][NCK] = {
     {1.2515383548857058e-09, 2.2582499537526385e-07},
     {8.6775517607704847e-19, 2.8112168293440242e-08},
 };
-
-static uint64_t state = 314159265;
-
-static double uniform(void)
-{
-    state = (state * MULT) & MASK46;
-    return (double)state / (double)(UINT64_C(1) << 46);
-}
-
-static void *xcalloc(size_t n)
-{
-    void *p = calloc(n, 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    return p;
-}
 
 // One level: n^3 interior points in an (n+2)^3 array.
 struct level {
@@ -180,33 +156,9 @@ static double norm(const double *a, int n)
     return sqrt(s / ((double)n * n * n));
 }
 
-static int report(const char *name, char cls, const double *got, const double *want, int n,
-                  double tol, int print_ref)
-{
-    if (print_ref) {
-        printf("    {");
-        for (int i = 0; i < n; i++) printf("%s%.17g", i ? ", " : "", got[i]);
-        printf("},\n");
-    }
-    int ok = 1;
-    for (int i = 0; i < n; i++)
-        if (!(fabs(got[i] - want[i]) <= tol * fabs(want[i]))) ok = 0;
-    printf("%s %c checksum=%.15e %s", name, cls, got[0], ok ? "VERIFIED" : "FAILED");
-    if (!ok)
-        for (int i = 0; i < n; i++) printf(" [%d] %.17g!=%.17g", i, got[i], want[i]);
-    printf("\n");
-    return !ok;
-}
-
 int main(int argc, char **argv)
 {
-    const char *classes = "SWA";
-    const char *at = argc > 1 && strlen(argv[1]) == 1 ? strchr(classes, argv[1][0]) : NULL;
-    if (!at) {
-        fprintf(stderr, "usage: mg S|W|A [-r]\n");
-        return 2;
-    }
-    int c = (int)(at - classes);
+    int c = kernel_class(argc, argv, "mg");
     int n = 1 << size_log[c];
     int depth = 0;
     for (int m = n; m >= COARSEST; m /= 2) depth++;
@@ -226,5 +178,5 @@ int main(int argc, char **argv)
     for (int cycle = 0; cycle < cycles[c]; cycle++) vcycle(levels, 0, depth);
     residual(top);
     double ck[NCK] = {norm(top->r, n), norm(top->u, n)};
-    return report("mg", *at, ck, reference[c], NCK, 1e-9, argc > 2 && !strcmp(argv[2], "-r"));
+    return kernel_report("mg", c, argc, argv, ck, reference[c], NCK, 1e-9);
 }

@@ -2,14 +2,8 @@
 // kick-drift-kick leapfrog; bodies start in a random cube with a slight
 // rotation. Checksums are the final total energy and a position moment.
 // Usage: nbody S|W|A [-r]
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "kernel.h"
 
-#define MASK46 ((UINT64_C(1) << 46) - 1)
-#define MULT UINT64_C(1220703125)
 #define SOFTENING2 1e-4
 #define DT 1e-3
 #define NCK 2
@@ -22,24 +16,6 @@ static const double reference[3][NCK] = {
     {-0.93065780520992869, 0.24830614360639872},
     {-0.93198940414960951, 0.2480881706791972},
 };
-
-static uint64_t state = 314159265;
-
-static double uniform(void)
-{
-    state = (state * MULT) & MASK46;
-    return (double)state / (double)(UINT64_C(1) << 46);
-}
-
-static double *xmalloc(size_t count)
-{
-    double *p = malloc(count * sizeof *p);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    return p;
-}
 
 struct system {
     int n;
@@ -107,37 +83,14 @@ static double energy(const struct system *s)
     return kinetic + potential;
 }
 
-static int report(const char *name, char cls, const double *got, const double *want, int n,
-                  double tol, int print_ref)
-{
-    if (print_ref) {
-        printf("    {");
-        for (int i = 0; i < n; i++) printf("%s%.17g", i ? ", " : "", got[i]);
-        printf("},\n");
-    }
-    int ok = 1;
-    for (int i = 0; i < n; i++)
-        if (!(fabs(got[i] - want[i]) <= tol * fabs(want[i]))) ok = 0;
-    printf("%s %c checksum=%.15e %s", name, cls, got[0], ok ? "VERIFIED" : "FAILED");
-    if (!ok)
-        for (int i = 0; i < n; i++) printf(" [%d] %.17g!=%.17g", i, got[i], want[i]);
-    printf("\n");
-    return !ok;
-}
-
 int main(int argc, char **argv)
 {
-    const char *classes = "SWA";
-    const char *at = argc > 1 && strlen(argv[1]) == 1 ? strchr(classes, argv[1][0]) : NULL;
-    if (!at) {
-        fprintf(stderr, "usage: nbody S|W|A [-r]\n");
-        return 2;
-    }
-    int c = (int)(at - classes);
+    int c = kernel_class(argc, argv, "nbody");
     struct system s;
     int n = s.n = bodies[c];
     double **arrays[] = {&s.x, &s.y, &s.z, &s.vx, &s.vy, &s.vz, &s.ax, &s.ay, &s.az, &s.m};
-    for (size_t a = 0; a < sizeof arrays / sizeof *arrays; a++) *arrays[a] = xmalloc((size_t)n);
+    for (size_t a = 0; a < sizeof arrays / sizeof *arrays; a++)
+        *arrays[a] = xmalloc((size_t)n * sizeof(double));
     for (int i = 0; i < n; i++) {
         s.x[i] = uniform() - 0.5;
         s.y[i] = uniform() - 0.5;
@@ -152,5 +105,5 @@ int main(int argc, char **argv)
     double moment = 0;
     for (int i = 0; i < n; i++) moment += s.m[i] * (s.x[i] * s.x[i] + s.y[i] * s.y[i] + s.z[i] * s.z[i]);
     double ck[NCK] = {energy(&s), moment};
-    return report("nbody", *at, ck, reference[c], NCK, 1e-9, argc > 2 && !strcmp(argv[2], "-r"));
+    return kernel_report("nbody", c, argc, argv, ck, reference[c], NCK, 1e-9);
 }

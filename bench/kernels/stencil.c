@@ -1,11 +1,7 @@
 // Stencil: explicit heat diffusion with the 7-point stencil on an n^3 grid
 // with fixed (Dirichlet) boundary values, ping-ponging between two arrays.
 // Usage: stencil S|W|A [-r]
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "kernel.h"
 
 #define NCK 2
 
@@ -17,16 +13,6 @@ static const double reference[3][NCK] = {
     {59980.26561153186, 479824.71978929674},
     {609070.73186928337, 4872567.6444325028},
 };
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    return p;
-}
 
 #define IDX(m, i, j, k) ((((size_t)(i) * (m)) + (size_t)(j)) * (m) + (size_t)(k))
 
@@ -60,33 +46,9 @@ static void checksums(const double *a, int n, double *ck)
     ck[1] = weighted;
 }
 
-static int report(const char *name, char cls, const double *got, const double *want, int n,
-                  double tol, int print_ref)
-{
-    if (print_ref) {
-        printf("    {");
-        for (int i = 0; i < n; i++) printf("%s%.17g", i ? ", " : "", got[i]);
-        printf("},\n");
-    }
-    int ok = 1;
-    for (int i = 0; i < n; i++)
-        if (!(fabs(got[i] - want[i]) <= tol * fabs(want[i]))) ok = 0;
-    printf("%s %c checksum=%.15e %s", name, cls, got[0], ok ? "VERIFIED" : "FAILED");
-    if (!ok)
-        for (int i = 0; i < n; i++) printf(" [%d] %.17g!=%.17g", i, got[i], want[i]);
-    printf("\n");
-    return !ok;
-}
-
 int main(int argc, char **argv)
 {
-    const char *classes = "SWA";
-    const char *at = argc > 1 && strlen(argv[1]) == 1 ? strchr(classes, argv[1][0]) : NULL;
-    if (!at) {
-        fprintf(stderr, "usage: stencil S|W|A [-r]\n");
-        return 2;
-    }
-    int c = (int)(at - classes);
+    int c = kernel_class(argc, argv, "stencil");
     int n = sizes[c];
     size_t m = (size_t)n + 2, cells = m * m * m;
     double *a = xmalloc(cells * sizeof *a), *b = xmalloc(cells * sizeof *b);
@@ -106,6 +68,5 @@ int main(int argc, char **argv)
     }
     double ck[NCK];
     checksums(a, n, ck);
-    return report("stencil", *at, ck, reference[c], NCK, 1e-9,
-                  argc > 2 && !strcmp(argv[2], "-r"));
+    return kernel_report("stencil", c, argc, argv, ck, reference[c], NCK, 1e-9);
 }

@@ -3,14 +3,8 @@
 // builds a linked list of random records, merge-sorts it by relinking, walks
 // it and frees it, and churns a chained hash table (insert, look up, delete).
 // Usage: tree S|W|A [-r]
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "kernel.h"
 
-#define MASK46 ((UINT64_C(1) << 46) - 1)
-#define MULT UINT64_C(1220703125)
 #define MIN_DEPTH 4
 #define NCK 3
 
@@ -30,16 +24,6 @@ static uint64_t next_random(void)
 {
     state = (state * MULT) & MASK46;
     return state;
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    return p;
 }
 
 struct node {
@@ -203,33 +187,9 @@ static uint64_t hash_round(size_t n)
     return digest;
 }
 
-static int report(const char *name, char cls, const double *got, const double *want, int n,
-                  double tol, int print_ref)
-{
-    if (print_ref) {
-        printf("    {");
-        for (int i = 0; i < n; i++) printf("%s%.17g", i ? ", " : "", got[i]);
-        printf("},\n");
-    }
-    int ok = 1;
-    for (int i = 0; i < n; i++)
-        if (!(fabs(got[i] - want[i]) <= tol * fabs(want[i]))) ok = 0;
-    printf("%s %c checksum=%.15e %s", name, cls, got[0], ok ? "VERIFIED" : "FAILED");
-    if (!ok)
-        for (int i = 0; i < n; i++) printf(" [%d] %.17g!=%.17g", i, got[i], want[i]);
-    printf("\n");
-    return !ok;
-}
-
 int main(int argc, char **argv)
 {
-    const char *classes = "SWA";
-    const char *at = argc > 1 && strlen(argv[1]) == 1 ? strchr(classes, argv[1][0]) : NULL;
-    if (!at) {
-        fprintf(stderr, "usage: tree S|W|A [-r]\n");
-        return 2;
-    }
-    int c = (int)(at - classes);
+    int c = kernel_class(argc, argv, "tree");
     int depth = max_depth[c];
     struct node *long_lived = build(depth, 1);
     int64_t tree_sum = 0;
@@ -252,5 +212,5 @@ int main(int argc, char **argv)
     // Digests as exact 26-bit pieces so the doubles carry them unrounded.
     double ck[NCK] = {(double)tree_sum, (double)((list_digest ^ (list_digest >> 26)) & 0x3ffffff),
                       (double)((hash_digest ^ (hash_digest >> 26)) & 0x3ffffff)};
-    return report("tree", *at, ck, reference[c], NCK, 0.0, argc > 2 && !strcmp(argv[2], "-r"));
+    return kernel_report("tree", c, argc, argv, ck, reference[c], NCK, 0.0);
 }
