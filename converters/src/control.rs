@@ -35,6 +35,20 @@ pub struct MigrationPolicy {
     pub trigger: Option<Arc<Trigger>>,
 }
 
+impl MigrationPolicy {
+    /// The countdown to arm once `passed` points have gone by (0 at the start of a run): the
+    /// points left to a `checkpoint_at` capture still to come, else idle. Re-arming after
+    /// every point keeps a capture requested in between from cancelling that one.
+    pub fn countdown_after(&self, passed: u64, at_pending: bool) -> i64 {
+        match self.checkpoint_at {
+            Some(n) if at_pending && self.checkpoint_to.is_some() && n > passed => {
+                (n - passed).min(i64::MAX as u64) as i64
+            }
+            _ => COUNTDOWN_IDLE,
+        }
+    }
+}
+
 /// A request to capture at the next migration point, made from any thread.
 #[derive(Debug, Default)]
 pub struct Trigger {
@@ -252,6 +266,26 @@ impl std::fmt::Display for CaptureReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_countdown_runs_to_a_pending_checkpoint_at() {
+        let policy = MigrationPolicy {
+            checkpoint_at: Some(10),
+            checkpoint_to: Some("x.ckpt".into()),
+            then: AfterCapture::Continue,
+            trigger: None,
+        };
+        assert_eq!(policy.countdown_after(0, true), 10);
+        // A requested capture at point 4 re-arms for the remaining six.
+        assert_eq!(policy.countdown_after(4, true), 6);
+        assert_eq!(policy.countdown_after(10, false), COUNTDOWN_IDLE);
+        assert_eq!(policy.countdown_after(12, true), COUNTDOWN_IDLE);
+        let counting_only = MigrationPolicy {
+            checkpoint_to: None,
+            ..policy
+        };
+        assert_eq!(counting_only.countdown_after(0, true), COUNTDOWN_IDLE);
+    }
 
     #[test]
     fn points_are_counted_across_resets() {

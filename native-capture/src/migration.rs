@@ -109,10 +109,7 @@ impl<'a> Migration<'a> {
         // The counter starts from the idle value whatever memory says (a restored program's
         // countdown is whatever it was at its capture).
         *self.points() = PointCounter::default();
-        let first = match self.policy.checkpoint_at {
-            Some(n) if self.policy.checkpoint_to.is_some() => n.clamp(1, i64::MAX as u64) as i64,
-            _ => COUNTDOWN_IDLE,
-        };
+        let first = self.policy.countdown_after(0, self.at_pending);
         ram.write(self.countdown, &COUNTDOWN_IDLE.to_le_bytes())
             .map_err(|_| SnapshotError::Write {
                 address: self.countdown,
@@ -177,7 +174,8 @@ impl<'a> Migration<'a> {
                 return Ok(PointAction::Stop);
             }
         }
-        self.set_countdown(ram, COUNTDOWN_IDLE)?;
+        let next = self.policy.countdown_after(point, self.at_pending);
+        self.set_countdown(ram, next)?;
         vcpu.complete_hypercall(0)?;
         Ok(PointAction::Continue)
     }

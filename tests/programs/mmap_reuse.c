@@ -109,6 +109,17 @@ int main(void)
 	for (int i = 0; i < MANY; i++) munmap(many[i], 8 * KIB);
 	printf("%d mappings unmapped and mapped again: %lu nonzero bytes\n", MANY, dirty);
 
+	/* A mapping with a read-only guard page is unmapped whole and mapped again. */
+	unsigned char *guarded = map(16 * KIB);
+	memset(guarded, 0x66, 16 * KIB);
+	mprotect(guarded + 12 * KIB, 4 * KIB, PROT_READ);
+	munmap(guarded, 16 * KIB);
+	guarded = map(16 * KIB);
+	memset(guarded, 0x77, 16 * KIB); /* every page writable again */
+	printf("guarded mapping mapped again: %lu nonzero bytes after filling\n",
+	       nonzero(guarded, 16 * KIB));
+	munmap(guarded, 16 * KIB);
+
 	/* A large mapping, beyond any reuse. */
 	unsigned char *big = map(3 * 1024 * KIB);
 	memset(big, 0x44, 3 * 1024 * KIB);

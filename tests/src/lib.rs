@@ -81,11 +81,20 @@ pub fn corpus() -> Vec<CorpusProgram> {
         .filter(|p| p.extension().is_some_and(|e| e == "c"))
         .collect();
     sources.sort();
-    sources
+    let programs: Vec<CorpusProgram> = sources
         .into_iter()
         .map(|source| load_program(&dir, source))
         .filter(|p| only.as_ref().is_none_or(|names| names.contains(&p.name)))
-        .collect()
+        .collect();
+    // A mistyped name must not leave a test with nothing to check.
+    for name in only.iter().flatten() {
+        assert!(
+            programs.iter().any(|p| &p.name == name),
+            "XISA_TEST_PROGRAMS names `{name}`, which is not in tests/programs"
+        );
+    }
+    assert!(!programs.is_empty(), "no corpus programs selected");
+    programs
 }
 
 fn load_program(dir: &Path, source: PathBuf) -> CorpusProgram {

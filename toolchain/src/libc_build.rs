@@ -57,6 +57,7 @@ const PORT: &[(&str, &str)] = port_files!(
     "src/env/__libc_start_main.c",
     "src/math/sqrt.c",
     "src/mman/mmap.c",
+    "src/mman/mprotect.c",
     "src/mman/mremap.c",
     "src/mman/munmap.c",
     "src/mman/xisa_mapping_cache.c",

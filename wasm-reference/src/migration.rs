@@ -7,7 +7,6 @@ use std::time::Instant;
 use wasmtime::{Caller, Linker};
 use xisa_converters::NeutralFrame;
 use xisa_converters::control::{MigrationPolicy, PointCounter, SharedCounter};
-use xisa_converters::snapshot::COUNTDOWN_IDLE;
 
 use crate::Guest;
 
@@ -60,10 +59,7 @@ impl Unwinder {
 
     /// The countdown value a (re)started program begins with.
     pub fn first_countdown(&self) -> i64 {
-        match self.policy.checkpoint_at {
-            Some(n) if self.policy.checkpoint_to.is_some() => n.clamp(1, i64::MAX as u64) as i64,
-            _ => COUNTDOWN_IDLE,
-        }
+        self.policy.countdown_after(0, self.at_pending)
     }
 }
 
@@ -110,9 +106,10 @@ pub fn define_imports(linker: &mut Linker<Guest>) -> wasmtime::Result<()> {
             if at {
                 unwinder.at_pending = false;
             }
-            points.reset(countdown, COUNTDOWN_IDLE);
+            let next = unwinder.policy.countdown_after(point, unwinder.at_pending);
+            points.reset(countdown, next);
             drop(points);
-            *bytes = COUNTDOWN_IDLE.to_le_bytes();
+            *bytes = next.to_le_bytes();
             if unwinder.policy.checkpoint_to.is_some() && (at || requested.is_some()) {
                 unwinder.mode = Mode::Unwinding;
                 unwinder.frames.clear();

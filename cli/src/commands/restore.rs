@@ -9,6 +9,7 @@ use xisa_format::image::Image;
 use xisa_native::{Backend, NativeConfig, RestoreOptions};
 
 use crate::commands::capture::CaptureArgs;
+use crate::commands::info::hex;
 use crate::commands::run::{BackendChoice, Executor, native_status, parse_backend, parse_target};
 use crate::report::with_hint;
 use xisa_format::target::Target;
@@ -41,6 +42,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
+    // Listen for capture requests before opening and checking the checkpoint: until then
+    // SIGUSR1 would still end the process.
+    let policy = args.capture.policy()?;
     let file = CheckpointFile::open(&args.checkpoint)
         .with_context(|| format!("cannot restore {}", args.checkpoint.display()))?;
     let image_path = match &args.image {
@@ -49,8 +53,6 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
     };
     let image = Image::open(&image_path)
         .with_context(|| format!("cannot read the image {}", image_path.display()))?;
-    file.validate_against_image(&image)
-        .with_context(|| format!("cannot restore {}", args.checkpoint.display()))?;
     let executor = Executor::choose(args.target, args.backend)?;
     let target = executor.target;
     if !image.targets().contains(&target) {
@@ -81,8 +83,7 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
                 mounts,
                 mem_top: file.memory_map().mem_top,
             };
-            let run = xisa_wasm::restore(&image, &file, &config, args.capture.policy()?)
-                .with_context(context)?;
+            let run = xisa_wasm::restore(&image, &file, &config, policy).with_context(context)?;
             crate::commands::run::wasm_status(run, &args.capture, verbose)
         }
         Some(BackendChoice::Process) => {
@@ -107,7 +108,7 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
             let options = RestoreOptions {
                 poison: args.poison,
             };
-            let run = xisa_native::restore(&image, &file, &native, options, args.capture.policy()?)
+            let run = xisa_native::restore(&image, &file, &native, options, policy)
                 .with_context(context)?;
             native_status(run, &args.capture, verbose)
         }
@@ -152,8 +153,4 @@ pub fn find_image(checkpoint: &Path, file: &CheckpointFile) -> anyhow::Result<Pa
         ),
         "name the image with --image",
     ))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -206,6 +206,9 @@ fn launch(
             "use --backend kvm or emu to capture a native program",
         ));
     }
+    // Listen for capture requests before the slow part of start-up: until then SIGUSR1 would
+    // still end the process.
+    let policy = capture.policy()?;
     let image = Image::open(path).with_context(|| format!("cannot run {}", path.display()))?;
     if !image.targets().contains(&target) {
         let have: Vec<String> = image.targets().iter().map(|t| t.to_string()).collect();
@@ -237,7 +240,7 @@ fn launch(
     }
     let status = match executor.backend {
         None => {
-            let run = xisa_wasm::run(&image, config, capture.policy()?)
+            let run = xisa_wasm::run(&image, config, policy)
                 .with_context(|| format!("cannot run {}", path.display()))?;
             wasm_status(run, capture, verbose)
         }
@@ -274,7 +277,7 @@ fn launch(
                 mounts: config.mounts.clone(),
                 mem_top: config.mem_top,
             };
-            let run = xisa_native::run(&image, &native, capture.policy()?)
+            let run = xisa_native::run(&image, &native, policy)
                 .with_context(|| format!("cannot run {}", path.display()))?;
             native_status(run, capture, verbose)
         }
