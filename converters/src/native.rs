@@ -147,8 +147,6 @@ pub struct NativeResume {
     pub pc: u64,
     pub stack_pointer: u64,
     pub frame_pointer: u64,
-    /// Lowest stack address the frames use.
-    pub stack_low: u64,
 }
 
 /// Lays out native frames for `frames` (innermost first) below `stack_top`, the stack pointer
@@ -218,7 +216,6 @@ pub fn neutral_to_native(
             pc: site.return_address,
             stack_pointer,
             frame_pointer,
-            stack_low: stack_pointer,
         });
         cfa = stack_pointer;
         caller_frame_pointer = frame_pointer;

@@ -91,24 +91,6 @@ pub fn read_global(
     Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
 }
 
-/// Writes an 8-byte neutral global.
-pub fn write_global(
-    image: &Image,
-    memory: &mut dyn GuestMemory,
-    name: &'static str,
-    value: u64,
-) -> Result<(), SnapshotError> {
-    let address = image
-        .manifest()
-        .symbol_address(name)
-        .ok_or(SnapshotError::Symbol(name))?;
-    memory
-        .bytes_mut(address, 8)
-        .map_err(|_| SnapshotError::Write { address })?
-        .copy_from_slice(&value.to_le_bytes());
-    Ok(())
-}
-
 /// Builds the checkpoint of a program stopped at a migration point.
 pub fn capture(
     memory: &dyn GuestMemory,

@@ -57,14 +57,6 @@ impl CallSiteTable {
         self.by_id.values()
     }
 
-    pub fn len(&self) -> usize {
-        self.by_id.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
-    }
-
     /// The table an image carries for one native target.
     pub fn from_program(program: &ArchivedTargetProgram) -> Result<Self, ConvertError> {
         let mut sites = Vec::with_capacity(program.call_sites.len());

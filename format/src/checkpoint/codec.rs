@@ -112,15 +112,6 @@ pub enum PageView<'a> {
 }
 
 impl PageView<'_> {
-    pub fn encoding(&self) -> PageEncoding {
-        match self {
-            PageView::Zero => PageEncoding::Zero,
-            PageView::SameAsImage => PageEncoding::SameAsImage,
-            PageView::Raw(_) => PageEncoding::Raw,
-            PageView::Zstd(_) => PageEncoding::Zstd,
-        }
-    }
-
     /// Bytes the page occupies in the file.
     pub fn stored_len(&self) -> usize {
         match self {

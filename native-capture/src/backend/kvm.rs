@@ -34,10 +34,6 @@ pub struct KvmVcpu {
     vcpu: VcpuFd,
     /// Guest memory as the vCPU sees it, to read faulting instructions.
     ranges: Vec<HostRange>,
-    /// KVM copies the general registers into the shared run page at every exit and takes
-    /// them back from it on entry, so a hypercall costs no register ioctls (each is a
-    /// round trip through the host kernel, and a costly one under nested virtualisation).
-    sync_regs: bool,
 }
 
 impl KvmVcpu {
@@ -69,10 +65,18 @@ impl KvmVcpu {
         }
 
         let mut vcpu = vm.create_vcpu(0).map_err(failed)?;
-        let sync_regs = kvm.check_extension(Cap::SyncRegs);
-        if sync_regs {
-            vcpu.set_sync_valid_reg(SyncReg::Register);
+        // KVM copies the general registers into the shared run page at every exit and takes
+        // them back from it on entry, so a hypercall costs no register ioctls (each a round
+        // trip through the host kernel, and a costly one under nested virtualisation).
+        if !kvm.check_extension(Cap::SyncRegs) {
+            return Err(BackendError::Unavailable {
+                backend: BACKEND,
+                reason: "this kernel's KVM cannot share registers through the run page \
+                         (KVM_CAP_SYNC_REGS, Linux 4.17 and later)"
+                    .into(),
+            });
         }
+        vcpu.set_sync_valid_reg(SyncReg::Register);
         let cpuid = kvm
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
             .map_err(failed)?;
@@ -153,7 +157,6 @@ impl KvmVcpu {
             _vm: vm,
             vcpu,
             ranges,
-            sync_regs,
         })
     }
 
@@ -241,11 +244,7 @@ impl Vcpu for KvmVcpu {
             };
             return match exit {
                 Exit::Port(HYPERCALL_PORT) => {
-                    let regs = if self.sync_regs {
-                        self.vcpu.sync_regs().regs
-                    } else {
-                        self.vcpu.get_regs().map_err(failed)?
-                    };
+                    let regs = self.vcpu.sync_regs().regs;
                     Ok(VcpuExit::Hypercall {
                         nr: regs.rdi,
                         args: [regs.rsi, regs.rdx, regs.rcx, regs.r8, regs.r9, regs.r10],
@@ -274,15 +273,10 @@ impl Vcpu for KvmVcpu {
     }
 
     fn complete_hypercall(&mut self, value: u64) -> Result<(), BackendError> {
-        if self.sync_regs {
-            // The run page still holds the registers of the hypercall exit.
-            self.vcpu.sync_regs_mut().regs.rax = value;
-            self.vcpu.set_sync_dirty_reg(SyncReg::Register);
-            return Ok(());
-        }
-        let mut regs = self.vcpu.get_regs().map_err(failed)?;
-        regs.rax = value;
-        self.vcpu.set_regs(&regs).map_err(failed)
+        // The run page still holds the registers of the hypercall exit.
+        self.vcpu.sync_regs_mut().regs.rax = value;
+        self.vcpu.set_sync_dirty_reg(SyncReg::Register);
+        Ok(())
     }
 
     fn pc(&mut self) -> u64 {

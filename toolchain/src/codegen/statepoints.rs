@@ -5,6 +5,8 @@
 //! and whose deopt operand is the frame record, so `.llvm_stackmaps` gives its return address
 //! and where the record lies in the native frame.
 
+use std::collections::HashSet;
+
 use crate::error::{Result, ToolchainError};
 use crate::ir::fnptr::FunctionIndex;
 use crate::ir::libcalls;
@@ -26,7 +28,7 @@ pub fn lower(module: &mut Module, index: &FunctionIndex) -> Result<()> {
     let context = module.context();
     // Functions the back end may call by name (libcalls) keep the C convention. When one is
     // also called indirectly, the call table points at a preserve_none thunk instead.
-    let mut preserve_none: Vec<Value> = module
+    let mut preserve_none: HashSet<Value> = module
         .functions()
         .into_iter()
         .filter(|f| !f.is_declaration() && f.string_attribute(REACHES_ATTRIBUTE).is_some())
@@ -36,14 +38,14 @@ pub fn lower(module: &mut Module, index: &FunctionIndex) -> Result<()> {
         let Some(function) = module.function(name) else {
             continue;
         };
-        if libcalls::is_libcall(name) {
-            preserve_none.push(make_thunk(module, function));
-        } else if !preserve_none.contains(&function) {
-            preserve_none.push(function);
-        }
+        preserve_none.insert(if libcalls::is_libcall(name) {
+            make_thunk(module, function)
+        } else {
+            function
+        });
     }
     if let Some(migrate) = module.function(MIGRATE) {
-        preserve_none.push(migrate);
+        preserve_none.insert(migrate);
     }
     for function in &preserve_none {
         function.set_call_convention(PRESERVE_NONE);
@@ -63,6 +65,10 @@ pub fn lower(module: &mut Module, index: &FunctionIndex) -> Result<()> {
         }
     }
     let builder = context.new_builder();
+    let (i32t, i64t, ptrt) = (context.i32(), context.i64(), context.ptr());
+    let statepoint = module.intrinsic("llvm.experimental.gc.statepoint", &[ptrt]);
+    let statepoint_type =
+        context.function_type(context.token(), &[i64t, i32t, ptrt, i32t, i32t], true);
     for function in module.functions() {
         let calls: Vec<Value> = function
             .instructions()
@@ -95,10 +101,6 @@ pub fn lower(module: &mut Module, index: &FunctionIndex) -> Result<()> {
             let callee = call.called_value();
             let arg_count = call.num_call_arguments();
             let args: Vec<Value> = (0..arg_count).map(|i| call.operand(i)).collect();
-            let (i32t, i64t, ptrt) = (context.i32(), context.i64(), context.ptr());
-            let statepoint = module.intrinsic("llvm.experimental.gc.statepoint", &[ptrt]);
-            let statepoint_type =
-                context.function_type(context.token(), &[i64t, i32t, ptrt, i32t, i32t], true);
             let mut operands = vec![
                 i64t.const_int(id),
                 i32t.const_int(0),

@@ -702,10 +702,6 @@ impl Type {
 pub struct Block(LLVMBasicBlockRef);
 
 impl Block {
-    pub fn parent(self) -> Value {
-        // SAFETY: live block in a function.
-        Value(unsafe { LLVMGetBasicBlockParent(self.0) })
-    }
     pub fn instructions(self) -> Vec<Value> {
         let mut out = Vec::new();
         // SAFETY: iterates a live block without modifying it.
@@ -743,9 +739,6 @@ impl Block {
     /// The first instruction that is not a PHI node.
     pub fn first_non_phi(self) -> Option<Value> {
         self.instructions().into_iter().find(|i| !i.is_phi())
-    }
-    pub fn raw(self) -> LLVMBasicBlockRef {
-        self.0
     }
 }
 
@@ -1352,14 +1345,8 @@ impl Builder {
             Value(switch)
         }
     }
-    pub fn add(&self, a: Value, b: Value, name: &str) -> Value {
-        let c = cstring(name);
-        // SAFETY: the builder is positioned; operands are integers of one type.
-        Value(unsafe { LLVMBuildAdd(self.raw, a.0, b.0, c.as_ptr()) })
-    }
     /// An empty inline-assembly statement that takes `pointer` and clobbers memory: code after
     /// it must reload anything stored through `pointer`.
-    /// A compiler barrier: the memory `pointer` points into may have changed.
     pub fn memory_barrier(&self, context: &Context, pointer: Value) -> Value {
         let fn_type = context.function_type(context.void(), &[context.ptr()], false);
         let constraints = "r,~{memory}";
