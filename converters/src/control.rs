@@ -190,7 +190,7 @@ impl PointCounter {
     /// Points passed so far, given the countdown's current value.
     pub fn passed(&self, countdown: i64) -> u64 {
         let (passed_before, set_to) = self.base(countdown);
-        passed_before + set_to.wrapping_sub(countdown).max(0) as u64
+        passed_before.saturating_add(set_to.wrapping_sub(countdown).max(0) as u64)
     }
 
     /// Records that the countdown (now `countdown`) is being set to `value` while the
@@ -216,7 +216,9 @@ impl PointCounter {
                 .is_ok()
             {
                 self.undo = Some(base);
-                self.passed_before = base.0 + base.1.wrapping_sub(current).max(0) as u64;
+                self.passed_before = base
+                    .0
+                    .saturating_add(base.1.wrapping_sub(current).max(0) as u64);
                 self.set_to = 1;
                 return;
             }

@@ -14,7 +14,8 @@ impl FrameRules for X86_64 {
         Target::X86_64
     }
     fn frame_pointer(&self, sp: u64, frame_size: u64) -> u64 {
-        sp + frame_size - 8
+        // Wrapping: `sp` is the guest's; a nonsense value fails the memory reads that follow.
+        sp.wrapping_add(frame_size).wrapping_sub(8)
     }
     fn stack_pointer(&self, cfa: u64, frame_size: u64) -> u64 {
         cfa.wrapping_sub(frame_size + 8)
