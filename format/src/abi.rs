@@ -51,3 +51,46 @@ impl GuestFault {
         }
     }
 }
+
+/// Process mode (spec.md §4.3): a native program running as a Linux process of its ISA whose
+/// `__xisa_syscall` reaches the monitor through a channel page in shared guest memory and a
+/// doorbell socket.
+pub mod process {
+    /// Guest address of the channel page (in the private monitor area, never neutral).
+    pub const CHANNEL: u64 = 0x1_0000;
+    /// Descriptor of the memory file behind guest memory (offset N = guest address N).
+    pub const MEMORY_FD: i32 = 200;
+    /// Descriptor of the doorbell: a stream socket to the monitor.
+    pub const DOORBELL_FD: i32 = 201;
+    /// Written by the monitor into `MAGIC` before the process starts.
+    pub const CHANNEL_MAGIC: u64 = 0x6c65_6e6e_6168_6378; // "xchannel"
+
+    /// Byte offsets of the channel page's 64-bit words.
+    pub const NR: u64 = 0;
+    pub const ARGS: u64 = 8;
+    pub const RESULT: u64 = 56;
+    /// Stack pointer, frame pointer and link register on entry to `__xisa_syscall`.
+    pub const ENTRY_SP: u64 = 64;
+    pub const ENTRY_FP: u64 = 72;
+    pub const ENTRY_LR: u64 = 80;
+    /// Where a resumed program continues (monitor to process, with the `RESUME` reply).
+    pub const RESUME_PC: u64 = 88;
+    pub const RESUME_SP: u64 = 96;
+    pub const RESUME_FP: u64 = 104;
+    pub const RESUME_POISON: u64 = 112;
+    /// A fatal signal the process caught (process to monitor, with call `SIGNAL`).
+    pub const FAULT_SIGNAL: u64 = 120;
+    pub const FAULT_PC: u64 = 128;
+    pub const FAULT_ADDRESS: u64 = 136;
+    pub const MEM_TOP: u64 = 144;
+    pub const MAGIC: u64 = 152;
+
+    /// Process-internal call numbers (never made by the program itself).
+    pub const BOOT: u64 = super::XISA_CALL_BASE + 0x100;
+    pub const SIGNAL: u64 = super::XISA_CALL_BASE + 0x101;
+
+    /// Monitor replies on the doorbell.
+    pub const REPLY_RESULT: u8 = b'r';
+    pub const REPLY_START: u8 = b's';
+    pub const REPLY_RESUME: u8 = b'm';
+}

@@ -3,6 +3,7 @@
 //! shadow-stack guard) are holes: any guest access there leaves the guest as a fault.
 
 use std::ops::Range;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use vm_memory::{
     GuestAddress, GuestMemoryBackend as _, GuestMemoryMmap, GuestMemoryRegion, GuestRegionMmap,
@@ -31,14 +32,17 @@ const HUGE_PAGE: u64 = 0x20_0000;
 /// part of a huge page splits it.
 const DISCARD_THRESHOLD: usize = 0x20_0000;
 
-/// One anonymous host mapping covering guest addresses `[0, mem_top)`, huge-page aligned.
+/// One host mapping covering guest addresses `[0, mem_top)`, huge-page aligned: private
+/// anonymous memory, or a memory file shared with a guest process.
 struct Reservation {
     base: *mut u8,
     len: usize,
+    /// The memory file behind a shared reservation (its offsets are guest addresses).
+    file: Option<OwnedFd>,
 }
 
 impl Reservation {
-    fn new(mem_top: u64) -> Result<Self, MemoryError> {
+    fn new(mem_top: u64, shared: bool) -> Result<Self, MemoryError> {
         let fail = |reason: String| MemoryError::Reserve {
             start: 0,
             size: mem_top,
@@ -67,8 +71,7 @@ impl Reservation {
         let aligned = start.next_multiple_of(HUGE_PAGE as usize);
         let head = aligned - start;
         let tail = padded - head - len;
-        // SAFETY: head and tail are the unused ends of the mapping just made; huge-page
-        // advice only changes how the kernel backs the rest.
+        // SAFETY: head and tail are the unused ends of the mapping just made.
         unsafe {
             if head > 0 {
                 libc::munmap(raw, head);
@@ -76,13 +79,53 @@ impl Reservation {
             if tail > 0 {
                 libc::munmap((aligned + len) as *mut libc::c_void, tail);
             }
-            // Advice is best effort: without transparent huge pages the mapping still works.
-            libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
         }
+        let file = if shared {
+            Some(Self::map_file(aligned, len).map_err(|e| fail(e.to_string()))?)
+        } else {
+            // SAFETY: advice on the mapping just made; it only changes how the kernel backs
+            // it, and is best effort: without transparent huge pages the mapping still works.
+            unsafe { libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
+            None
+        };
         Ok(Reservation {
             base: aligned as *mut u8,
             len,
+            file,
         })
+    }
+
+    /// Replaces the anonymous mapping at `[base, base + len)` with a shared mapping of a new
+    /// memory file of that size.
+    fn map_file(base: usize, len: usize) -> std::io::Result<OwnedFd> {
+        // SAFETY: a plain system call with a static name; the returned descriptor is owned
+        // by the OwnedFd below.
+        let raw = unsafe { libc::memfd_create(c"xisa-guest-memory".as_ptr(), libc::MFD_CLOEXEC) };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor nothing else owns.
+        let file = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: resizing the file we own; `len` came from a usize.
+        if unsafe { libc::ftruncate(file.as_raw_fd(), len as libc::off_t) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the range is the reservation's own anonymous mapping, which nothing refers
+        // to yet; MAP_FIXED replaces it with the file.
+        let mapped = unsafe {
+            libc::mmap(
+                base as *mut libc::c_void,
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_FIXED | libc::MAP_NORESERVE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if mapped == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(file)
     }
 }
 
@@ -125,8 +168,24 @@ impl GuestRam {
         ranges
     }
 
+    /// Private guest memory, for guests that run inside this process (KVM, emulation).
     pub fn new(map: MemoryMap) -> Result<Self, MemoryError> {
-        let reservation = Reservation::new(map.mem_top)?;
+        Self::reserve(map, false)
+    }
+
+    /// Guest memory backed by a memory file that a guest process maps too (process mode):
+    /// offset N of [`GuestRam::shared_file`] is guest address N.
+    pub fn new_shared(map: MemoryMap) -> Result<Self, MemoryError> {
+        Self::reserve(map, true)
+    }
+
+    /// The memory file behind shared guest memory.
+    pub fn shared_file(&self) -> Option<BorrowedFd<'_>> {
+        self._reservation.file.as_ref().map(|f| f.as_fd())
+    }
+
+    fn reserve(map: MemoryMap, shared: bool) -> Result<Self, MemoryError> {
+        let reservation = Reservation::new(map.mem_top, shared)?;
         let mut regions = Vec::new();
         for range in Self::accessible_ranges(&map) {
             let fail = |reason: String| MemoryError::Reserve {
@@ -141,7 +200,11 @@ impl GuestRam {
                     reservation.base.add(range.start as usize),
                     (range.end - range.start) as usize,
                     libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    if shared {
+                        libc::MAP_SHARED | libc::MAP_NORESERVE
+                    } else {
+                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE
+                    },
                 )
             }
             .map_err(|e| fail(e.to_string()))?;
@@ -260,13 +323,20 @@ impl GuestMemory for GuestRam {
         let aligned_start = start.next_multiple_of(page);
         let aligned_end = (start + len) / page * page;
         if aligned_end > aligned_start {
-            // SAFETY: the range is inside a private anonymous mapping we own; MADV_DONTNEED on
-            // such a mapping makes the pages read as zero and has no other effect.
+            // Private anonymous pages read as zero after MADV_DONTNEED; pages of a memory file
+            // only after MADV_REMOVE frees them from the file.
+            let advice = if self._reservation.file.is_some() {
+                libc::MADV_REMOVE
+            } else {
+                libc::MADV_DONTNEED
+            };
+            // SAFETY: the range is inside a mapping we own; the advice makes the pages read
+            // as zero and has no other effect.
             let result = unsafe {
                 libc::madvise(
                     aligned_start as *mut libc::c_void,
                     aligned_end - aligned_start,
-                    libc::MADV_DONTNEED,
+                    advice,
                 )
             };
             if result == 0 {
@@ -350,6 +420,27 @@ mod tests {
         assert!(bytes[..10].iter().all(|b| *b == 0x55));
         assert!(bytes[10..10 + big as usize].iter().all(|b| *b == 0));
         assert!(bytes[10 + big as usize..].iter().all(|b| *b == 0x55));
+    }
+
+    #[test]
+    fn shared_memory_is_one_file_and_zeroes_like_private_memory() {
+        let map = *ram().map();
+        let mut shared = GuestRam::new_shared(map).unwrap();
+        let fd = shared.shared_file().unwrap().as_raw_fd();
+        let base = 0x700_0000u64;
+        let big = DISCARD_THRESHOLD as u64 * 2;
+        shared.write(base, &vec![0x77; big as usize]).unwrap();
+        // The file holds the bytes at the guest address.
+        let mut byte = [0u8; 1];
+        // SAFETY: reading one byte from our own descriptor into a local buffer.
+        let n = unsafe { libc::pread(fd, byte.as_mut_ptr().cast(), 1, base as libc::off_t + 5) };
+        assert_eq!((n, byte[0]), (1, 0x77));
+        shared.zero(base, big).unwrap();
+        assert!(shared.bytes(base, big).unwrap().iter().all(|b| *b == 0));
+        // SAFETY: as above.
+        let n = unsafe { libc::pread(fd, byte.as_mut_ptr().cast(), 1, base as libc::off_t + 5) };
+        assert_eq!((n, byte[0]), (1, 0));
+        assert!(ram().shared_file().is_none());
     }
 
     #[test]

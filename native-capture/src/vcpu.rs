@@ -88,13 +88,8 @@ pub trait Vcpu {
     fn pc(&mut self) -> u64;
     /// During a migrate hypercall: the innermost frame as if `__xisa_migrate()` had returned.
     fn migration_state(&mut self) -> Result<NativeState, BackendError>;
-    /// Makes the next `run` continue at `pc` with the given stack and frame pointers; every
-    /// other register gets `POISON` when `poison` is set.
-    fn resume_at(
-        &mut self,
-        pc: u64,
-        stack_pointer: u64,
-        frame_pointer: u64,
-        poison: bool,
-    ) -> Result<(), BackendError>;
+    /// Makes the next `run` continue in the state `at` (the inverse of `migration_state`: as
+    /// if `__xisa_migrate()` had just returned to `at.return_address`); every other register
+    /// gets `POISON` when `poison` is set.
+    fn resume_at(&mut self, at: NativeState, poison: bool) -> Result<(), BackendError>;
 }

@@ -206,6 +206,11 @@ impl Executor {
         Executor::new("process/aarch64", "aarch64", Some("process"))
     }
 
+    /// Runs native code (x86-64 or AArch64), as opposed to the wasm64 reference executor.
+    pub fn is_native(&self) -> bool {
+        self.target != "wasm64"
+    }
+
     /// Does `program` build a program this executor can run?
     pub fn runs(&self, program: &CorpusProgram) -> bool {
         program

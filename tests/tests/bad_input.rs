@@ -331,11 +331,6 @@ fn native_guest_faults_are_reported() {
                 "{} {what}: output before the fault is lost: {message}",
                 executor.name
             );
-            if executor.name.starts_with("process/") {
-                // A process dies of the signal itself; Linux (or qemu) reports it.
-                println!("ok   {:<15} fault {what}", executor.name);
-                continue;
-            }
             assert!(
                 message.contains(&format!("guest fault on {}: {kind}", executor.target))
                     && message.contains(&format!("in function `{function}`"))
@@ -363,10 +358,9 @@ fn native_guest_faults_are_reported() {
             executor.name
         );
         assert!(
-            executor.name.starts_with("process/")
-                || (message.contains("integer divide error")
-                    && message.contains("in function `divide`")),
-            "{message}"
+            message.contains("integer divide error") && message.contains("in function `divide`"),
+            "{}: {message}",
+            executor.name
         );
     }
 }

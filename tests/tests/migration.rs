@@ -1,8 +1,10 @@
 //! Cross-target migration: every corpus program is captured at several migration points on
-//! each of kvm/x86_64, emu/aarch64 and wasm64 and resumed on each of the others; one chain per
-//! program hops x86_64 → wasm64 → aarch64 → x86_64 with a capture at each hop; and a restore
-//! on the capturing target after poisoning every register and native-stack byte that is not
-//! part of a neutral frame. Output, status and files must equal an uninterrupted run's.
+//! each of kvm/x86_64, emu/aarch64 and wasm64 and resumed on each of them, and at one point on
+//! and between those and process mode (process/x86_64, process/aarch64 under qemu-user); one
+//! chain per program hops x86_64 → wasm64 → aarch64 → x86_64 (the last two in process mode)
+//! with a capture at each hop; and a restore on the capturing executor after poisoning every
+//! register and native-stack byte that is not part of a neutral frame. Output, status and
+//! files must equal an uninterrupted run's.
 //!
 //! The random capture points come from a seed printed at the start; set XISA_TEST_SEED to
 //! repeat a run.
@@ -12,57 +14,32 @@ use std::process::{Command, Output, Stdio};
 
 use xisa_e2e::*;
 
-/// A place a program runs: `xisa run`/`xisa restore` arguments selecting it.
-#[derive(Clone, Debug)]
-struct Place {
-    name: &'static str,
-    target: &'static str,
-    args: Vec<&'static str>,
-    native: bool,
-}
-
-fn places() -> Vec<Place> {
-    let mut places = Vec::new();
+/// The executors of the full matrix (every pair at every capture point), and those of process
+/// mode, which are paired with every other executor at one capture point.
+fn places() -> (Vec<Executor>, Vec<Executor>) {
+    let mut core = Vec::new();
     match kvm_available() {
-        Ok(()) if cfg!(target_arch = "x86_64") => places.push(Place {
-            name: "kvm/x86_64",
-            target: "x86_64",
-            args: vec!["--target", "x86_64", "--backend", "kvm"],
-            native: true,
-        }),
+        Ok(()) if cfg!(target_arch = "x86_64") => core.push(Executor::kvm_x86_64()),
         Ok(()) => println!("SKIPPED kvm/x86_64: this host is not x86-64"),
         Err(reason) => println!("SKIPPED kvm/x86_64: {reason}"),
     }
-    places.push(Place {
-        name: "emu/aarch64",
-        target: "aarch64",
-        args: vec!["--target", "aarch64", "--backend", "emu"],
-        native: true,
-    });
-    places.push(Place {
-        name: "wasm64",
-        target: "wasm64",
-        args: vec!["--target", "wasm64"],
-        native: false,
-    });
-    places
+    core.push(Executor::emu_aarch64());
+    core.push(Executor::wasm64());
+    let mut process = vec![Executor::process_x86_64()];
+    match which("qemu-aarch64") {
+        Some(_) => process.push(Executor::process_aarch64()),
+        None => {
+            println!("SKIPPED process/aarch64: qemu-aarch64 is not installed (package qemu-user)")
+        }
+    }
+    (core, process)
 }
 
-/// The x86-64 place for chains: KVM where it works, else emulation.
-fn x86_place() -> Place {
+/// The x86-64 executor that starts chains: KVM where it works, else emulation.
+fn x86_place() -> Executor {
     match kvm_available() {
-        Ok(()) if cfg!(target_arch = "x86_64") => Place {
-            name: "kvm/x86_64",
-            target: "x86_64",
-            args: vec!["--target", "x86_64", "--backend", "kvm"],
-            native: true,
-        },
-        _ => Place {
-            name: "emu/x86_64",
-            target: "x86_64",
-            args: vec!["--target", "x86_64", "--backend", "emu"],
-            native: true,
-        },
+        Ok(()) if cfg!(target_arch = "x86_64") => Executor::kvm_x86_64(),
+        _ => Executor::emu_x86_64(),
     }
 }
 
@@ -84,13 +61,6 @@ fn native_state(image: &Path) -> Vec<String> {
         .map(|s| s.trim().trim_matches('"').to_string())
         .filter(|s| !s.is_empty())
         .collect()
-}
-
-fn builds_for(program: &CorpusProgram, place: &Place) -> bool {
-    program
-        .targets
-        .as_ref()
-        .is_none_or(|targets| targets.iter().any(|t| t == place.target))
 }
 
 /// A small deterministic generator for the random capture points.
@@ -120,7 +90,7 @@ fn seed() -> u64 {
 
 /// One step of a migrated run: a fresh run or a restore, optionally capturing.
 struct Step<'a> {
-    place: &'a Place,
+    place: &'a Executor,
     restore_from: Option<&'a Path>,
     capture: Option<(u64, &'a Path)>,
     poison: bool,
@@ -151,7 +121,7 @@ fn run_steps(
         let mut command = Command::new(xisa());
         match step.restore_from {
             None => {
-                command.arg("run").args(&step.place.args);
+                command.arg("run").args(&step.place.run_args);
                 for env in &program.env {
                     command.arg("--env").arg(env);
                 }
@@ -162,7 +132,7 @@ fn run_steps(
                     .arg(checkpoint)
                     .arg("--image")
                     .arg(image)
-                    .args(&step.place.args);
+                    .args(&step.place.run_args);
                 if step.poison {
                     command.arg("--poison");
                 }
@@ -215,7 +185,7 @@ fn run_steps(
 }
 
 /// Migration points an uninterrupted run passes (from `xisa run -v`).
-fn count_points(program: &CorpusProgram, image: &Path, place: &Place, dir: &Path) -> u64 {
+fn count_points(program: &CorpusProgram, image: &Path, place: &Executor, dir: &Path) -> u64 {
     let sandbox = dir.join(format!("{}.count", program.name));
     let _ = std::fs::remove_dir_all(&sandbox);
     std::fs::create_dir_all(&sandbox).expect("sandbox");
@@ -223,7 +193,7 @@ fn count_points(program: &CorpusProgram, image: &Path, place: &Place, dir: &Path
         copy_tree(input, &sandbox);
     }
     let mut command = Command::new(xisa());
-    command.arg("run").arg("-v").args(&place.args);
+    command.arg("run").arg("-v").args(&place.run_args);
     command.arg("--dir").arg(&sandbox);
     for env in &program.env {
         command.arg("--env").arg(env);
@@ -255,7 +225,8 @@ fn count_points(program: &CorpusProgram, image: &Path, place: &Place, dir: &Path
 fn corpus_migrates_between_every_pair_of_targets() {
     let seed = seed();
     println!("migration matrix seed {seed} (set XISA_TEST_SEED={seed} to repeat)");
-    let places = places();
+    let (core, process) = places();
+    let places: Vec<Executor> = core.iter().chain(&process).cloned().collect();
     let programs = corpus();
     let dir = work_dir("migration");
     let results = parallel_map(&programs, threads(), |program| {
@@ -265,7 +236,7 @@ fn corpus_migrates_between_every_pair_of_targets() {
             Ok(image) => image,
             Err(e) => return (vec![format!("FAIL build {}: {e}", program.name)], true),
         };
-        let here: Vec<&Place> = places.iter().filter(|p| builds_for(program, p)).collect();
+        let here: Vec<&Executor> = places.iter().filter(|p| p.runs(program)).collect();
         let pinned = native_state(&image);
         let total = count_points(program, &image, here[0], &dir);
         if total == 0 {
@@ -305,13 +276,19 @@ fn corpus_migrates_between_every_pair_of_targets() {
                     source.name.replace('/', "-")
                 ));
                 for destination in &here {
+                    let in_core = [source, destination]
+                        .iter()
+                        .all(|e| core.iter().any(|c| c.name == e.name));
+                    if !in_core && n != middle {
+                        continue;
+                    }
                     let poison = source.name == destination.name;
                     if !pinned.is_empty() && source.target != destination.target {
                         // Checkpoints of such programs resume only on the capturing ISA;
                         // the refusal itself is checked once below.
                         continue;
                     }
-                    if poison && !(source.native && n != 1 && n != total) {
+                    if poison && !(source.is_native() && n != 1 && n != total) {
                         continue;
                     }
                     let sandbox = dir.join(format!(
@@ -362,7 +339,7 @@ fn corpus_migrates_between_every_pair_of_targets() {
                 .arg(&checkpoint)
                 .arg("--image")
                 .arg(&image)
-                .args(&other.args)
+                .args(&other.run_args)
                 .output()
                 .expect("run xisa restore");
             let message = String::from_utf8_lossy(&refused.stderr);
@@ -383,23 +360,20 @@ fn corpus_migrates_between_every_pair_of_targets() {
             }
             return (lines, failed);
         }
-        // A chain with a capture at each hop.
-        let chain: Vec<Place> = [
+        // A chain with a capture at each hop, through every kind of executor.
+        let aarch64 = places
+            .iter()
+            .rfind(|p| p.target == "aarch64")
+            .cloned()
+            .expect("aarch64");
+        let chain: Vec<Executor> = [
             x86_place(),
-            places
-                .iter()
-                .find(|p| p.target == "wasm64")
-                .cloned()
-                .expect("wasm64"),
-            places
-                .iter()
-                .find(|p| p.target == "aarch64")
-                .cloned()
-                .expect("aarch64"),
-            x86_place(),
+            Executor::wasm64(),
+            aarch64,
+            Executor::process_x86_64(),
         ]
         .into_iter()
-        .filter(|p| builds_for(program, p))
+        .filter(|p| p.runs(program))
         .collect();
         if total >= 3 && chain.len() >= 3 {
             let hop = (total / chain.len() as u64).max(1);

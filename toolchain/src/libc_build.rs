@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use xisa_format::abi::{HYPERCALL_MMIO, HYPERCALL_PORT, XISA_CALL_MIGRATE};
-use xisa_format::memory_map::{STARTUP, native};
+use xisa_format::abi::{HYPERCALL_MMIO, HYPERCALL_PORT, XISA_CALL_MIGRATE, process};
+use xisa_format::memory_map::{SHADOW_STACK, STARTUP, native};
 use xisa_format::target::Target;
 
 use crate::error::{Result, ToolchainError};
@@ -179,7 +179,11 @@ fn cache_key(musl_version: &str) -> Result<String> {
         hasher.update(part.as_bytes());
         hasher.update(&[0]);
     }
-    for flag in LIBC_CFLAGS {
+    for flag in LIBC_CFLAGS
+        .iter()
+        .map(|f| f.to_string())
+        .chain(runtime_defines())
+    {
         hasher.update(flag.as_bytes());
         hasher.update(&[0]);
     }
@@ -412,6 +416,32 @@ fn build_start(sysroot: &Sysroot) -> Result<()> {
     Ok(())
 }
 
+/// The ABI constants the runtime stubs are compiled with.
+fn runtime_defines() -> Vec<String> {
+    [
+        ("XISA_NATIVE_STACK_BASE", native::STACK.start),
+        ("XISA_NATIVE_STACK_TOP", native::STACK.end),
+        ("XISA_STARTUP_END", STARTUP.end),
+        ("XISA_SHADOW_STACK_BASE", SHADOW_STACK.start),
+        ("XISA_HYPERCALL_PORT", u64::from(HYPERCALL_PORT)),
+        ("XISA_HYPERCALL_MMIO", HYPERCALL_MMIO),
+        ("XISA_CALL_MIGRATE", XISA_CALL_MIGRATE),
+        ("XISA_PROCESS_CHANNEL", process::CHANNEL),
+        ("XISA_PROCESS_CHANNEL_MAGIC", process::CHANNEL_MAGIC),
+        ("XISA_PROCESS_MEMORY_FD", process::MEMORY_FD as u64),
+        ("XISA_PROCESS_DOORBELL_FD", process::DOORBELL_FD as u64),
+        ("XISA_PROCESS_BOOT", process::BOOT),
+        ("XISA_PROCESS_SIGNAL", process::SIGNAL),
+        (
+            "XISA_PROCESS_REPLY_RESUME",
+            u64::from(process::REPLY_RESUME),
+        ),
+    ]
+    .iter()
+    .map(|(name, value)| format!("-D{name}={value:#x}"))
+    .collect()
+}
+
 fn build_runtime_stub(sysroot: &Sysroot, target: Target) -> Result<()> {
     let (sources, triple): (&[(&str, &str)], &str) = match target {
         Target::X86_64 => (
@@ -442,10 +472,7 @@ fn build_runtime_stub(sysroot: &Sysroot, target: Target) -> Result<()> {
         tools::run(
             Command::new(tools::clang())
                 .arg(format!("--target={triple}"))
-                .arg(format!("-DXISA_NATIVE_STACK_TOP={:#x}", native::STACK.end))
-                .arg(format!("-DXISA_HYPERCALL_PORT={HYPERCALL_PORT:#x}"))
-                .arg(format!("-DXISA_HYPERCALL_MMIO={HYPERCALL_MMIO:#x}"))
-                .arg(format!("-DXISA_CALL_MIGRATE={XISA_CALL_MIGRATE:#x}"))
+                .args(runtime_defines())
                 .args([
                     "-O2",
                     "-ffreestanding",

@@ -2,7 +2,7 @@
 
 use wasmtime::{Caller, Linker};
 use xisa_format::abi::{GuestFault, XISA_CALL_FAULT};
-use xisa_personality::{FlatMemory, Outcome};
+use xisa_personality::Outcome;
 
 use crate::Guest;
 use crate::trap::{Exit, FaultReport};
@@ -25,14 +25,9 @@ pub fn define_imports(linker: &mut Linker<Guest>) -> wasmtime::Result<()> {
                 let fault = GuestFault::from_code(a0 as u64);
                 return Err(wasmtime::Error::new(FaultReport(fault)));
             }
-            let memory = caller
-                .data()
-                .memory
-                .expect("memory is set before the guest starts");
-            let (data, guest) = memory.data_and_store_mut(&mut caller);
-            let mut view = FlatMemory::new(data, guest.map);
+            let Guest { memory, state, .. } = caller.data_mut();
             let args = [a0, a1, a2, a3, a4, a5].map(|a| a as u64);
-            match guest.personality.syscall(&mut view, nr, args) {
+            match state.personality.syscall(memory, nr, args) {
                 Outcome::Return(value) => Ok(value),
                 Outcome::Exit(code) => Err(wasmtime::Error::new(Exit(code))),
             }

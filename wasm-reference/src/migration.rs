@@ -1,12 +1,13 @@
 //! The executor's half of the wasm64 unwind protocol (the toolchain's `codegen::unwind` is
 //! the program's half): the imports `xisa.migrate`, `xisa.mode`, `xisa.save_frame` and
-//! `xisa.restore_frame`, and the policy deciding when a migration point captures.
-
-use std::time::Instant;
+//! `xisa.restore_frame`. Whether a migration point captures is the runtime's decision
+//! (`xisa_runtime::migration_point`); here a capture means unwinding the program into neutral
+//! frames, and carrying on or resuming means rewinding it from them.
 
 use wasmtime::{Caller, Linker};
 use xisa_converters::NeutralFrame;
-use xisa_converters::control::{MigrationPolicy, PointCounter, SharedCounter};
+use xisa_personality::GuestMemory;
+use xisa_runtime::{CaptureRequest, PointDecision};
 
 use crate::Guest;
 
@@ -30,42 +31,28 @@ impl std::fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
-/// Migration state of one wasm64 guest.
+fn protocol(message: impl Into<String>) -> wasmtime::Error {
+    wasmtime::Error::new(ProtocolError(message.into()))
+}
+
+/// Unwind/rewind state of one wasm64 guest.
 pub struct Unwinder {
     pub mode: Mode,
     /// Unwinding: frames saved so far, innermost first. Rewinding: frames still to restore,
     /// outermost last (so `pop` gives the next one).
     pub frames: Vec<NeutralFrame>,
-    pub policy: MigrationPolicy,
-    pub countdown: u64,
-    pub counter: SharedCounter,
-    pub at_pending: bool,
-    /// The point and request time of the unwind in progress.
-    pub unwind_started: Option<(u64, Instant, Option<Instant>)>,
+    /// The capture the unwind in progress is for.
+    pub capture: Option<CaptureRequest>,
 }
 
 impl Unwinder {
-    pub fn new(policy: MigrationPolicy, countdown: u64) -> Self {
+    pub fn new() -> Self {
         Unwinder {
             mode: Mode::Running,
             frames: Vec::new(),
-            at_pending: policy.checkpoint_at.is_some(),
-            policy,
-            countdown,
-            counter: PointCounter::shared(),
-            unwind_started: None,
+            capture: None,
         }
     }
-
-    /// The countdown value a (re)started program begins with.
-    pub fn first_countdown(&self) -> i64 {
-        self.policy.countdown_after(0, self.at_pending)
-    }
-}
-
-fn countdown_bytes(data: &mut [u8], address: u64) -> Option<&mut [u8; 8]> {
-    let start = usize::try_from(address).ok()?;
-    data.get_mut(start..start.checked_add(8)?)?.try_into().ok()
 }
 
 pub fn define_imports(linker: &mut Linker<Guest>) -> wasmtime::Result<()> {
@@ -73,47 +60,38 @@ pub fn define_imports(linker: &mut Linker<Guest>) -> wasmtime::Result<()> {
         "xisa",
         "migrate",
         |mut caller: Caller<'_, Guest>| -> wasmtime::Result<()> {
-            let memory = caller.data().memory.expect("memory is set before start");
-            let (data, guest) = memory.data_and_store_mut(&mut caller);
-            let unwinder = &mut guest.unwinder;
+            let Guest {
+                memory,
+                state,
+                unwinder,
+            } = caller.data_mut();
             match unwinder.mode {
                 Mode::Rewinding if unwinder.frames.is_empty() => {
                     unwinder.mode = Mode::Running;
                     return Ok(());
                 }
                 Mode::Rewinding => {
-                    return Err(wasmtime::Error::new(ProtocolError(format!(
+                    return Err(protocol(format!(
                         "the program reached its migration point with {} frames still to restore",
                         unwinder.frames.len()
-                    ))));
+                    )));
                 }
                 Mode::Unwinding => {
-                    return Err(wasmtime::Error::new(ProtocolError(
-                        "a migration point fired while unwinding".into(),
-                    )));
+                    return Err(protocol("a migration point fired while unwinding"));
                 }
                 Mode::Running => {}
             }
-            let address = unwinder.countdown;
-            let bytes = countdown_bytes(data, address).ok_or_else(|| {
-                ProtocolError(format!("the countdown at {address:#x} is outside memory"))
-            })?;
-            let countdown = i64::from_le_bytes(*bytes);
-            let mut points = unwinder.counter.lock().unwrap_or_else(|e| e.into_inner());
-            let point = points.passed(countdown);
-            let requested = unwinder.policy.trigger.as_ref().and_then(|t| t.take());
-            let at = unwinder.at_pending && unwinder.policy.checkpoint_at == Some(point);
-            if at {
-                unwinder.at_pending = false;
-            }
-            let next = unwinder.policy.countdown_after(point, unwinder.at_pending);
-            points.reset(countdown, next);
-            drop(points);
-            *bytes = next.to_le_bytes();
-            if unwinder.policy.checkpoint_to.is_some() && (at || requested.is_some()) {
-                unwinder.mode = Mode::Unwinding;
-                unwinder.frames.clear();
-                unwinder.unwind_started = Some((point, Instant::now(), requested));
+            match state
+                .points
+                .at_point(memory as &mut dyn GuestMemory)
+                .map_err(|e| protocol(e.to_string()))?
+            {
+                PointDecision::Continue => {}
+                PointDecision::Capture(request) => {
+                    unwinder.mode = Mode::Unwinding;
+                    unwinder.frames.clear();
+                    unwinder.capture = Some(request);
+                }
             }
             Ok(())
         },
@@ -125,19 +103,14 @@ pub fn define_imports(linker: &mut Linker<Guest>) -> wasmtime::Result<()> {
         "xisa",
         "save_frame",
         |mut caller: Caller<'_, Guest>, id: i32, record: i64, size: i64| -> wasmtime::Result<()> {
-            let memory = caller.data().memory.expect("memory is set before start");
-            let (data, guest) = memory.data_and_store_mut(&mut caller);
-            if guest.unwinder.mode != Mode::Unwinding {
-                return Err(wasmtime::Error::new(ProtocolError(
-                    "a frame was saved while not unwinding".into(),
-                )));
+            let Guest {
+                memory, unwinder, ..
+            } = caller.data_mut();
+            if unwinder.mode != Mode::Unwinding {
+                return Err(protocol("a frame was saved while not unwinding"));
             }
-            let bytes = guest_range(data, record, size).ok_or_else(|| {
-                ProtocolError(format!(
-                    "frame record at {record:#x} ({size} bytes) is outside memory"
-                ))
-            })?;
-            guest.unwinder.frames.push(NeutralFrame {
+            let bytes = guest_range(memory, record, size)?;
+            unwinder.frames.push(NeutralFrame {
                 call_site: id as u32,
                 record: bytes.to_vec(),
             });
@@ -153,35 +126,29 @@ pub fn define_imports(linker: &mut Linker<Guest>) -> wasmtime::Result<()> {
          first: i32,
          last: i32|
          -> wasmtime::Result<i32> {
-            let memory = caller.data().memory.expect("memory is set before start");
-            let (data, guest) = memory.data_and_store_mut(&mut caller);
-            let unwinder = &mut guest.unwinder;
+            let Guest {
+                memory, unwinder, ..
+            } = caller.data_mut();
             let depth = unwinder.frames.len();
             let frame = unwinder.frames.pop().ok_or_else(|| {
-                ProtocolError(
-                    "the checkpoint's frames ran out before the innermost call site".into(),
-                )
+                protocol("the checkpoint's frames ran out before the innermost call site")
             })?;
             let (first, last) = (first as u32, last as u32);
             if !(first..=last).contains(&frame.call_site) {
-                return Err(wasmtime::Error::new(ProtocolError(format!(
+                return Err(protocol(format!(
                     "frame {} from the innermost has call site {}, but the function being rewound has call sites {first}..={last}",
                     depth - 1,
                     frame.call_site
-                ))));
+                )));
             }
-            let out = guest_range(data, record, size).ok_or_else(|| {
-                ProtocolError(format!(
-                    "frame record at {record:#x} ({size} bytes) is outside memory"
-                ))
-            })?;
+            let out = guest_range(memory, record, size)?;
             if out.len() != frame.record.len() {
-                return Err(wasmtime::Error::new(ProtocolError(format!(
+                return Err(protocol(format!(
                     "call site {} keeps a {}-byte record, but the checkpoint holds {} bytes",
                     frame.call_site,
                     out.len(),
                     frame.record.len()
-                ))));
+                )));
             }
             out.copy_from_slice(&frame.record);
             Ok(frame.call_site as i32)
@@ -190,8 +157,17 @@ pub fn define_imports(linker: &mut Linker<Guest>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-fn guest_range(data: &mut [u8], address: i64, size: i64) -> Option<&mut [u8]> {
-    let start = usize::try_from(address).ok()?;
-    let size = usize::try_from(size).ok()?;
-    data.get_mut(start..start.checked_add(size)?)
+fn guest_range(
+    memory: &mut dyn GuestMemory,
+    address: i64,
+    size: i64,
+) -> wasmtime::Result<&mut [u8]> {
+    u64::try_from(size)
+        .ok()
+        .and_then(|size| memory.bytes_mut(address as u64, size).ok())
+        .ok_or_else(|| {
+            protocol(format!(
+                "frame record at {address:#x} ({size} bytes) is outside memory"
+            ))
+        })
 }

@@ -5,7 +5,8 @@ use std::fmt;
 
 use xisa_format::abi::GuestFault;
 
-use crate::RunOutcome;
+use xisa_format::target::Target;
+use xisa_runtime::Stop;
 
 /// The guest called exit; carried out of Wasmtime as an error to unwind the guest.
 #[derive(Debug)]
@@ -62,9 +63,10 @@ const SIGFPE: i32 = 8;
 const SIGSEGV: i32 = 11;
 const SIGABRT: i32 = 6;
 
-pub fn classify(error: wasmtime::Error) -> RunOutcome {
+/// How a guest call that returned an error stopped.
+pub fn classify(error: wasmtime::Error) -> Stop {
     if let Some(exit) = error.downcast_ref::<Exit>() {
-        return RunOutcome::Exited(exit.0);
+        return Stop::Exited(exit.0);
     }
     let backtrace: Vec<String> = error
         .downcast_ref::<wasmtime::WasmBacktrace>()
@@ -106,11 +108,17 @@ pub fn classify(error: wasmtime::Error) -> RunOutcome {
             !name.starts_with("__xisa_shadow_stack_overflow") && !name.starts_with("__xisa_fnptr")
         })
         .cloned();
-    RunOutcome::Trapped(GuestTrap {
+    let trap = GuestTrap {
         kind,
         function,
         backtrace,
         status: 128 + signal,
+    };
+    Stop::Faulted(xisa_runtime::GuestFault {
+        target: Target::Wasm64,
+        message: trap.to_string(),
+        backtrace: trap.backtrace,
+        status: trap.status,
     })
 }
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use xisa_native::control::{AfterCapture, CaptureReport, MigrationPolicy, Trigger};
+use xisa_runtime::{AfterCapture, MigrationPolicy, RunSummary, Trigger};
 
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct CaptureArgs {
@@ -15,9 +15,14 @@ pub struct CaptureArgs {
     /// also captures at the next migration point.
     #[arg(long, value_name = "FILE")]
     pub checkpoint_to: Option<PathBuf>,
-    /// What the run does after a capture: exit (status 0) or continue.
-    #[arg(long, value_name = "exit|continue", value_parser = parse_then, default_value = "exit")]
-    pub then: AfterCapture,
+    /// What the run does after a capture: exit (status 0) or continue (default: exit, or
+    /// continue with --checkpoint-every).
+    #[arg(long, value_name = "exit|continue", value_parser = parse_then)]
+    pub then: Option<AfterCapture>,
+    /// Also capture every DURATION while the program runs (e.g. 500ms, 30s, 10m, 1h), each
+    /// checkpoint replacing the last: a long job can be resumed from its latest one.
+    #[arg(long, value_name = "DURATION", requires = "checkpoint_to", value_parser = parse_duration)]
+    pub checkpoint_every: Option<Duration>,
     /// Write the run's figures (migration points passed, run and resume times, every
     /// capture with its timings and size) to FILE as JSON.
     #[arg(long, value_name = "FILE")]
@@ -32,21 +37,69 @@ fn parse_then(text: &str) -> Result<AfterCapture, String> {
     }
 }
 
+/// Durations like `250ms`, `30s`, `10m`, `2h` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = match unit {
+        "ms" => 1e-3,
+        "" | "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("`{text}` is not a duration (examples: 500ms, 30s, 10m, 1h)")),
+    };
+    let seconds = number
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n > 0.0)
+        .map(|n| n * scale)
+        .ok_or_else(|| format!("`{text}` is not a positive duration (examples: 500ms, 30s, 10m)"))?;
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+}
+
 impl CaptureArgs {
     pub fn wants_capture(&self) -> bool {
         self.checkpoint_to.is_some()
     }
 
-    /// The policy for this run; with `--checkpoint-to`, SIGUSR1 requests a capture.
+    /// What the run does after a capture.
+    pub fn then(&self) -> AfterCapture {
+        self.then.unwrap_or(if self.checkpoint_every.is_some() {
+            AfterCapture::Continue
+        } else {
+            AfterCapture::Exit
+        })
+    }
+
+    /// The policy for this run; with `--checkpoint-to`, SIGUSR1 requests a capture, and with
+    /// `--checkpoint-every` so does a timer.
     pub fn policy(&self) -> anyhow::Result<MigrationPolicy> {
+        if self.checkpoint_every.is_some() && self.then() == AfterCapture::Exit {
+            return Err(crate::report::with_hint(
+                anyhow::anyhow!("--checkpoint-every with --then exit would stop at the first capture"),
+                "drop --then exit (periodic captures continue the run)",
+            ));
+        }
         let trigger = match &self.checkpoint_to {
             Some(_) => Some(listen_for_requests()?),
             None => None,
         };
+        if let (Some(every), Some(trigger)) = (self.checkpoint_every, &trigger) {
+            let requests = Arc::clone(trigger);
+            std::thread::spawn(move || {
+                loop {
+                    std::thread::sleep(every);
+                    requests.request();
+                }
+            });
+        }
         Ok(MigrationPolicy {
             checkpoint_at: self.checkpoint_at,
             checkpoint_to: self.checkpoint_to.clone(),
-            then: self.then,
+            then: self.then(),
             trigger,
         })
     }
@@ -66,19 +119,10 @@ fn listen_for_requests() -> anyhow::Result<Arc<Trigger>> {
     Ok(trigger)
 }
 
-/// What a finished run reports.
-pub struct RunFacts<'a> {
-    pub captures: &'a [CaptureReport],
-    pub points: u64,
-    pub resume_time: Option<Duration>,
-    pub run_time: Duration,
-    pub status: i32,
-}
-
 /// Prints what a run captured, warns when `--checkpoint-at` was never reached and writes
 /// `--stats`.
-pub fn report_run(args: &CaptureArgs, facts: &RunFacts<'_>, verbose: u8) {
-    for capture in facts.captures {
+pub fn report_run(args: &CaptureArgs, facts: &RunSummary, status: i32, verbose: u8) {
+    for capture in &facts.captures {
         eprintln!("xisa: {capture}");
     }
     if let Some(n) = args.checkpoint_at
@@ -98,7 +142,7 @@ pub fn report_run(args: &CaptureArgs, facts: &RunFacts<'_>, verbose: u8) {
     if let Some(path) = &args.stats {
         let micros = |d: Duration| d.as_secs_f64() * 1e6;
         let value = serde_json::json!({
-            "status": facts.status,
+            "status": status,
             "points": facts.points,
             "run_us": micros(facts.run_time),
             "resume_us": facts.resume_time.map(micros),
@@ -118,5 +162,22 @@ pub fn report_run(args: &CaptureArgs, facts: &RunFacts<'_>, verbose: u8) {
         if let Err(error) = std::fs::write(path, text + "\n") {
             eprintln!("warning: cannot write {}: {error}", path.display());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5 weeks").is_err());
+        assert!(parse_duration("-3s").is_err());
     }
 }

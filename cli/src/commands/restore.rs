@@ -2,17 +2,19 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::Context;
 use xisa_format::checkpoint::CheckpointFile;
 use xisa_format::image::Image;
-use xisa_native::{Backend, NativeConfig, RestoreOptions};
+use xisa_format::target::Target;
+use xisa_runtime::{RestorePlan, Session};
 
 use crate::commands::capture::CaptureArgs;
 use crate::commands::info::hex;
-use crate::commands::run::{BackendChoice, Executor, native_status, parse_backend, parse_target};
+use crate::commands::run::finish;
+use crate::machines::{BackendChoice, Executor, parse_backend, parse_target};
 use crate::report::with_hint;
-use xisa_format::target::Target;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,8 +27,8 @@ pub struct Args {
     /// Target to resume on: x86_64, aarch64 or wasm64 (default: the host's ISA).
     #[arg(long, value_parser = parse_target)]
     target: Option<Target>,
-    /// How to run a native target: kvm or emu (default: kvm when /dev/kvm opens and the
-    /// target is the host's, else emu).
+    /// How to run a native target: kvm, emu or process (default: kvm when /dev/kvm opens
+    /// and the target is the host's, else emu).
     #[arg(long, value_parser = parse_backend)]
     backend: Option<BackendChoice>,
     /// Make a host folder visible to the guest: HOST[:GUEST]; give the same folders the
@@ -45,6 +47,7 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
     // Listen for capture requests before opening and checking the checkpoint: until then
     // SIGUSR1 would still end the process.
     let policy = args.capture.policy()?;
+    let started = Instant::now();
     let file = CheckpointFile::open(&args.checkpoint)
         .with_context(|| format!("cannot restore {}", args.checkpoint.display()))?;
     let image_path = match &args.image {
@@ -75,44 +78,15 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
         );
     }
     let context = || format!("cannot restore {}", args.checkpoint.display());
-    let status = match executor.backend {
-        None => {
-            let config = xisa_wasm::RunConfig {
-                args: Vec::new(),
-                env: Vec::new(),
-                mounts,
-                mem_top: file.memory_map().mem_top,
-            };
-            let run = xisa_wasm::restore(&image, &file, &config, policy).with_context(context)?;
-            crate::commands::run::wasm_status(run, &args.capture, verbose)
-        }
-        Some(BackendChoice::Process) => {
-            return Err(with_hint(
-                anyhow::anyhow!("a checkpoint cannot be resumed as a Linux process"),
-                "use --backend kvm or emu",
-            ));
-        }
-        Some(choice) => {
-            let native = NativeConfig {
-                target,
-                backend: if choice == BackendChoice::Kvm {
-                    Backend::Kvm
-                } else {
-                    Backend::Emu
-                },
-                args: Vec::new(),
-                env: Vec::new(),
-                mounts,
-                mem_top: file.memory_map().mem_top,
-            };
-            let options = RestoreOptions {
-                poison: args.poison,
-            };
-            let run = xisa_native::restore(&image, &file, &native, options, policy)
-                .with_context(context)?;
-            native_status(run, &args.capture, verbose)
-        }
-    };
+    let plan = RestorePlan::new(&file, &image, target, started).with_context(context)?;
+    let guest = plan.guest(&image, &mounts, policy).with_context(context)?;
+    let machine = executor
+        .machine(&image, plan.map, guest)
+        .with_context(context)?;
+    let summary = Session::restore(&image, machine, &file, plan, args.poison)
+        .and_then(Session::run)
+        .with_context(context)?;
+    let status = finish(summary, &args.capture, verbose);
     if verbose > 0 {
         eprintln!("xisa: guest exited with status {status}");
     }

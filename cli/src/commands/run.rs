@@ -8,10 +8,10 @@ use anyhow::Context;
 use xisa_format::image::Image;
 use xisa_format::memory_map::DEFAULT_MEM_TOP;
 use xisa_format::target::Target;
-use xisa_native::{Backend, NativeConfig, NativeOutcome};
-use xisa_wasm::{RunConfig, RunOutcome};
+use xisa_runtime::{GuestSetup, Outcome, RunSummary, Session, setup};
 
-use crate::commands::capture::{CaptureArgs, RunFacts, report_run};
+use crate::commands::capture::{CaptureArgs, report_run};
+pub use crate::machines::{BackendChoice, Executor, parse_backend, parse_target};
 use crate::report::with_hint;
 
 #[derive(clap::Args)]
@@ -22,8 +22,8 @@ pub struct Args {
     #[arg(long, value_parser = parse_target)]
     target: Option<Target>,
     /// How to run a native target: kvm, emu (CPU emulation) or process (an ordinary Linux
-    /// process; no sandbox). Default: kvm when /dev/kvm opens and the target is the host's,
-    /// else emu.
+    /// process of the program's ISA, under qemu-user for a foreign one). Default: kvm when
+    /// /dev/kvm opens and the target is the host's, else emu.
     #[arg(long, value_parser = parse_backend)]
     backend: Option<BackendChoice>,
     /// Make a host folder visible to the guest: HOST[:GUEST] (GUEST defaults to /).
@@ -49,77 +49,6 @@ pub struct ExecArgs {
     image: PathBuf,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     args: Vec<String>,
-}
-
-pub fn parse_target(text: &str) -> Result<Target, String> {
-    text.parse()
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BackendChoice {
-    Kvm,
-    Emu,
-    Process,
-}
-
-pub fn parse_backend(text: &str) -> Result<BackendChoice, String> {
-    match text {
-        "kvm" => Ok(BackendChoice::Kvm),
-        "emu" => Ok(BackendChoice::Emu),
-        "process" => Ok(BackendChoice::Process),
-        other => Err(format!(
-            "unknown backend `{other}` (expected kvm, emu or process)"
-        )),
-    }
-}
-
-/// The executor a run uses, after defaults are applied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Executor {
-    pub target: Target,
-    pub backend: Option<BackendChoice>,
-}
-
-impl Executor {
-    pub fn choose(
-        target: Option<Target>,
-        backend: Option<BackendChoice>,
-    ) -> anyhow::Result<Executor> {
-        let host = Target::host();
-        let target = target.or(host).unwrap_or(Target::Wasm64);
-        if target == Target::Wasm64 {
-            if let Some(backend) = backend {
-                return Err(with_hint(
-                    anyhow::anyhow!("--backend {backend:?} does not apply to wasm64"),
-                    "wasm64 always runs on the Wasmtime reference executor; drop --backend",
-                ));
-            }
-            return Ok(Executor {
-                target,
-                backend: None,
-            });
-        }
-        let backend = backend.unwrap_or(
-            if Some(target) == host && xisa_native::backend::kvm::availability().is_ok() {
-                BackendChoice::Kvm
-            } else {
-                BackendChoice::Emu
-            },
-        );
-        Ok(Executor {
-            target,
-            backend: Some(backend),
-        })
-    }
-
-    pub fn describe(&self) -> String {
-        match self.backend {
-            None => format!("{} (Wasmtime reference executor)", self.target),
-            Some(BackendChoice::Kvm) => format!("{} on KVM", self.target),
-            Some(BackendChoice::Emu) => format!("{} on CPU emulation (Unicorn)", self.target),
-            Some(BackendChoice::Process) => format!("{} as a Linux process", self.target),
-        }
-    }
 }
 
 /// Sizes like `4096`, `512K`, `64M`, `4G`.
@@ -162,7 +91,7 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
     }
     let mut guest_args = vec![args.image.display().to_string()];
     guest_args.extend(args.args);
-    let config = RunConfig {
+    let config = GuestSetup {
         args: guest_args,
         env: args.env,
         mounts,
@@ -177,7 +106,7 @@ pub fn exec(args: ExecArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     let mut guest_args = vec![args.image.display().to_string()];
     guest_args.extend(args.args);
     let env = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
-    let config = RunConfig {
+    let config = GuestSetup {
         args: guest_args,
         env,
         mounts: vec![(cwd, "/".into())],
@@ -195,17 +124,11 @@ pub fn exec(args: ExecArgs, verbose: u8) -> anyhow::Result<ExitCode> {
 fn launch(
     path: &Path,
     executor: Executor,
-    config: &RunConfig,
+    config: &GuestSetup,
     capture: &CaptureArgs,
     verbose: u8,
 ) -> anyhow::Result<ExitCode> {
     let target = executor.target;
-    if capture.wants_capture() && executor.backend == Some(BackendChoice::Process) {
-        return Err(with_hint(
-            anyhow::anyhow!("a program running as a Linux process cannot be checkpointed"),
-            "use --backend kvm or emu to capture a native program",
-        ));
-    }
     // Listen for capture requests before the slow part of start-up: until then SIGUSR1 would
     // still end the process.
     let policy = capture.policy()?;
@@ -220,11 +143,9 @@ fn launch(
             ),
         ));
     }
+    let context = || format!("cannot run {}", path.display());
+    let map = setup::memory_map(&image, config.mem_top).with_context(context)?;
     if verbose > 0 {
-        let map = xisa_format::memory_map::MemoryMap {
-            image: image.manifest().layout(),
-            mem_top: config.mem_top,
-        };
         eprintln!(
             "xisa: running {} on {}",
             path.display(),
@@ -238,105 +159,35 @@ fn launch(
             map.mem_top
         );
     }
-    let status = match executor.backend {
-        None => {
-            let run = xisa_wasm::run(&image, config, policy)
-                .with_context(|| format!("cannot run {}", path.display()))?;
-            wasm_status(run, capture, verbose)
-        }
-        Some(BackendChoice::Process) => {
-            // A process sees the host's file system: run it in the one folder it was given.
-            let cwd = match config.mounts.as_slice() {
-                [] => std::env::current_dir().context("cannot read the current folder")?,
-                [(host, _)] => host.clone(),
-                _ => {
-                    return Err(with_hint(
-                        anyhow::anyhow!(
-                            "process mode runs in one folder, but several --dir were given"
-                        ),
-                        "give one --dir (it becomes the working directory; a process has no sandbox)",
-                    ));
-                }
-            };
-            let outcome =
-                xisa_native::process::run_process(&image, target, &config.args, &config.env, &cwd)
-                    .with_context(|| format!("cannot run {} as a process", path.display()))?;
-            outcome.status()
-        }
-        Some(choice) => {
-            let backend = if choice == BackendChoice::Kvm {
-                Backend::Kvm
-            } else {
-                Backend::Emu
-            };
-            let native = NativeConfig {
-                target,
-                backend,
-                args: config.args.clone(),
-                env: config.env.clone(),
-                mounts: config.mounts.clone(),
-                mem_top: config.mem_top,
-            };
-            let run = xisa_native::run(&image, &native, policy)
-                .with_context(|| format!("cannot run {}", path.display()))?;
-            native_status(run, capture, verbose)
-        }
-    };
+    let guest = setup::fresh_guest(&image, config, map, policy).with_context(context)?;
+    let machine = executor.machine(&image, map, guest).with_context(context)?;
+    let summary = Session::start(&image, machine, config)
+        .and_then(Session::run)
+        .with_context(context)?;
+    let status = finish(summary, capture, verbose);
     if verbose > 0 {
         eprintln!("xisa: guest exited with status {status}");
     }
     Ok(ExitCode::from(status as u8))
 }
 
-/// The exit status of a wasm64 run, after reporting its captures.
-pub fn wasm_status(run: xisa_wasm::WasmRun, capture: &CaptureArgs, verbose: u8) -> i32 {
-    let status = match &run.outcome {
-        RunOutcome::Exited(code) => *code,
-        RunOutcome::Checkpointed => 0,
-        RunOutcome::Trapped(trap) => {
-            eprintln!("error: {trap}");
-            if !trap.backtrace.is_empty() {
-                eprintln!("  guest backtrace (innermost first):");
-                let shown = if verbose > 0 {
-                    trap.backtrace.len()
-                } else {
-                    trap.backtrace.len().min(8)
-                };
-                for frame in &trap.backtrace[..shown] {
-                    eprintln!("    {frame}");
-                }
+/// The exit status of a finished run, after reporting its fault and captures.
+pub fn finish(summary: RunSummary, capture: &CaptureArgs, verbose: u8) -> i32 {
+    if let Outcome::Faulted(fault) = &summary.outcome {
+        eprintln!("error: {fault}");
+        if !fault.backtrace.is_empty() {
+            eprintln!("  guest backtrace (innermost first):");
+            let shown = if verbose > 0 {
+                fault.backtrace.len()
+            } else {
+                fault.backtrace.len().min(8)
+            };
+            for frame in &fault.backtrace[..shown] {
+                eprintln!("    {frame}");
             }
-            trap.status
         }
-    };
-    let facts = RunFacts {
-        captures: &run.captures,
-        points: run.points,
-        resume_time: run.resume_time,
-        run_time: run.run_time,
-        status,
-    };
-    report_run(capture, &facts, verbose);
-    status
-}
-
-/// The exit status of a native run, after reporting its captures.
-pub fn native_status(run: xisa_native::NativeRun, capture: &CaptureArgs, verbose: u8) -> i32 {
-    let status = match &run.outcome {
-        NativeOutcome::Exited(code) => *code,
-        NativeOutcome::Checkpointed => 0,
-        NativeOutcome::Faulted(fault) => {
-            eprintln!("error: {fault}");
-            fault.status()
-        }
-    };
-    let facts = RunFacts {
-        captures: &run.captures,
-        points: run.points,
-        resume_time: run.resume_time,
-        run_time: run.run_time,
-        status,
-    };
-    report_run(capture, &facts, verbose);
+    }
+    let status = summary.outcome.status();
+    report_run(capture, &summary, status, verbose);
     status
 }

@@ -126,25 +126,16 @@ impl KvmVcpu {
         sregs.gdt.limit = boot::GDT_LIMIT;
         sregs.idt.base = 0;
         sregs.idt.limit = 0;
-        const CR0_PE: u64 = 1;
-        const CR0_MP: u64 = 1 << 1;
-        const CR0_ET: u64 = 1 << 4;
-        const CR0_NE: u64 = 1 << 5;
-        const CR0_WP: u64 = 1 << 16;
-        const CR0_PG: u64 = 1 << 31;
-        const CR4_PAE: u64 = 1 << 5;
-        const CR4_OSFXSR: u64 = 1 << 9;
-        const CR4_OSXMMEXCPT: u64 = 1 << 10;
         const EFER_LME: u64 = 1 << 8;
         const EFER_LMA: u64 = 1 << 10;
         sregs.cr3 = boot::PML4_BASE;
-        sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
-        sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+        sregs.cr4 = boot::CR4;
+        sregs.cr0 = boot::CR0;
         sregs.efer = EFER_LME | EFER_LMA;
         vcpu.set_sregs(&sregs).map_err(failed)?;
         let fpu = kvm_fpu {
-            fcw: 0x37f,
-            mxcsr: 0x1f80,
+            fcw: boot::FPU_CONTROL,
+            mxcsr: boot::MXCSR,
             ..Default::default()
         };
         vcpu.set_fpu(&fpu).map_err(failed)?;
@@ -301,13 +292,12 @@ impl Vcpu for KvmVcpu {
         })
     }
 
-    fn resume_at(
-        &mut self,
-        pc: u64,
-        stack_pointer: u64,
-        frame_pointer: u64,
-        poison: bool,
-    ) -> Result<(), BackendError> {
+    fn resume_at(&mut self, at: NativeState, poison: bool) -> Result<(), BackendError> {
+        let NativeState {
+            return_address: pc,
+            stack_pointer,
+            frame_pointer,
+        } = at;
         let mut regs = self.vcpu.get_regs().map_err(failed)?;
         if poison {
             for register in [

@@ -3,3 +3,4 @@
 #[cfg(feature = "emu")]
 pub mod emu;
 pub mod kvm;
+pub mod process;

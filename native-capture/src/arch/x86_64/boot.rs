@@ -28,6 +28,27 @@ const GIB: u64 = 1 << 30;
 const TWO_MIB: u64 = 2 << 20;
 
 /// Where the top-level page table lives (the guest's CR3).
+/// Control registers of the guest in long mode: protected mode with paging, write protection
+/// honoured at CPL 0, native FPU errors, SSE enabled with its exceptions, PAE paging.
+pub const CR0: u64 = {
+    const PE: u64 = 1;
+    const MP: u64 = 1 << 1;
+    const ET: u64 = 1 << 4;
+    const NE: u64 = 1 << 5;
+    const WP: u64 = 1 << 16;
+    const PG: u64 = 1 << 31;
+    PE | MP | ET | NE | WP | PG
+};
+pub const CR4: u64 = {
+    const PAE: u64 = 1 << 5;
+    const OSFXSR: u64 = 1 << 9;
+    const OSXMMEXCPT: u64 = 1 << 10;
+    PAE | OSFXSR | OSXMMEXCPT
+};
+/// x87 control word and MXCSR after a reset: every exception masked.
+pub const FPU_CONTROL: u16 = 0x37f;
+pub const MXCSR: u32 = 0x1f80;
+
 pub const PML4_BASE: u64 = PAGE_TABLES.start;
 
 #[derive(Debug, thiserror::Error)]

@@ -130,9 +130,11 @@ trait Isa {
 
     /// Points the vCPU at `entry` with paging on over the tables at `root`.
     fn setup(uc: &mut Emu, entry: u64, root: u64) -> Result<(), uc_error>;
-    /// Adds the ISA's own hooks (the memory hooks are shared).
+    /// Unicorn's number of the program counter.
+    const PC: i32;
+
+    /// Adds the ISA's own hooks (the memory and exception hooks are shared).
     fn add_hooks(uc: &mut Emu) -> Result<(), uc_error>;
-    fn pc(uc: &Emu) -> Result<u64, uc_error>;
     /// Decodes an I/O or exception event.
     fn event(
         uc: &mut Emu,
@@ -266,6 +268,14 @@ impl<I: Isa> EmuVcpu<I> {
             .map_err(|e| uc_failed("adding the memory hook", e))?;
         }
         I::add_hooks(&mut uc).map_err(|e| uc_failed("adding hooks", e))?;
+        uc.add_intr_hook(|uc, number| {
+            // Exceptions are not delivered: the pc stays at the faulting instruction (after it
+            // for system calls and breakpoints).
+            let pc = uc.reg_read(I::PC).unwrap_or(0);
+            uc.get_data_mut().record(Event::Interrupt { number, pc });
+            let _ = uc.emu_stop();
+        })
+        .map_err(|e| uc_failed("adding hooks", e))?;
         I::setup(&mut uc, entry, root).map_err(|e| uc_failed("setting up the vCPU", e))?;
         Ok(EmuVcpu {
             uc,
@@ -320,7 +330,10 @@ impl<I: Isa> Vcpu for EmuVcpu<I> {
         self.uc.get_data_mut().first = None;
         let result = self.uc.emu_start(self.resume, STOP_ADDRESS, 0, 0);
         let event = self.uc.get_data_mut().first.take();
-        let pc = I::pc(&self.uc).map_err(|e| failed(format!("reading the pc: {e}")))?;
+        let pc = self
+            .uc
+            .reg_read(I::PC)
+            .map_err(|e| failed(format!("reading the pc: {e}")))?;
         match self.stop(result, event, pc)? {
             Exit::Hypercall { nr, args, resume } => {
                 self.resume = resume;
@@ -355,13 +368,12 @@ impl<I: Isa> Vcpu for EmuVcpu<I> {
             .map_err(|e| failed(format!("reading the migrating frame: {e}")))
     }
 
-    fn resume_at(
-        &mut self,
-        pc: u64,
-        stack_pointer: u64,
-        frame_pointer: u64,
-        poison: bool,
-    ) -> Result<(), BackendError> {
+    fn resume_at(&mut self, at: NativeState, poison: bool) -> Result<(), BackendError> {
+        let NativeState {
+            return_address: pc,
+            stack_pointer,
+            frame_pointer,
+        } = at;
         I::set_frame(&mut self.uc, stack_pointer, frame_pointer, poison)
             .map_err(|e| failed(format!("setting up the restored frame: {e}")))?;
         self.resume = pc;

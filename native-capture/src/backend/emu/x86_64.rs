@@ -17,6 +17,7 @@ use xisa_format::abi::HYPERCALL_PORT;
 use xisa_format::memory_map::native;
 
 use super::{Emu, Event, Events, Exit, Isa, PageFormat, STOP_ADDRESS, fault, memory_fault};
+use crate::arch::x86_64::boot;
 use crate::vcpu::{BackendError, FaultKind, NativeState, POISON};
 
 pub(super) struct X86_64;
@@ -80,31 +81,21 @@ impl Isa for X86_64 {
     };
 
     fn setup(uc: &mut Emu, entry: u64, root: u64) -> Result<(), uc_error> {
-        const CR0_PE: u64 = 1;
-        const CR0_MP: u64 = 1 << 1;
-        const CR0_ET: u64 = 1 << 4;
-        const CR0_NE: u64 = 1 << 5;
-        const CR0_WP: u64 = 1 << 16;
-        const CR0_PG: u64 = 1 << 31;
-        const CR4_PAE: u64 = 1 << 5;
-        const CR4_OSFXSR: u64 = 1 << 9;
-        const CR4_OSXMMEXCPT: u64 = 1 << 10;
         // Unicorn's 64-bit mode already has long mode enabled in EFER; paging goes on last.
         uc.reg_write(RegisterX86::CR3, root)?;
-        uc.reg_write(RegisterX86::CR4, CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT)?;
-        uc.reg_write(
-            RegisterX86::CR0,
-            CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG,
-        )?;
+        uc.reg_write(RegisterX86::CR4, boot::CR4)?;
+        uc.reg_write(RegisterX86::CR0, boot::CR0)?;
         // Unicorn resets these to zero (every exception unmasked, x87 stack full); use the
         // values a real reset (and KVM's set-up) gives.
-        uc.reg_write(RegisterX86::MXCSR, 0x1f80)?;
-        uc.reg_write(RegisterX86::FPCW, 0x37f)?;
+        uc.reg_write(RegisterX86::MXCSR, boot::MXCSR.into())?;
+        uc.reg_write(RegisterX86::FPCW, boot::FPU_CONTROL.into())?;
         uc.reg_write(RegisterX86::FPTAG, 0xffff)?;
         uc.reg_write(RegisterX86::RFLAGS, 0x2)?;
         uc.reg_write(RegisterX86::RSP, native::STACK.end)?;
         uc.reg_write(RegisterX86::RIP, entry)
     }
+
+    const PC: i32 = RegisterX86::RIP as i32;
 
     fn add_hooks(uc: &mut Emu) -> Result<(), uc_error> {
         uc.add_insn_out_hook(|uc, port, _size, _value| on_port(uc, port, true))?;
@@ -112,18 +103,7 @@ impl Isa for X86_64 {
             on_port(uc, port, false);
             0
         })?;
-        uc.add_intr_hook(|uc, number| {
-            // Exceptions are not delivered: RIP stays at the faulting instruction (after it for
-            // `int3` and `int n`).
-            let pc = uc.reg_read(RegisterX86::RIP).unwrap_or(0);
-            uc.get_data_mut().record(Event::Interrupt { number, pc });
-            let _ = uc.emu_stop();
-        })?;
         Ok(())
-    }
-
-    fn pc(uc: &Emu) -> Result<u64, uc_error> {
-        uc.reg_read(RegisterX86::RIP)
     }
 
     fn event(

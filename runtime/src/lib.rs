@@ -1,0 +1,27 @@
+//! The executor runtime: everything about running a guest that does not depend on how its
+//! instructions are executed.
+//!
+//! Every backend (KVM, CPU emulation and Linux processes for native code, Wasmtime for
+//! wasm64) implements [`Machine`]: load a program into guest memory, run it until it exits,
+//! faults or stops at a migration point the runtime wants to capture at, hand back its neutral
+//! frames, and resume from neutral frames. This crate does the rest once for all of them:
+//!
+//! - [`setup`]: image checks, the memory map, the personality, the start-up block, and the
+//!   checks and memory of a restore;
+//! - [`migration_point`]: what happens when a program reaches a migration point (the capture
+//!   policy, the countdown, asynchronous requests);
+//! - [`session`]: the run loop, captures to checkpoint files, and the run's summary.
+
+pub mod machine;
+pub mod migration_point;
+pub mod session;
+pub mod setup;
+pub mod userfault;
+
+pub use machine::{GuestFault, GuestState, HostRegion, Machine, MachineError, Stop};
+pub use migration_point::{CaptureRequest, PointControl, PointDecision};
+pub use session::{Outcome, RunSummary, RuntimeError, Session};
+pub use setup::{GuestSetup, RestorePlan, SetupError};
+pub use xisa_converters::control::{
+    AfterCapture, CaptureReport, MigrationPolicy, PointCounter, Trigger,
+};

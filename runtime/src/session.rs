@@ -1,0 +1,183 @@
+//! One run of a guest on any backend: start it or resume it, serve it until it exits or
+//! faults, write the checkpoints its policy asks for, and sum up how it went.
+
+use std::time::{Duration, Instant};
+
+use xisa_converters::control::{AfterCapture, CaptureReport};
+use xisa_converters::snapshot::{self, CaptureInput, SnapshotError};
+use xisa_format::checkpoint::CheckpointFile;
+use xisa_format::image::Image;
+use xisa_personality::PersonalityError;
+
+use crate::machine::{GuestFault, Machine, MachineError, Stop};
+use crate::migration_point::{CaptureRequest, PointError};
+use crate::setup::{GuestSetup, RestorePlan, SetupError, write_startup_block};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error(transparent)]
+    Machine(#[from] MachineError),
+    #[error(transparent)]
+    Points(#[from] PointError),
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    #[error("cannot read the personality's state")]
+    Personality(#[source] PersonalityError),
+    #[error("a capture was requested without a checkpoint file")]
+    NoCheckpointFile,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Exited(i32),
+    /// Stopped at a migration point after writing a checkpoint.
+    Checkpointed,
+    Faulted(GuestFault),
+}
+
+impl Outcome {
+    /// The exit status `xisa run` reports.
+    pub fn status(&self) -> i32 {
+        match self {
+            Outcome::Exited(code) => *code,
+            Outcome::Checkpointed => 0,
+            Outcome::Faulted(fault) => fault.status,
+        }
+    }
+}
+
+/// How a run went, whatever the backend.
+#[derive(Debug)]
+pub struct RunSummary {
+    pub outcome: Outcome,
+    pub captures: Vec<CaptureReport>,
+    /// Migration points the program passed.
+    pub points: u64,
+    /// For a restore: from opening the checkpoint to the guest running.
+    pub resume_time: Option<Duration>,
+    /// Time the guest ran (system calls and captures included).
+    pub run_time: Duration,
+}
+
+/// A guest ready to run on one machine.
+pub struct Session<'a> {
+    image: &'a Image,
+    machine: Box<dyn Machine + 'a>,
+    restore_started: Option<Instant>,
+}
+
+impl<'a> Session<'a> {
+    /// A fresh run: writes the start-up block into the machine's memory.
+    pub fn start(
+        image: &'a Image,
+        mut machine: Box<dyn Machine + 'a>,
+        setup: &GuestSetup,
+    ) -> Result<Self, RuntimeError> {
+        let (memory, _) = machine.parts();
+        write_startup_block(memory, setup)?;
+        Ok(Session {
+            image,
+            machine,
+            restore_started: None,
+        })
+    }
+
+    /// A restored run: writes the checkpoint's pages into the machine's memory (which holds a
+    /// fresh load of the program) and lays out its frames.
+    pub fn restore(
+        image: &'a Image,
+        mut machine: Box<dyn Machine + 'a>,
+        file: &CheckpointFile,
+        plan: RestorePlan,
+        poison: bool,
+    ) -> Result<Self, RuntimeError> {
+        let (memory, _) = machine.parts();
+        snapshot::restore_memory(file, image, memory)?;
+        machine.resume(plan.frames, poison)?;
+        Ok(Session {
+            image,
+            machine,
+            restore_started: Some(plan.started),
+        })
+    }
+
+    pub fn machine(&mut self) -> &mut dyn Machine {
+        self.machine.as_mut()
+    }
+
+    /// Runs the guest to its end (exit, fault, or a capture that ends the run).
+    pub fn run(mut self) -> Result<RunSummary, RuntimeError> {
+        {
+            let (memory, guest) = self.machine.parts();
+            guest.points.arm(memory)?;
+        }
+        let resume_time = self.restore_started.map(|t| t.elapsed());
+        let running = Instant::now();
+        let result = self.serve();
+        let run_time = running.elapsed();
+        let points = self
+            .machine
+            .guest()
+            .points
+            .points_passed(self.machine.memory());
+        self.machine.parts().1.points.disarm();
+        let (outcome, captures) = result?;
+        Ok(RunSummary {
+            outcome,
+            captures,
+            points,
+            resume_time,
+            run_time,
+        })
+    }
+
+    fn serve(&mut self) -> Result<(Outcome, Vec<CaptureReport>), RuntimeError> {
+        let mut captures = Vec::new();
+        loop {
+            match self.machine.run()? {
+                Stop::Exited(code) => return Ok((Outcome::Exited(code), captures)),
+                Stop::Faulted(fault) => return Ok((Outcome::Faulted(fault), captures)),
+                Stop::Capture(request) => {
+                    captures.push(self.capture(request)?);
+                    if self.machine.guest().points.policy().then == AfterCapture::Exit {
+                        return Ok((Outcome::Checkpointed, captures));
+                    }
+                    self.machine.carry_on()?;
+                }
+            }
+        }
+    }
+
+    /// Writes the checkpoint of the program held at `request`'s migration point.
+    fn capture(&mut self, request: CaptureRequest) -> Result<CaptureReport, RuntimeError> {
+        let frames = self.machine.frames()?;
+        let guest = self.machine.guest();
+        let path = guest
+            .points
+            .policy()
+            .checkpoint_to
+            .clone()
+            .ok_or(RuntimeError::NoCheckpointFile)?;
+        let personality = guest
+            .personality
+            .state()
+            .map_err(RuntimeError::Personality)?
+            .to_record();
+        let state_time = request.reached.elapsed();
+        let memory = self.machine.memory();
+        let input = CaptureInput {
+            image: self.image,
+            source: self.machine.target(),
+            map: *memory.map(),
+            frames,
+            personality,
+        };
+        let mut report = snapshot::capture_to_file(memory, input, &path, state_time)?;
+        report.point = request.point;
+        report.response_latency = request.requested.map(|t| t.elapsed());
+        Ok(report)
+    }
+}
