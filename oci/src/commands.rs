@@ -15,6 +15,11 @@ use crate::state::{Record, Root, Status, default_root, process_start_time};
 /// The neutral checkpoint's name inside a checkpoint's image path.
 pub const CHECKPOINT_FILE: &str = "xisa.ckpt";
 
+/// The file Podman looks for to decide that a checkpoint folder is complete.
+const PODMAN_MARKER: &str = "inventory.img";
+const MARKER_TEXT: &str = "This is not a CRIU image. The checkpoint in this folder is the ISA-neutral xisa \
+checkpoint xisa.ckpt; Podman only checks that inventory.img exists.\n";
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Create a container: start its `xisa` process, held until `start`.
@@ -176,10 +181,7 @@ fn common_args(plan: &Plan, cli: &Cli, capture: &Path) -> Vec<String> {
     if let Some(backend) = cli.backend.as_ref().or(plan.backend.as_ref()) {
         args.extend(["--backend".into(), backend.clone()]);
     }
-    args.extend([
-        "--checkpoint-to".into(),
-        capture.display().to_string(),
-    ]);
+    args.extend(["--checkpoint-to".into(), capture.display().to_string()]);
     args
 }
 
@@ -385,9 +387,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, OciError> {
             std::fs::create_dir_all(image_path)
                 .map_err(|e| OciError::io(format!("cannot create {}", image_path.display()), e))?;
             let destination = image_path.join(CHECKPOINT_FILE);
-            std::fs::copy(&capture, &destination).map_err(|e| {
-                OciError::io(format!("cannot write {}", destination.display()), e)
-            })?;
+            std::fs::copy(&capture, &destination)
+                .map_err(|e| OciError::io(format!("cannot write {}", destination.display()), e))?;
+            // Podman restores only from a folder holding `inventory.img` (it checks that the
+            // file exists and never reads it). Say plainly what the folder holds instead.
+            let marker = image_path.join(PODMAN_MARKER);
+            std::fs::write(&marker, MARKER_TEXT)
+                .map_err(|e| OciError::io(format!("cannot write {}", marker.display()), e))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Restore {
@@ -412,9 +418,19 @@ pub fn run(cli: Cli) -> Result<ExitCode, OciError> {
                 ));
             }
             root.create(id)?;
+            // Podman removes the image path as soon as the restore command returns, before
+            // `xisa` has read it: resume from a copy of our own.
+            let own = root.dir(id).join("restore.ckpt");
+            if let Err(e) = std::fs::copy(&checkpoint, &own) {
+                let _ = root.remove(id);
+                return Err(OciError::io(
+                    format!("cannot copy {}", checkpoint.display()),
+                    e,
+                ));
+            }
             let mut args = vec![
                 "restore".to_string(),
-                checkpoint.display().to_string(),
+                own.display().to_string(),
                 "--image".into(),
                 plan.image.display().to_string(),
             ];

@@ -29,7 +29,9 @@ pub fn spawn(program: &Path, args: &[String], fifo: Option<&Path>) -> Result<i32
     }
     let mut pointers: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     pointers.push(std::ptr::null());
-    let fifo = fifo.map(|f| cstring(f.as_os_str().as_bytes())).transpose()?;
+    let fifo = fifo
+        .map(|f| cstring(f.as_os_str().as_bytes()))
+        .transpose()?;
     // SAFETY: this process is single-threaded; the child only calls open, write, close,
     // execv and _exit on memory prepared before the fork.
     let pid = unsafe { libc::fork() };
@@ -61,7 +63,12 @@ pub fn spawn(program: &Path, args: &[String], fifo: Option<&Path>) -> Result<i32
 pub fn release(fifo: &Path, pid: i32, start_time: u64) -> Result<(), OciError> {
     let name = cstring(fifo.as_os_str().as_bytes())?;
     // SAFETY: opening a path given as a C string.
-    let fd = unsafe { libc::open(name.as_ptr(), libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC) };
+    let fd = unsafe {
+        libc::open(
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        )
+    };
     if fd < 0 {
         return Err(OciError::io(
             format!("cannot open {}", fifo.display()),
@@ -111,9 +118,9 @@ pub fn signal(pid: i32, signal: i32) -> Result<(), OciError> {
 /// Waits until the process is gone (it is not our child: its parent reaps it). False on
 /// timeout.
 pub fn wait_gone(pid: i32, start_time: u64, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now().checked_add(timeout);
     while process_start_time(pid) == Some(start_time) {
-        if Instant::now() > deadline {
+        if deadline.is_some_and(|d| Instant::now() > d) {
             return false;
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -197,8 +204,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("exec.fifo");
         make_fifo(&fifo).unwrap();
-        let pid = spawn(Path::new("/bin/sh"), &["-c".into(), "exit 7".into()], Some(&fifo))
-            .unwrap();
+        let pid = spawn(
+            Path::new("/bin/sh"),
+            &["-c".into(), "exit 7".into()],
+            Some(&fifo),
+        )
+        .unwrap();
         std::thread::sleep(Duration::from_millis(100));
         let start = process_start_time(pid).expect("held at the fifo");
         release(&fifo, pid, start).unwrap();
