@@ -214,9 +214,9 @@ mod tests {
 
     #[test]
     fn stat_lines_with_spaces_in_the_name_parse() {
-        let line = "12 (a b) c) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 99 19 20";
+        let line = "12 (a b) c) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 99 20";
         assert_eq!(parse_stat(line), Some(99));
-        let zombie = "12 (x) Z 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 99 19 20";
+        let zombie = "12 (x) Z 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 99 20";
         assert_eq!(parse_stat(zombie), None);
     }
 }
