@@ -313,6 +313,33 @@ fn checkpoint_on_x86_64_resumes_on_aarch64_and_wasm64() {
             expected_file,
             "files on {target}"
         );
+        if target == "wasm64" {
+            // The runtime flag reaches the restored run: an unknown target makes it fail.
+            remove(&["xisa-rs-bogus"]);
+            let bogus = podman(&[
+                "--runtime",
+                rt,
+                "--runtime-flag",
+                "target=mips",
+                "container",
+                "restore",
+                "--import",
+                archive.to_str().unwrap(),
+                "--name",
+                "xisa-rs-bogus",
+            ]);
+            let waited = podman(&["wait", "xisa-rs-bogus"]);
+            let logs = text(&podman(&["logs", "xisa-rs-bogus"]).stderr);
+            assert!(
+                !bogus.status.success() || text(&waited.stdout).trim() != "5",
+                "target=mips was ignored"
+            );
+            assert!(
+                logs.contains("mips") || text(&bogus.stderr).contains("mips"),
+                "{logs}"
+            );
+            remove(&["xisa-rs-bogus"]);
+        }
         remove(&[&name, &restored]);
     }
 }
