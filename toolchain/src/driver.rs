@@ -52,6 +52,11 @@ pub struct Invocation {
     pub targets: Vec<Target>,
     /// Where migration points go (`-fmigration-points=`).
     pub migration_points: MigrationPoints,
+    /// Linker options accepted and ignored (a static image has no use for them); `-v`
+    /// lists them.
+    pub ignored_linker_options: Vec<String>,
+    /// A linker option that takes the next linker word as its value is waiting for it.
+    linker_value_for: Option<String>,
 }
 
 /// Libraries musl folds into libc: `-lm`, `-lpthread`, ... need nothing more.
@@ -74,7 +79,15 @@ const FRONTEND_WITH_VALUE: [&str; 9] = [
 const DEPENDENCY_WITH_VALUE: [&str; 2] = ["-MT", "-MQ"];
 
 /// Linker options that change nothing for a static whole-program image.
-const HARMLESS_LINKER_OPTIONS: [&str; 16] = [
+const HARMLESS_LINKER_OPTIONS: [&str; 24] = [
+    "-Bsymbolic",
+    "-Bsymbolic-functions",
+    "--Bsymbolic",
+    "--export-dynamic-symbol",
+    "--enable-new-dtags",
+    "--disable-new-dtags",
+    "--eh-frame-hdr",
+    "--no-undefined-version",
     "--gc-sections",
     "--no-gc-sections",
     "-O1",
@@ -91,6 +104,20 @@ const HARMLESS_LINKER_OPTIONS: [&str; 16] = [
     "--no-undefined",
     "--warn-common",
     "--sort-common",
+];
+
+/// Linker options whose value may come as the next linker word (`-Wl,-rpath,DIR` or
+/// `-Wl,-rpath -Wl,DIR`); they are ignored with their value.
+const IGNORED_WITH_VALUE: [&str; 9] = [
+    "-rpath",
+    "-rpath-link",
+    "-soname",
+    "-h",
+    "--version-script",
+    "-z",
+    "--hash-style",
+    "--build-id",
+    "-Map",
 ];
 
 fn bad(flag: &str, reason: &str) -> ToolchainError {
@@ -116,6 +143,8 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
         undefined: Vec::new(),
         targets: Target::ALL.to_vec(),
         migration_points: MigrationPoints::Default,
+        ignored_linker_options: Vec::new(),
+        linker_value_for: None,
     };
     let mut language_c = false;
     let mut i = 0;
@@ -196,6 +225,10 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
                 let value = next(&mut i, arg)?;
                 linker_option(&value, &mut inv)?;
             }
+            "-rpath" => {
+                let value = next(&mut i, arg)?;
+                inv.ignored_linker_options.push(format!("-rpath {value}"));
+            }
             "-u" => inv.undefined.push(next(&mut i, arg)?),
             "-e" => {
                 return Err(bad(
@@ -216,6 +249,9 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
             _ => classify_other(arg, language_c, &mut inv)?,
         }
         i += 1;
+    }
+    if let Some(option) = inv.linker_value_for.take() {
+        return Err(bad(&format!("-Wl,{option}"), "missing value"));
     }
     if inv.query.is_none() && inv.inputs.is_empty() {
         return Err(bad("xisa-cc", "no input files"));
@@ -402,7 +438,11 @@ fn frontend_f_flag(arg: &str, inv: &mut Invocation) -> Result<()> {
     }
     // Position independence, frame pointers, LTO, hardening of the native ABI and the choice
     // of linker are decided by xisa for every target; they do not change what the program means.
-    const DECIDED_BY_XISA: [&str; 14] = [
+    const DECIDED_BY_XISA: [&str; 18] = [
+        "-fstack-protector",
+        "-fno-stack-protector",
+        "-fno-semantic-interposition",
+        "-fvisibility",
         "-fPIC",
         "-fpic",
         "-fPIE",
@@ -429,17 +469,27 @@ fn frontend_f_flag(arg: &str, inv: &mut Invocation) -> Result<()> {
 }
 
 fn linker_option(option: &str, inv: &mut Invocation) -> Result<()> {
+    if let Some(name) = inv.linker_value_for.take() {
+        inv.ignored_linker_options.push(format!("{name} {option}"));
+        return Ok(());
+    }
+    if IGNORED_WITH_VALUE.contains(&option) {
+        inv.linker_value_for = Some(option.to_string());
+        return Ok(());
+    }
+    let with_value = |prefix: &str| {
+        option
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('=') || (prefix == "-z" && !rest.is_empty()))
+    };
     if HARMLESS_LINKER_OPTIONS.contains(&option)
-        || option.starts_with("-z")
-        || option.starts_with("-rpath")
-        || option.starts_with("--hash-style")
+        || IGNORED_WITH_VALUE.iter().any(|p| with_value(p))
         || option.starts_with("--build-id")
-        || option.starts_with("-soname")
-        || option.starts_with("--version-script")
-        || option == "relro"
-        || option == "now"
-        || option == "noexecstack"
+        || option.starts_with("--export-dynamic-symbol=")
+        || option.starts_with("-O")
+        || option.starts_with("--compress-debug-sections")
     {
+        inv.ignored_linker_options.push(option.to_string());
         return Ok(());
     }
     if let Some(dir) = option.strip_prefix("-L") {
@@ -452,7 +502,8 @@ fn linker_option(option: &str, inv: &mut Invocation) -> Result<()> {
     }
     Err(bad(
         &format!("-Wl,{option}"),
-        "linker option not supported by xisa-cc",
+        "linker option not supported by xisa-cc (an xisa image is linked whole-program; \
+         options that only shape a native ELF file are accepted and ignored)",
     ))
 }
 
@@ -546,5 +597,75 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(inv.frontend_flags, args(&["-D_REENTRANT"]));
+    }
+
+    #[test]
+    fn static_image_linker_options_are_ignored_and_listed() {
+        let inv = parse(&args(&[
+            "main.o",
+            "-Wl,-rpath,/usr/lib/x",
+            "-Wl,-rpath",
+            "-Wl,/opt/lib",
+            "-rpath",
+            "/usr/local/lib",
+            "-Wl,-soname,libfoo.so.1",
+            "-Wl,--as-needed,--no-as-needed",
+            "-Wl,--version-script=foo.map",
+            "-Wl,--version-script,foo.map",
+            "-Wl,--gc-sections,-O1,--no-undefined",
+            "-Wl,-z,relro,-z,now",
+            "-Wl,-znoexecstack",
+            "-Wl,--build-id=sha1",
+            "-Wl,--hash-style=gnu",
+            "-Wl,-Bsymbolic",
+            "-Wl,--export-dynamic",
+            "-Xlinker",
+            "-rpath",
+            "-Xlinker",
+            "/x",
+            "-Wl,-lfoo",
+            "-fstack-protector-strong",
+            "-fno-stack-protector",
+            "-o",
+            "prog",
+        ]))
+        .unwrap();
+        assert_eq!(
+            inv.inputs,
+            vec![Input::Object("main.o".into()), Input::Library("foo".into())]
+        );
+        assert!(inv.frontend_flags.is_empty(), "{:?}", inv.frontend_flags);
+        for expected in [
+            "-rpath /usr/lib/x",
+            "-rpath /opt/lib",
+            "-rpath /usr/local/lib",
+            "-soname libfoo.so.1",
+            "--version-script=foo.map",
+            "--version-script foo.map",
+            "-z relro",
+            "-z now",
+            "-znoexecstack",
+            "-rpath /x",
+        ] {
+            assert!(
+                inv.ignored_linker_options.iter().any(|o| o == expected),
+                "{expected} missing from {:?}",
+                inv.ignored_linker_options
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_linker_options_and_missing_values_are_errors() {
+        for list in [
+            &["a.o", "-Wl,--wrap=malloc"][..],
+            &["a.o", "-Wl,--defsym=x=1"][..],
+            &["a.o", "-Wl,-rpath"][..],
+        ] {
+            let err = parse(&args(list))
+                .err()
+                .unwrap_or_else(|| panic!("{list:?} accepted"));
+            assert!(err.to_string().starts_with("-Wl,"), "{err}");
+        }
     }
 }

@@ -37,6 +37,12 @@ pub fn run(invocation: &Invocation) -> Result<()> {
         }
         return Ok(());
     }
+    if invocation.verbose && !invocation.ignored_linker_options.is_empty() {
+        eprintln!(
+            "xisa-cc: ignoring linker options that mean nothing for a static image: {}",
+            invocation.ignored_linker_options.join(", ")
+        );
+    }
     let sysroot = Sysroot::locate();
     let frontend = Frontend {
         sysroot: &sysroot,
