@@ -44,6 +44,9 @@ pub struct Invocation {
     pub size_flag: Option<String>,
     pub nostdlib: bool,
     pub nostdinc: bool,
+    /// `-shared`: the output is a bitcode library (an indexed archive of the objects) that
+    /// later links statically into images.
+    pub shared: bool,
     pub verbose: bool,
     pub query: Option<Query>,
     /// Symbols to pull in as if referenced (`-u`).
@@ -138,6 +141,7 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
         size_flag: None,
         nostdlib: false,
         nostdinc: false,
+        shared: false,
         verbose: false,
         query: None,
         undefined: Vec::new(),
@@ -187,12 +191,7 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
             "-nostdinc" => inv.nostdinc = true,
             "-static" | "-rdynamic" | "-s" | "-pie" | "-no-pie" | "-static-pie" | "-m64"
             | "-pipe" => {}
-            "-shared" => {
-                return Err(bad(
-                    arg,
-                    "shared libraries are not supported: an xisa image is one static program",
-                ));
-            }
+            "-shared" => inv.shared = true,
             "-r" => {
                 return Err(bad(
                     arg,
@@ -375,16 +374,22 @@ fn classify_other(arg: &str, language_c: bool, inv: &mut Invocation) -> Result<(
             return Err(bad(arg, "C++ is not supported; xisa builds C only"));
         }
         "h" => return Err(bad(arg, "precompiled headers are not supported")),
-        "so" => {
-            return Err(bad(
-                arg,
-                "shared libraries cannot be linked into an xisa image; use the static archive (.a)",
-            ));
-        }
+        "so" => Input::Archive(path),
+        _ if is_versioned_shared_library(&path) => Input::Archive(path),
         _ => Input::Object(path),
     };
     inv.inputs.push(input);
     Ok(())
+}
+
+/// `libfoo.so.1.2`: a shared library named with its version.
+fn is_versioned_shared_library(path: &std::path::Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    name.split_once(".so.")
+        .is_some_and(|(_, v)| v.split('.').all(|p| p.parse::<u32>().is_ok()))
 }
 
 fn frontend_f_flag(arg: &str, inv: &mut Invocation) -> Result<()> {
@@ -565,7 +570,6 @@ mod tests {
         for flag in [
             "-march=native",
             "-ffast-math",
-            "-shared",
             "-mavx2",
             "-Wa,--noexecstack",
             "-Wl,--wrap=malloc",
@@ -653,6 +657,32 @@ mod tests {
                 inv.ignored_linker_options
             );
         }
+    }
+
+    #[test]
+    fn shared_libraries_are_bitcode_archives() {
+        let inv = parse(&args(&[
+            "-shared",
+            "-fPIC",
+            "-Wl,-soname,libbz2.so.1.0",
+            "a.o",
+            "b.o",
+            "-o",
+            "libbz2.so.1.0.8",
+        ]))
+        .unwrap();
+        assert!(inv.shared);
+        let inv = parse(&args(&["main.o", "libbz2.so.1.0", "libz.so", "x.so.1.x"])).unwrap();
+        assert!(!inv.shared);
+        assert_eq!(
+            inv.inputs,
+            vec![
+                Input::Object("main.o".into()),
+                Input::Archive("libbz2.so.1.0".into()),
+                Input::Archive("libz.so".into()),
+                Input::Object("x.so.1.x".into()),
+            ]
+        );
     }
 
     #[test]
