@@ -181,7 +181,7 @@ fn write_bitcode_library(inputs: &[LinkInput], output: &Path) -> Result<()> {
     crate::tools::run(&mut command)?;
     std::fs::copy(&staged, output).map_err(|e| {
         ToolchainError::io(
-            &format!("writing the bitcode library {}", output.display()),
+            format!("writing the bitcode library {}", output.display()),
             e,
         )
     })?;
