@@ -565,6 +565,34 @@ pub mod debian {
             .unwrap_or_else(|| panic!("{package}: no upstream tarball among the downloaded files"))
     }
 
+    /// Unpacks the Debian source package (upstream tree with Debian's patches and build-file
+    /// changes applied) into a fresh `dest` and returns the tree.
+    pub fn debian_tree(package: &str, dest: &Path) -> PathBuf {
+        let tarball = fetch(package);
+        let folder = tarball.parent().unwrap();
+        let dsc = std::fs::read_dir(folder)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|e| e == "dsc"))
+            .unwrap_or_else(|| panic!("{package}: no .dsc among the downloaded files"));
+        let _ = std::fs::remove_dir_all(dest);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        let output = Command::new("dpkg-source")
+            .arg("--no-check")
+            .arg("-x")
+            .arg(&dsc)
+            .arg(dest)
+            .output()
+            .expect("dpkg-source (dpkg-dev) is available on Debian");
+        assert!(
+            output.status.success(),
+            "dpkg-source -x {} failed:\n{}",
+            dsc.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        dest.to_path_buf()
+    }
+
     /// Extracts a tarball into a fresh `dest` and returns the single top folder inside it.
     pub fn extract(tarball: &Path, dest: &Path) -> PathBuf {
         let _ = std::fs::remove_dir_all(dest);

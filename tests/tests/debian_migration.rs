@@ -240,6 +240,30 @@ fn bzip2_migrates_across_isas_mid_run() {
     );
 }
 
+/// The Debian tree's Makefile links bzip2 against its own `libbz2.so` (a bitcode library
+/// under xisa-cc); the program it builds migrates like the upstream one.
+#[test]
+fn debian_bzip2_linked_to_libbz2_so_migrates_across_isas_mid_run() {
+    let dir = work_dir("debian-migration/bzip2-debian");
+    let tree = debian_tree("bzip2", &dir.join("src"));
+    sh(
+        &tree,
+        "make CC=xisa-cc AR=llvm-ar-19 RANLIB=llvm-ranlib-19 bzip2",
+    );
+    let image = tree.join("bzip2");
+    let work = |args: Vec<&'static str>| Workload {
+        image: image.clone(),
+        args,
+    };
+    let workloads = [
+        work(vec!["-k", "-9", "input.dat"]),
+        work(vec!["-d", "-c", "input.dat.bz2"]),
+    ];
+    migrate_project("bzip2-debian", &dir, &workloads, &|sandbox| {
+        test_input(sandbox);
+    });
+}
+
 #[test]
 fn zlib_migrates_across_isas_mid_run() {
     let tarball = fetch("zlib");

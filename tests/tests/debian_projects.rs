@@ -91,6 +91,43 @@ fn bzip2_builds_with_its_makefile_and_matches_native() {
     }
 }
 
+/// Debian's bzip2 tree (patched build files) builds `libbz2.so` first and links the
+/// program against it with `-L. -lbz2`; xisa-cc makes the shared library a bitcode library
+/// that links statically, so the unchanged Makefile works and its own test target passes.
+#[test]
+fn debian_bzip2_tree_builds_its_shared_library_unchanged() {
+    let dir = work_dir("debian/bzip2-debian");
+    let xisa_tree = debian_tree("bzip2", &dir.join("xisa"));
+    let native_tree = debian_tree("bzip2", &dir.join("native"));
+    sh(
+        &xisa_tree,
+        "make CC=xisa-cc AR=llvm-ar-19 RANLIB=llvm-ranlib-19",
+    );
+    let shared = std::fs::read_dir(&xisa_tree)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("libbz2.so.1.0.")
+        });
+    assert!(shared, "the Makefile did not build libbz2.so.*");
+    sh(&native_tree, "make CC=clang-19 bzip2");
+    let work = dir.join("data");
+    std::fs::create_dir_all(&work).unwrap();
+    let input = test_input(&work);
+    let expected = run_native(&native_tree.join("bzip2"), &["-9", "-c"], &input);
+    for executor in executors() {
+        let compressed = run_xisa(&xisa_tree.join("bzip2"), &executor, &["-9", "-c"], &input);
+        assert!(
+            compressed == expected,
+            "bzip2 -9 (Debian tree) on {} differs from native",
+            executor.name
+        );
+        println!("ok   {:<8} bzip2 (Debian tree, libbz2.so)", executor.name);
+    }
+}
+
 #[test]
 fn zlib_builds_with_configure_and_make_and_matches_native() {
     let tarball = fetch("zlib");

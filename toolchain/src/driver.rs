@@ -44,6 +44,9 @@ pub struct Invocation {
     pub size_flag: Option<String>,
     pub nostdlib: bool,
     pub nostdinc: bool,
+    /// `-shared`: the output is a bitcode library (an indexed archive of the objects) that
+    /// later links statically into images.
+    pub shared: bool,
     pub verbose: bool,
     pub query: Option<Query>,
     /// Symbols to pull in as if referenced (`-u`).
@@ -52,6 +55,11 @@ pub struct Invocation {
     pub targets: Vec<Target>,
     /// Where migration points go (`-fmigration-points=`).
     pub migration_points: MigrationPoints,
+    /// Linker options accepted and ignored (a static image has no use for them); `-v`
+    /// lists them.
+    pub ignored_linker_options: Vec<String>,
+    /// A linker option that takes the next linker word as its value is waiting for it.
+    linker_value_for: Option<String>,
 }
 
 /// Libraries musl folds into libc: `-lm`, `-lpthread`, ... need nothing more.
@@ -74,7 +82,15 @@ const FRONTEND_WITH_VALUE: [&str; 9] = [
 const DEPENDENCY_WITH_VALUE: [&str; 2] = ["-MT", "-MQ"];
 
 /// Linker options that change nothing for a static whole-program image.
-const HARMLESS_LINKER_OPTIONS: [&str; 16] = [
+const HARMLESS_LINKER_OPTIONS: [&str; 24] = [
+    "-Bsymbolic",
+    "-Bsymbolic-functions",
+    "--Bsymbolic",
+    "--export-dynamic-symbol",
+    "--enable-new-dtags",
+    "--disable-new-dtags",
+    "--eh-frame-hdr",
+    "--no-undefined-version",
     "--gc-sections",
     "--no-gc-sections",
     "-O1",
@@ -91,6 +107,20 @@ const HARMLESS_LINKER_OPTIONS: [&str; 16] = [
     "--no-undefined",
     "--warn-common",
     "--sort-common",
+];
+
+/// Linker options whose value may come as the next linker word (`-Wl,-rpath,DIR` or
+/// `-Wl,-rpath -Wl,DIR`); they are ignored with their value.
+const IGNORED_WITH_VALUE: [&str; 9] = [
+    "-rpath",
+    "-rpath-link",
+    "-soname",
+    "-h",
+    "--version-script",
+    "-z",
+    "--hash-style",
+    "--build-id",
+    "-Map",
 ];
 
 fn bad(flag: &str, reason: &str) -> ToolchainError {
@@ -111,11 +141,14 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
         size_flag: None,
         nostdlib: false,
         nostdinc: false,
+        shared: false,
         verbose: false,
         query: None,
         undefined: Vec::new(),
         targets: Target::ALL.to_vec(),
         migration_points: MigrationPoints::Default,
+        ignored_linker_options: Vec::new(),
+        linker_value_for: None,
     };
     let mut language_c = false;
     let mut i = 0;
@@ -158,12 +191,7 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
             "-nostdinc" => inv.nostdinc = true,
             "-static" | "-rdynamic" | "-s" | "-pie" | "-no-pie" | "-static-pie" | "-m64"
             | "-pipe" => {}
-            "-shared" => {
-                return Err(bad(
-                    arg,
-                    "shared libraries are not supported: an xisa image is one static program",
-                ));
-            }
+            "-shared" => inv.shared = true,
             "-r" => {
                 return Err(bad(
                     arg,
@@ -196,6 +224,10 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
                 let value = next(&mut i, arg)?;
                 linker_option(&value, &mut inv)?;
             }
+            "-rpath" => {
+                let value = next(&mut i, arg)?;
+                inv.ignored_linker_options.push(format!("-rpath {value}"));
+            }
             "-u" => inv.undefined.push(next(&mut i, arg)?),
             "-e" => {
                 return Err(bad(
@@ -216,6 +248,9 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
             _ => classify_other(arg, language_c, &mut inv)?,
         }
         i += 1;
+    }
+    if let Some(option) = inv.linker_value_for.take() {
+        return Err(bad(&format!("-Wl,{option}"), "missing value"));
     }
     if inv.query.is_none() && inv.inputs.is_empty() {
         return Err(bad("xisa-cc", "no input files"));
@@ -339,16 +374,22 @@ fn classify_other(arg: &str, language_c: bool, inv: &mut Invocation) -> Result<(
             return Err(bad(arg, "C++ is not supported; xisa builds C only"));
         }
         "h" => return Err(bad(arg, "precompiled headers are not supported")),
-        "so" => {
-            return Err(bad(
-                arg,
-                "shared libraries cannot be linked into an xisa image; use the static archive (.a)",
-            ));
-        }
+        "so" => Input::Archive(path),
+        _ if is_versioned_shared_library(&path) => Input::Archive(path),
         _ => Input::Object(path),
     };
     inv.inputs.push(input);
     Ok(())
+}
+
+/// `libfoo.so.1.2`: a shared library named with its version.
+fn is_versioned_shared_library(path: &std::path::Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    name.split_once(".so.")
+        .is_some_and(|(_, v)| v.split('.').all(|p| p.parse::<u32>().is_ok()))
 }
 
 fn frontend_f_flag(arg: &str, inv: &mut Invocation) -> Result<()> {
@@ -402,7 +443,11 @@ fn frontend_f_flag(arg: &str, inv: &mut Invocation) -> Result<()> {
     }
     // Position independence, frame pointers, LTO, hardening of the native ABI and the choice
     // of linker are decided by xisa for every target; they do not change what the program means.
-    const DECIDED_BY_XISA: [&str; 14] = [
+    const DECIDED_BY_XISA: [&str; 18] = [
+        "-fstack-protector",
+        "-fno-stack-protector",
+        "-fno-semantic-interposition",
+        "-fvisibility",
         "-fPIC",
         "-fpic",
         "-fPIE",
@@ -429,17 +474,27 @@ fn frontend_f_flag(arg: &str, inv: &mut Invocation) -> Result<()> {
 }
 
 fn linker_option(option: &str, inv: &mut Invocation) -> Result<()> {
+    if let Some(name) = inv.linker_value_for.take() {
+        inv.ignored_linker_options.push(format!("{name} {option}"));
+        return Ok(());
+    }
+    if IGNORED_WITH_VALUE.contains(&option) {
+        inv.linker_value_for = Some(option.to_string());
+        return Ok(());
+    }
+    let with_value = |prefix: &str| {
+        option
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('=') || (prefix == "-z" && !rest.is_empty()))
+    };
     if HARMLESS_LINKER_OPTIONS.contains(&option)
-        || option.starts_with("-z")
-        || option.starts_with("-rpath")
-        || option.starts_with("--hash-style")
+        || IGNORED_WITH_VALUE.iter().any(|p| with_value(p))
         || option.starts_with("--build-id")
-        || option.starts_with("-soname")
-        || option.starts_with("--version-script")
-        || option == "relro"
-        || option == "now"
-        || option == "noexecstack"
+        || option.starts_with("--export-dynamic-symbol=")
+        || option.starts_with("-O")
+        || option.starts_with("--compress-debug-sections")
     {
+        inv.ignored_linker_options.push(option.to_string());
         return Ok(());
     }
     if let Some(dir) = option.strip_prefix("-L") {
@@ -452,7 +507,8 @@ fn linker_option(option: &str, inv: &mut Invocation) -> Result<()> {
     }
     Err(bad(
         &format!("-Wl,{option}"),
-        "linker option not supported by xisa-cc",
+        "linker option not supported by xisa-cc (an xisa image is linked whole-program; \
+         options that only shape a native ELF file are accepted and ignored)",
     ))
 }
 
@@ -514,7 +570,6 @@ mod tests {
         for flag in [
             "-march=native",
             "-ffast-math",
-            "-shared",
             "-mavx2",
             "-Wa,--noexecstack",
             "-Wl,--wrap=malloc",
@@ -546,5 +601,101 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(inv.frontend_flags, args(&["-D_REENTRANT"]));
+    }
+
+    #[test]
+    fn static_image_linker_options_are_ignored_and_listed() {
+        let inv = parse(&args(&[
+            "main.o",
+            "-Wl,-rpath,/usr/lib/x",
+            "-Wl,-rpath",
+            "-Wl,/opt/lib",
+            "-rpath",
+            "/usr/local/lib",
+            "-Wl,-soname,libfoo.so.1",
+            "-Wl,--as-needed,--no-as-needed",
+            "-Wl,--version-script=foo.map",
+            "-Wl,--version-script,foo.map",
+            "-Wl,--gc-sections,-O1,--no-undefined",
+            "-Wl,-z,relro,-z,now",
+            "-Wl,-znoexecstack",
+            "-Wl,--build-id=sha1",
+            "-Wl,--hash-style=gnu",
+            "-Wl,-Bsymbolic",
+            "-Wl,--export-dynamic",
+            "-Xlinker",
+            "-rpath",
+            "-Xlinker",
+            "/x",
+            "-Wl,-lfoo",
+            "-fstack-protector-strong",
+            "-fno-stack-protector",
+            "-o",
+            "prog",
+        ]))
+        .unwrap();
+        assert_eq!(
+            inv.inputs,
+            vec![Input::Object("main.o".into()), Input::Library("foo".into())]
+        );
+        assert!(inv.frontend_flags.is_empty(), "{:?}", inv.frontend_flags);
+        for expected in [
+            "-rpath /usr/lib/x",
+            "-rpath /opt/lib",
+            "-rpath /usr/local/lib",
+            "-soname libfoo.so.1",
+            "--version-script=foo.map",
+            "--version-script foo.map",
+            "-z relro",
+            "-z now",
+            "-znoexecstack",
+            "-rpath /x",
+        ] {
+            assert!(
+                inv.ignored_linker_options.iter().any(|o| o == expected),
+                "{expected} missing from {:?}",
+                inv.ignored_linker_options
+            );
+        }
+    }
+
+    #[test]
+    fn shared_libraries_are_bitcode_archives() {
+        let inv = parse(&args(&[
+            "-shared",
+            "-fPIC",
+            "-Wl,-soname,libbz2.so.1.0",
+            "a.o",
+            "b.o",
+            "-o",
+            "libbz2.so.1.0.8",
+        ]))
+        .unwrap();
+        assert!(inv.shared);
+        let inv = parse(&args(&["main.o", "libbz2.so.1.0", "libz.so", "x.so.1.x"])).unwrap();
+        assert!(!inv.shared);
+        assert_eq!(
+            inv.inputs,
+            vec![
+                Input::Object("main.o".into()),
+                Input::Archive("libbz2.so.1.0".into()),
+                Input::Archive("libz.so".into()),
+                Input::Object("x.so.1.x".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_linker_options_and_missing_values_are_errors() {
+        for list in [
+            &["a.o", "-Wl,--wrap=malloc"][..],
+            &["a.o", "-Wl,--defsym=x=1"][..],
+            &["a.o", "-Wl,-rpath"][..],
+        ] {
+            let err = parse(&args(list))
+                .err()
+                .unwrap_or_else(|| panic!("{list:?} accepted"));
+            assert!(err.to_string().starts_with("-Wl,"), "{err}");
+        }
     }
 }

@@ -37,6 +37,12 @@ pub fn run(invocation: &Invocation) -> Result<()> {
         }
         return Ok(());
     }
+    if invocation.verbose && !invocation.ignored_linker_options.is_empty() {
+        eprintln!(
+            "xisa-cc: ignoring linker options that mean nothing for a static image: {}",
+            invocation.ignored_linker_options.join(", ")
+        );
+    }
     let sysroot = Sysroot::locate();
     let frontend = Frontend {
         sysroot: &sysroot,
@@ -127,6 +133,9 @@ pub fn run(invocation: &Invocation) -> Result<()> {
                 .output
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("a.out"));
+            if invocation.shared {
+                return write_bitcode_library(&link_inputs, &output);
+            }
             let request = LinkRequest {
                 inputs: link_inputs,
                 output,
@@ -148,17 +157,52 @@ pub fn run(invocation: &Invocation) -> Result<()> {
     }
 }
 
+/// `-shared`: an xisa image is one static program, so a shared library becomes an indexed
+/// archive of its bitcode objects that later links statically (as `libfoo.so` or `-lfoo`).
+fn write_bitcode_library(inputs: &[LinkInput], output: &Path) -> Result<()> {
+    eprintln!(
+        "xisa-cc: warning: -shared: {} is a bitcode library that links statically into images",
+        output.display()
+    );
+    let temp =
+        tempfile::tempdir().map_err(|e| ToolchainError::io("creating a temporary folder", e))?;
+    let staged = temp.path().join("library.a");
+    let mut command = std::process::Command::new(crate::tools::llvm_ar());
+    command.arg("rcs").arg(&staged);
+    for input in inputs {
+        match input {
+            LinkInput::Object(path) => {
+                command.arg(path);
+            }
+            // Libraries a shared library depends on are linked when the program is.
+            LinkInput::Archive(_) => {}
+        }
+    }
+    crate::tools::run(&mut command)?;
+    std::fs::copy(&staged, output).map_err(|e| {
+        ToolchainError::io(
+            format!("writing the bitcode library {}", output.display()),
+            e,
+        )
+    })?;
+    Ok(())
+}
+
 fn find_library(name: &str, dirs: &[PathBuf]) -> Result<PathBuf> {
     for dir in dirs {
-        let candidate = dir.join(format!("lib{name}.a"));
-        if candidate.exists() {
-            return Ok(candidate);
+        for candidate in [
+            dir.join(format!("lib{name}.so")),
+            dir.join(format!("lib{name}.a")),
+        ] {
+            if candidate.exists() {
+                return Ok(candidate);
+            }
         }
     }
     Err(ToolchainError::Flag {
         flag: format!("-l{name}"),
         reason: format!(
-            "cannot find lib{name}.a in {}; build the library with xisa-cc and add its folder with -L",
+            "cannot find lib{name}.so or lib{name}.a in {}; build the library with xisa-cc and add its folder with -L",
             if dirs.is_empty() {
                 "any -L folder (none given)".to_string()
             } else {

@@ -25,6 +25,10 @@ pub fn ld_lld() -> PathBuf {
     llvm_tool("ld.lld")
 }
 
+pub fn llvm_ar() -> PathBuf {
+    llvm_tool("llvm-ar")
+}
+
 pub fn wasm_ld() -> PathBuf {
     llvm_tool("wasm-ld")
 }

@@ -131,6 +131,36 @@ impl Context {
         }
     }
 
+    /// Parses textual IR (used by the passes' unit tests).
+    pub fn parse_ir(&self, text: &str, name: &str) -> Result<Module<'_>, String> {
+        let name_c = cstring(name);
+        // SAFETY: LLVMParseIRInContext takes ownership of the buffer (a copy of `text`); the
+        // message, if any, is ours to free.
+        unsafe {
+            let buffer = LLVMCreateMemoryBufferWithMemoryRangeCopy(
+                text.as_ptr() as *const c_char,
+                text.len(),
+                name_c.as_ptr(),
+            );
+            let mut module = ptr::null_mut();
+            let mut message = ptr::null_mut();
+            let failed = llvm_sys::ir_reader::LLVMParseIRInContext(
+                self.raw,
+                buffer,
+                &mut module,
+                &mut message,
+            );
+            let message = take_message(message);
+            if failed != 0 || module.is_null() {
+                return Err(format!("{name}: not valid LLVM IR: {message}"));
+            }
+            Ok(Module {
+                raw: module,
+                _context: self,
+            })
+        }
+    }
+
     pub fn parse_bitcode_file(&self, path: &Path) -> Result<Module<'_>, String> {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         self.parse_bitcode(&bytes, &path.display().to_string())
@@ -808,6 +838,11 @@ impl Value {
     pub fn is_block_address(self) -> bool {
         // SAFETY: live value.
         unsafe { !LLVMIsABlockAddress(self.0).is_null() }
+    }
+    /// The block a `blockaddress` constant names.
+    pub fn block_address_block(self) -> Block {
+        // SAFETY: caller passes a blockaddress constant.
+        Block(unsafe { LLVMGetBlockAddressBasicBlock(self.0) })
     }
     pub fn is_null_value(self) -> bool {
         // SAFETY: live constant.

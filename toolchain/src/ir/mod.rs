@@ -4,6 +4,7 @@
 pub mod byval;
 pub mod cfg;
 pub mod checks;
+pub mod computed_goto;
 pub mod entry;
 pub mod fnptr;
 pub mod layout;
@@ -80,11 +81,19 @@ pub fn optimisation_machine() -> Result<TargetMachine> {
     .map_err(ToolchainError::Llvm)
 }
 
-/// Before optimisation: the fixed entry point and constructor arrays.
+/// Before optimisation: the fixed entry point, constructor arrays and computed goto.
 pub fn prepare(module: &mut Module) -> Result<()> {
     module.set_data_layout(NEUTRAL_DATA_LAYOUT);
     entry::normalise_main(module)?;
     entry::lower_constructors(module);
+    if computed_goto::lower(module)? {
+        // The replaced label addresses linger as dead constants that still name their
+        // function; sweeping them keeps the function's uses exact for neutralisation.
+        module
+            .run_passes("globaldce", &optimisation_machine()?)
+            .map_err(ToolchainError::Llvm)?;
+        computed_goto::check_lowered(module)?;
+    }
     Ok(())
 }
 
