@@ -40,6 +40,8 @@ enum Command {
     Info(commands::info::Args),
     /// Build the libc bitcode and headers from musl source (cached).
     BuildLibc(commands::build_libc::Args),
+    /// Package an image as an OCI image archive for `podman load` (linux/amd64 and linux/arm64).
+    OciImage(commands::oci_image::Args),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => commands::verify::run(args),
         Command::Info(args) => commands::info::run(args),
         Command::BuildLibc(args) => commands::build_libc::run(args),
+        Command::OciImage(args) => commands::oci_image::run(args),
     };
     match result {
         Ok(code) => code,

@@ -405,3 +405,99 @@ fn rootless_podman() {
         "SKIPPED: rootless Podman is not exercised: these tests drive rootful Podman as root"
     );
 }
+
+/// `xisa oci-image` writes an OCI layout archive whose index lists linux/amd64 and
+/// linux/arm64 over one layer; `podman load` takes it and `podman run` starts its entrypoint.
+#[test]
+fn oci_image_archive_loads_and_runs() {
+    require!(false);
+    let dir = work_dir("oci-image");
+    let prog = dir.join("bitmanip.xisa");
+    let built = Command::new(xisa_cc())
+        .arg("-O2")
+        .arg(repo_root().join("tests/programs/bit_manip.c"))
+        .arg("-o")
+        .arg(&prog)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "xisa-cc: {}", text(&built.stderr));
+    let archive = dir.join("bitmanip.oci.tar");
+    let tag = "localhost/xisa-ociimage:test";
+    let packaged = Command::new(xisa())
+        .arg("oci-image")
+        .arg(&prog)
+        .args(["--tag", tag, "--json", "-o"])
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(
+        packaged.status.success(),
+        "oci-image: {}",
+        text(&packaged.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&packaged.stdout).unwrap();
+    assert_eq!(report["entrypoint"], "/bitmanip.xisa");
+
+    // The layout: one tagged entry naming a platform index over one shared layer.
+    let layout = dir.join("layout");
+    let _ = std::fs::remove_dir_all(&layout);
+    std::fs::create_dir_all(&layout).unwrap();
+    assert!(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&layout)
+            .arg("-xf")
+            .arg(&archive)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let read = |digest: &str| -> serde_json::Value {
+        let name = digest.trim_start_matches("sha256:");
+        serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(name)).unwrap())
+            .unwrap()
+    };
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let entry = &index["manifests"][0];
+    assert_eq!(
+        entry["annotations"]["org.opencontainers.image.ref.name"],
+        tag
+    );
+    let platforms = read(entry["digest"].as_str().unwrap());
+    let mut seen = Vec::new();
+    let mut layers = Vec::new();
+    for manifest in platforms["manifests"].as_array().unwrap() {
+        seen.push(
+            manifest["platform"]["architecture"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        let body = read(manifest["digest"].as_str().unwrap());
+        layers.push(body["layers"][0]["digest"].clone());
+    }
+    assert_eq!(seen, ["amd64", "arm64"]);
+    assert_eq!(layers[0], layers[1], "both platforms share the one layer");
+
+    let _ = podman(&["rmi", "-f", tag]);
+    let loaded = podman(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(
+        loaded.status.success(),
+        "podman load: {}",
+        text(&loaded.stderr)
+    );
+    let direct = Command::new(xisa()).arg("run").arg(&prog).output().unwrap();
+    let via = podman(&["run", "--rm", "--runtime", runtime().to_str().unwrap(), tag]);
+    assert!(via.status.success(), "podman run: {}", text(&via.stderr));
+    assert!(!direct.stdout.is_empty());
+    assert_eq!(text(&via.stdout), text(&direct.stdout));
+    let refused = Command::new(xisa())
+        .arg("oci-image")
+        .arg(&prog)
+        .args(["--tag", "Not A Tag"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(text(&refused.stderr).contains("is not a valid image reference"));
+}
