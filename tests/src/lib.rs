@@ -40,6 +40,11 @@ pub fn xisa_cc() -> PathBuf {
     binary("xisa-cc")
 }
 
+/// `xisa-ar` or `xisa-ranlib`.
+pub fn xisa_tool(name: &str) -> PathBuf {
+    binary(name)
+}
+
 /// A scratch folder for this test run's artefacts, kept under target/ for inspection.
 pub fn work_dir(name: &str) -> PathBuf {
     let dir = profile_dir().join("xisa-tests").join(name);

@@ -14,6 +14,9 @@ fn every_subcommand_has_help() {
         &["info", "--help"],
         &["build-libc", "--help"],
         &["cc", "--help"],
+        &["oci-image", "--help"],
+        &["restore", "--help"],
+        &["checkpoint", "--help"],
     ] {
         let output = Command::new(xisa()).args(subcommand).output().unwrap();
         assert!(output.status.success(), "{subcommand:?}");
@@ -103,4 +106,49 @@ fn output_to_dev_null_keeps_the_device() {
     );
     let kind = std::fs::metadata("/dev/null").unwrap().file_type();
     assert!(kind.is_char_device(), "/dev/null is now {kind:?}");
+}
+
+/// `xisa-ar` and `xisa-ranlib` archive xisa-cc objects without a word on stderr (GNU ar
+/// prints a plugin error per bitcode object), with a symbol index the link uses.
+#[test]
+fn archives_of_bitcode_objects_are_quiet_and_indexed() {
+    let dir = work_dir("cli-archive");
+    std::fs::write(dir.join("twice.c"), "int twice(int x) { return 2 * x; }\n").unwrap();
+    std::fs::write(
+        dir.join("main.c"),
+        "#include <stdio.h>\nint twice(int);\nint main(void) { printf(\"%d\\n\", twice(21)); return 0; }\n",
+    )
+    .unwrap();
+    let _ = std::fs::remove_file(dir.join("libtwice.a"));
+    let steps: [(std::path::PathBuf, &[&str]); 4] = [
+        (xisa_cc(), &["-O2", "-c", "twice.c", "-o", "twice.o"]),
+        (xisa_tool("xisa-ar"), &["rc", "libtwice.a", "twice.o"]),
+        (xisa_tool("xisa-ranlib"), &["libtwice.a"]),
+        (xisa_cc(), &["main.c", "-L.", "-ltwice", "-o", "prog"]),
+    ];
+    for (tool, args) in steps {
+        let output = Command::new(&tool)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success() && output.stderr.is_empty(),
+            "{} {args:?}: {}",
+            tool.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let index = Command::new(xisa_tool("xisa-ar"))
+        .args(["t", "libtwice.a"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&index.stdout).trim(), "twice.o");
+    let run = Command::new(xisa())
+        .args(["run", "prog"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "42\n");
 }

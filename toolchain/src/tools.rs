@@ -29,6 +29,10 @@ pub fn llvm_ar() -> PathBuf {
     llvm_tool("llvm-ar")
 }
 
+pub fn llvm_ranlib() -> PathBuf {
+    llvm_tool("llvm-ranlib")
+}
+
 pub fn wasm_ld() -> PathBuf {
     llvm_tool("wasm-ld")
 }
