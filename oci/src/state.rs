@@ -153,10 +153,11 @@ impl Record {
     }
 }
 
-/// The default state root: /run/xisa-oci for root, else under XDG_RUNTIME_DIR.
+/// The default state root: /run/xisa-oci for the real root, else under XDG_RUNTIME_DIR
+/// (rootless Podman runs the runtime as uid 0 of a user namespace, which cannot write /run).
 pub fn default_root() -> PathBuf {
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    if unsafe { libc::geteuid() } == 0 && in_initial_user_namespace() {
         return PathBuf::from("/run/xisa-oci");
     }
     match std::env::var_os("XDG_RUNTIME_DIR") {
@@ -165,9 +166,26 @@ pub fn default_root() -> PathBuf {
     }
 }
 
+/// The initial user namespace maps every uid to itself: `0 0 4294967295`.
+fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|map| is_identity_uid_map(&map))
+}
+
+fn is_identity_uid_map(map: &str) -> bool {
+    map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_identity_uid_map_is_the_initial_namespace() {
+        assert!(is_identity_uid_map("         0          0 4294967295\n"));
+        assert!(!is_identity_uid_map(
+            "         0       1000          1\n         1     100000      65536\n"
+        ));
+    }
 
     fn record(id: &str, pid: i32, start_time: u64) -> Record {
         Record {

@@ -399,11 +399,84 @@ fn bad_input_gives_clear_errors_in_podman_output() {
     );
 }
 
+/// Rootless Podman: a user of this machine loads an `xisa oci-image` archive and runs it
+/// with xisa-oci (no network: rootless networking needs /dev/net/tun, which a machine may
+/// lack; checkpoints need root in Podman itself).
 #[test]
 fn rootless_podman() {
-    eprintln!(
-        "SKIPPED: rootless Podman is not exercised: these tests drive rootful Podman as root"
+    require!(false);
+    const USER: &str = "xisa-rootless";
+    let as_user = |script: &str| {
+        Command::new("su")
+            .args(["-", USER, "-c", script])
+            .current_dir("/")
+            .output()
+            .expect("su runs")
+    };
+    let exists = Command::new("id").arg(USER).output().unwrap();
+    if !exists.status.success() {
+        let added = Command::new("useradd").args(["-m", USER]).output();
+        if !added.is_ok_and(|o| o.status.success()) {
+            eprintln!("SKIPPED: cannot create the user {USER} for rootless Podman");
+            return;
+        }
+    }
+    let info = as_user("podman info --format '{{.Host.Security.Rootless}}'");
+    if !text(&info.stdout).contains("true") {
+        eprintln!(
+            "SKIPPED: rootless Podman does not start for {USER} here: {}",
+            text(&info.stderr).trim()
+        );
+        return;
+    }
+    // The user's copy of the runtime (it starts the `xisa` beside it) and of the archive.
+    let home = PathBuf::from(format!("/home/{USER}"));
+    let bin = home.join("xisa-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for name in ["xisa-oci", "xisa"] {
+        std::fs::copy(profile_dir().join(name), bin.join(name)).unwrap();
+    }
+    let dir = work_dir("oci-rootless");
+    let prog = dir.join("bitmanip.xisa");
+    let built = Command::new(xisa_cc())
+        .arg("-O2")
+        .arg(repo_root().join("tests/programs/bit_manip.c"))
+        .arg("-o")
+        .arg(&prog)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "xisa-cc: {}", text(&built.stderr));
+    let archive = home.join("bitmanip.oci.tar");
+    let packaged = Command::new(xisa())
+        .arg("oci-image")
+        .arg(&prog)
+        .args(["--tag", "localhost/xisa-rootless:test", "-o"])
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(packaged.status.success(), "{}", text(&packaged.stderr));
+    let owned = Command::new("chown")
+        .args(["-R", &format!("{USER}:"), home.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(owned.success());
+    let loaded = as_user("podman load -q -i ~/bitmanip.oci.tar");
+    assert!(
+        loaded.status.success(),
+        "podman load: {}",
+        text(&loaded.stderr)
     );
+    let via = as_user(
+        "podman run --rm --network none --runtime ~/xisa-bin/xisa-oci localhost/xisa-rootless:test",
+    );
+    assert!(
+        via.status.success(),
+        "rootless podman run: {}",
+        text(&via.stderr)
+    );
+    let direct = Command::new(xisa()).arg("run").arg(&prog).output().unwrap();
+    assert!(!direct.stdout.is_empty());
+    assert_eq!(text(&via.stdout), text(&direct.stdout));
 }
 
 /// `xisa oci-image` writes an OCI layout archive whose index lists linux/amd64 and
