@@ -1,7 +1,7 @@
 //! The multi-target image file (`.xisa`): a fixed header, a section table, a manifest and one
 //! program per target. Byte-level description in spec.md, "Image file".
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rkyv::{Archive, Deserialize, Serialize};
 
@@ -262,6 +262,8 @@ impl std::ops::Deref for Bytes {
 /// A validated image. Every accessor works on bytes that `open`/`from_bytes` checked.
 pub struct Image {
     bytes: Bytes,
+    /// The absolute path the image was opened from, if it came from a file.
+    path: Option<PathBuf>,
     sections: Vec<SectionEntry>,
     manifest_range: (usize, usize),
     neutral_range: (usize, usize),
@@ -277,7 +279,16 @@ impl Image {
         // SAFETY: the map is read-only and private; a concurrent truncation of the file by
         // another process could fault, which xisa cannot prevent for any file it reads.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        Image::parse(Bytes::Mapped(map))
+        let mut image = Image::parse(Bytes::Mapped(map))?;
+        image.path = std::fs::canonicalize(path)
+            .or_else(|_| std::path::absolute(path))
+            .ok();
+        Ok(image)
+    }
+
+    /// The absolute path the image was opened from (`None` for an image built from bytes).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
     }
 
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Image, ImageError> {
@@ -399,6 +410,7 @@ impl Image {
         );
         let image = Image {
             bytes,
+            path: None,
             sections,
             manifest_range,
             neutral_range,

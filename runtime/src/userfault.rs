@@ -122,12 +122,8 @@ impl Userfault {
     /// kernel on the guest's behalf (a KVM vCPU) are included.
     pub fn open(features: u64) -> io::Result<Self> {
         // SAFETY: a plain system call; the returned descriptor is owned below.
-        let raw = unsafe {
-            libc::syscall(
-                libc::SYS_userfaultfd,
-                libc::O_CLOEXEC | libc::O_NONBLOCK,
-            )
-        };
+        let raw =
+            unsafe { libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC | libc::O_NONBLOCK) };
         if raw < 0 {
             let error = io::Error::last_os_error();
             return Err(io::Error::new(
@@ -151,8 +147,7 @@ impl Userfault {
         loop {
             // SAFETY: `argument` is the structure this request reads and writes, alive and
             // exclusively borrowed for the call.
-            let result =
-                unsafe { libc::ioctl(self.fd.as_raw_fd(), request, argument as *mut T) };
+            let result = unsafe { libc::ioctl(self.fd.as_raw_fd(), request, argument as *mut T) };
             if result == 0 {
                 return Ok(());
             }
@@ -279,8 +274,7 @@ impl Userfault {
                 }
                 return Err(error);
             }
-            if n as usize != std::mem::size_of::<Message>() || message.event != EVENT_PAGEFAULT
-            {
+            if n as usize != std::mem::size_of::<Message>() || message.event != EVENT_PAGEFAULT {
                 continue;
             }
             return Ok(Some(Fault {
@@ -384,7 +378,10 @@ mod tests {
         let seen = {
             let uffd = std::sync::Arc::clone(&uffd);
             std::thread::spawn(move || {
-                let fault = uffd.next_fault(10_000).unwrap().expect("a fault within 10 s");
+                let fault = uffd
+                    .next_fault(10_000)
+                    .unwrap()
+                    .expect("a fault within 10 s");
                 // The page still holds what it held when protected.
                 // SAFETY: reading our own mapping, which the writer waits on.
                 let before = unsafe { *(address as *const u8) };

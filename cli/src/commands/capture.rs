@@ -49,14 +49,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "" | "s" => 1.0,
         "m" | "min" => 60.0,
         "h" => 3600.0,
-        _ => return Err(format!("`{text}` is not a duration (examples: 500ms, 30s, 10m, 1h)")),
+        _ => {
+            return Err(format!(
+                "`{text}` is not a duration (examples: 500ms, 30s, 10m, 1h)"
+            ));
+        }
     };
     let seconds = number
         .parse::<f64>()
         .ok()
         .filter(|n| n.is_finite() && *n > 0.0)
         .map(|n| n * scale)
-        .ok_or_else(|| format!("`{text}` is not a positive duration (examples: 500ms, 30s, 10m)"))?;
+        .ok_or_else(|| {
+            format!("`{text}` is not a positive duration (examples: 500ms, 30s, 10m)")
+        })?;
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
 }
 
@@ -79,7 +85,9 @@ impl CaptureArgs {
     pub fn policy(&self) -> anyhow::Result<MigrationPolicy> {
         if self.checkpoint_every.is_some() && self.then() == AfterCapture::Exit {
             return Err(crate::report::with_hint(
-                anyhow::anyhow!("--checkpoint-every with --then exit would stop at the first capture"),
+                anyhow::anyhow!(
+                    "--checkpoint-every with --then exit would stop at the first capture"
+                ),
                 "drop --then exit (periodic captures continue the run)",
             ));
         }

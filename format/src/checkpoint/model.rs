@@ -22,6 +22,9 @@ pub struct Checkpoint {
     /// Neutral memory, ascending by address.
     pub regions: Vec<RegionRecord>,
     pub personality: PersonalityRecord,
+    /// Where the image file was at the capture (absolute path bytes, empty when unknown).
+    /// Only a place to look: a restore still checks the image's identity.
+    pub image_hint: Vec<u8>,
 }
 
 /// The memory map of the captured run: the image's layout and the run's `mem_top`.

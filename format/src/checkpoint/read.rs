@@ -118,6 +118,13 @@ impl CheckpointFile {
         self.archived().image_id
     }
 
+    /// Where the image file was when the checkpoint was captured, if recorded.
+    pub fn image_hint(&self) -> Option<&Path> {
+        use std::os::unix::ffi::OsStrExt;
+        let hint = self.archived().image_hint.as_slice();
+        (!hint.is_empty()).then(|| Path::new(std::ffi::OsStr::from_bytes(hint)))
+    }
+
     pub fn source_target(&self) -> Target {
         self.source_target
     }

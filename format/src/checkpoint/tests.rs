@@ -188,6 +188,7 @@ pub(super) fn sample() -> Sample {
             ],
             warned_syscalls: vec![293, 334],
         },
+        image_hint: b"/tmp/sample.xisa".to_vec(),
     };
     Sample {
         checkpoint,
@@ -427,7 +428,14 @@ fn header_errors_say_what_is_wrong() {
     newer[8] = 7;
     assert_eq!(
         error_of(newer).to_string(),
-        "unsupported checkpoint version 7 (this xisa reads 1)"
+        "unsupported checkpoint version 7 (this xisa reads 2)"
+    );
+    let mut older = bytes.clone();
+    older[8] = 1;
+    assert!(
+        error_of(older)
+            .to_string()
+            .contains("version 1 (this xisa reads 2); it was written by an older xisa")
     );
     let mut huge = bytes.clone();
     huge[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
@@ -445,7 +453,7 @@ fn header_errors_say_what_is_wrong() {
     assert!(
         error_of(tiny)
             .to_string()
-            .contains("cannot hold the 172-byte root")
+            .contains("cannot hold the 180-byte root")
     );
 }
 
@@ -603,6 +611,15 @@ fn semantic_cases() -> Vec<(&'static str, Mutation)> {
             |c| c.abi_version = 2,
         ),
         case("unknown source target 9", |c| c.source_target = 9),
+        case("image hint \"prog.xisa\" is not an absolute path", |c| {
+            c.image_hint = b"prog.xisa".to_vec()
+        }),
+        case("image hint \"/a\\0b\" is not an absolute path", |c| {
+            c.image_hint = b"/a\0b".to_vec()
+        }),
+        case("image hint: path of 4097 bytes exceeds 4096", |c| {
+            c.image_hint = [b"/".as_slice(), &[b'x'; 4096]].concat()
+        }),
         case(
             "map: mem_top 0x8001000 must be a multiple of 0x10000",
             |c| c.map.mem_top += 0x1000,
