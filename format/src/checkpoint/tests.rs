@@ -1,6 +1,6 @@
 use super::*;
-use crate::image::{Manifest, PROGRAM_WASM, TargetProgram, write_image};
-use crate::memory_map::{IMAGE_LIMIT, MIN_MEM_TOP};
+use crate::image::tests::{wasm_image, wasm_manifest};
+use crate::memory_map::{IMAGE_LIMIT, ImageLayout, MIN_MEM_TOP};
 use crate::target::Target;
 
 mod corpus;
@@ -474,30 +474,7 @@ fn random_bit_flips_in_the_archive_are_caught_by_the_digest() {
 
 #[test]
 fn foreign_files_are_named() {
-    let manifest = Manifest {
-        abi_version: 1,
-        producer: "test".into(),
-        opt_level: "O2".into(),
-        rodata_size: 0,
-        data_size: 0,
-        bss_size: 0,
-        symbols: vec![],
-        functions: vec![],
-        targets: vec![TargetProgram {
-            target: Target::Wasm64.id(),
-            format: PROGRAM_WASM,
-            entry: 0,
-            entry_return: 0,
-            call_sites: vec![],
-        }],
-        call_sites: vec![],
-        native_state: vec![],
-    };
-    let image = write_image(
-        &manifest,
-        &[],
-        &[(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())],
-    );
+    let image = wasm_image(&wasm_manifest(ImageLayout::default()), &[]);
     let cases: [(&[u8], &str); 6] = [
         (&image, "not a checkpoint: it looks like an xisa image"),
         (
@@ -903,36 +880,16 @@ fn semantic_rules_are_enforced_with_precise_messages() {
 
 #[test]
 fn the_image_must_match() {
-    let manifest = |rodata_size| Manifest {
-        abi_version: 1,
-        producer: "test".into(),
-        opt_level: "O2".into(),
-        rodata_size,
-        data_size: MAP.data_size,
-        bss_size: MAP.bss_size,
-        symbols: vec![],
-        functions: vec![],
-        targets: vec![TargetProgram {
-            target: Target::Wasm64.id(),
-            format: PROGRAM_WASM,
-            entry: 0,
-            entry_return: 0,
-            call_sites: vec![],
-        }],
-        call_sites: vec![],
-        native_state: vec![],
+    let image_of = |rodata_size: u64| {
+        let layout = ImageLayout {
+            rodata_size,
+            ..MAP.memory_map().image
+        };
+        let neutral = vec![0u8; (rodata_size + MAP.data_size) as usize];
+        crate::image::Image::from_bytes(wasm_image(&wasm_manifest(layout), &neutral)).unwrap()
     };
-    let wasm = [(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())];
-    let neutral = |rodata_size: u64| vec![0u8; (rodata_size + MAP.data_size) as usize];
-    let image = crate::image::Image::from_bytes(write_image(
-        &manifest(MAP.rodata_size),
-        &neutral(MAP.rodata_size),
-        &wasm,
-    ))
-    .unwrap();
-    let other =
-        crate::image::Image::from_bytes(write_image(&manifest(0x10), &neutral(0x10), &wasm))
-            .unwrap();
+    let image = image_of(MAP.rodata_size);
+    let other = image_of(0x10);
 
     let mut checkpoint = sample().checkpoint;
     checkpoint.image_id = image.id();
