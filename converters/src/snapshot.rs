@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use xisa_format::abi::ABI_VERSION;
 use xisa_format::checkpoint::{
-    self, Checkpoint, CheckpointError, CheckpointFile, FrameRecord, MapRecord, NeutralRegisters,
-    PAGE_SIZE, PageDecoder, PageEncoder, PersonalityRecord, RegionRecord, ThreadRecord,
+    self, Checkpoint, CheckpointError, CheckpointFile, FrameRecord, MAX_PATH_LEN, MapRecord,
+    NeutralRegisters, PAGE_SIZE, PageDecoder, PageEncoder, PersonalityRecord, RegionRecord,
+    ThreadRecord,
 };
 use xisa_format::image::Image;
 use xisa_format::memory_map::{GUEST_PAGE_SIZE, MemoryMap, SHADOW_STACK, STARTUP, align_up};
@@ -146,6 +147,11 @@ pub fn capture(
         }],
         regions,
         personality,
+        image_hint: image
+            .path()
+            .map(|p| p.as_os_str().as_encoded_bytes().to_vec())
+            .filter(|hint| hint.len() <= MAX_PATH_LEN)
+            .unwrap_or_default(),
     })
 }
 

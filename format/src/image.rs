@@ -1,10 +1,13 @@
 //! The multi-target image file (`.xisa`): a fixed header, a section table, a manifest and one
 //! program per target. Byte-level description in spec.md, "Image file".
 
-use std::path::Path;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 use rkyv::{Archive, Deserialize, Serialize};
 
+use crate::coded_enum::coded_enum;
+use crate::file_bytes::FileBytes;
 use crate::memory_map::ImageLayout;
 use crate::target::Target;
 
@@ -20,23 +23,12 @@ pub const SECTION_ALIGN: usize = 16;
 /// More sections than this is a corrupt file, not a real image.
 pub const MAX_SECTIONS: u32 = 64;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum SectionKind {
-    Manifest = 1,
-    Program = 2,
-    /// The initial bytes of rodata followed by those of data, as every target holds them.
-    NeutralData = 3,
-}
-
-impl SectionKind {
-    fn from_u32(value: u32) -> Option<Self> {
-        match value {
-            1 => Some(SectionKind::Manifest),
-            2 => Some(SectionKind::Program),
-            3 => Some(SectionKind::NeutralData),
-            _ => None,
-        }
+coded_enum! {
+    pub enum SectionKind: u32, from_u32 {
+        Manifest = 1,
+        Program = 2,
+        /// The initial bytes of rodata followed by those of data, as every target holds them.
+        NeutralData = 3,
     }
 }
 
@@ -196,6 +188,29 @@ struct SectionEntry {
     size: u64,
 }
 
+impl SectionEntry {
+    /// Where the section lies in the file (checked against the file size when read).
+    fn range(&self) -> Range<usize> {
+        self.offset as usize..(self.offset + self.size) as usize
+    }
+}
+
+/// The range of the one section of `kind`; `what` names the kind in the error.
+fn only_section(
+    sections: &[SectionEntry],
+    kind: SectionKind,
+    what: &str,
+) -> Result<Range<usize>, ImageError> {
+    let found: Vec<&SectionEntry> = sections.iter().filter(|s| s.kind == kind as u32).collect();
+    let [section] = found.as_slice() else {
+        return Err(ImageError::Corrupt(format!(
+            "expected one {what} section, found {}",
+            found.len()
+        )));
+    };
+    Ok(section.range())
+}
+
 /// Serialises an image.
 /// `neutral_data` is rodata's initial bytes followed by data's (see [`SectionKind::NeutralData`]).
 pub fn write_image(
@@ -243,48 +258,39 @@ pub fn write_image(
     out
 }
 
-/// Bytes of an image: a memory map of the file or an owned buffer.
-enum Bytes {
-    Mapped(memmap2::Mmap),
-    Owned(Vec<u8>),
-}
-
-impl std::ops::Deref for Bytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Bytes::Mapped(map) => map,
-            Bytes::Owned(bytes) => bytes,
-        }
-    }
-}
-
 /// A validated image. Every accessor works on bytes that `open`/`from_bytes` checked.
 pub struct Image {
-    bytes: Bytes,
+    bytes: FileBytes,
+    /// The absolute path the image was opened from, if it came from a file.
+    path: Option<PathBuf>,
     sections: Vec<SectionEntry>,
-    manifest_range: (usize, usize),
-    neutral_range: (usize, usize),
+    manifest_range: Range<usize>,
+    neutral_range: Range<usize>,
 }
 
 impl Image {
     pub fn open(path: &Path) -> Result<Image, ImageError> {
-        let io = |source| ImageError::Io {
+        let bytes = FileBytes::map(path).map_err(|source| ImageError::Io {
             path: path.display().to_string(),
             source,
-        };
-        let file = std::fs::File::open(path).map_err(io)?;
-        // SAFETY: the map is read-only and private; a concurrent truncation of the file by
-        // another process could fault, which xisa cannot prevent for any file it reads.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        Image::parse(Bytes::Mapped(map))
+        })?;
+        let mut image = Image::parse(bytes)?;
+        image.path = std::fs::canonicalize(path)
+            .or_else(|_| std::path::absolute(path))
+            .ok();
+        Ok(image)
+    }
+
+    /// The absolute path the image was opened from (`None` for an image built from bytes).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
     }
 
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Image, ImageError> {
-        Image::parse(Bytes::Owned(bytes))
+        Image::parse(FileBytes::Owned(bytes))
     }
 
-    fn parse(bytes: Bytes) -> Result<Image, ImageError> {
+    fn parse(bytes: FileBytes) -> Result<Image, ImageError> {
         if bytes.len() < 40 || &bytes[32..40] != MAGIC {
             return Err(ImageError::NotAnImage(describe_foreign(&bytes)));
         }
@@ -360,45 +366,18 @@ impl Image {
             }
             sections.push(entry);
         }
-        let manifests: Vec<&SectionEntry> = sections
-            .iter()
-            .filter(|s| s.kind == SectionKind::Manifest as u32)
-            .collect();
-        let [manifest] = manifests.as_slice() else {
-            return Err(ImageError::Corrupt(format!(
-                "expected one manifest section, found {}",
-                manifests.len()
-            )));
-        };
-        let manifest_range = (
-            manifest.offset as usize,
-            (manifest.offset + manifest.size) as usize,
-        );
-        rkyv::access::<ArchivedManifest, rkyv::rancor::Error>(
-            &bytes[manifest_range.0..manifest_range.1],
-        )
-        .map_err(|_| {
-            ImageError::Corrupt(
-                "the manifest is not a valid archive (damaged, or written by another xisa-cc)"
-                    .into(),
-            )
-        })?;
-        let neutral: Vec<&SectionEntry> = sections
-            .iter()
-            .filter(|s| s.kind == SectionKind::NeutralData as u32)
-            .collect();
-        let [neutral] = neutral.as_slice() else {
-            return Err(ImageError::Corrupt(format!(
-                "expected one neutral-data section, found {}",
-                neutral.len()
-            )));
-        };
-        let neutral_range = (
-            neutral.offset as usize,
-            (neutral.offset + neutral.size) as usize,
-        );
+        let manifest_range = only_section(&sections, SectionKind::Manifest, "manifest")?;
+        rkyv::access::<ArchivedManifest, rkyv::rancor::Error>(&bytes[manifest_range.clone()])
+            .map_err(|_| {
+                ImageError::Corrupt(
+                    "the manifest is not a valid archive (damaged, or written by another xisa-cc)"
+                        .into(),
+                )
+            })?;
+        let neutral_range = only_section(&sections, SectionKind::NeutralData, "neutral-data")?;
         let image = Image {
             bytes,
+            path: None,
             sections,
             manifest_range,
             neutral_range,
@@ -415,7 +394,7 @@ impl Image {
                 "the neutral image regions exceed the memory map".into(),
             ));
         }
-        let neutral = (self.neutral_range.1 - self.neutral_range.0) as u64;
+        let neutral = self.neutral_range.len() as u64;
         if neutral != layout.rodata_size + layout.data_size {
             return Err(ImageError::Corrupt(format!(
                 "the neutral-data section is {neutral} bytes but rodata and data are {} and {}",
@@ -460,9 +439,10 @@ impl Image {
     }
 
     pub fn manifest(&self) -> &ArchivedManifest {
-        let (start, end) = self.manifest_range;
         // SAFETY: `parse` validated exactly these bytes as an ArchivedManifest.
-        unsafe { rkyv::access_unchecked::<ArchivedManifest>(&self.bytes[start..end]) }
+        unsafe {
+            rkyv::access_unchecked::<ArchivedManifest>(&self.bytes[self.manifest_range.clone()])
+        }
     }
 
     pub fn deserialize_manifest(&self) -> Manifest {
@@ -475,7 +455,7 @@ impl Image {
         self.sections
             .iter()
             .find(|s| s.kind == SectionKind::Program as u32 && s.target == target.id())
-            .map(|s| &self.bytes[s.offset as usize..(s.offset + s.size) as usize])
+            .map(|s| &self.bytes[s.range()])
             .ok_or_else(|| {
                 let have: Vec<String> = self.targets().iter().map(|t| t.to_string()).collect();
                 ImageError::MissingTarget(target, have.join(", "))
@@ -484,7 +464,7 @@ impl Image {
 
     /// Initial bytes of rodata followed by those of data.
     pub fn neutral_data(&self) -> &[u8] {
-        &self.bytes[self.neutral_range.0..self.neutral_range.1]
+        &self.bytes[self.neutral_range.clone()]
     }
 
     /// The image's initial bytes of the guest page at `address` (page-aligned), at most a
@@ -565,24 +545,23 @@ fn describe_foreign(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sample() -> Vec<u8> {
-        let manifest = Manifest {
+    /// The program every test image holds.
+    pub(crate) const WASM: &[u8] = b"\0asm\x01\0\0\0";
+
+    /// A manifest of `layout` with one wasm64 program and nothing else.
+    pub(crate) fn wasm_manifest(layout: ImageLayout) -> Manifest {
+        Manifest {
             abi_version: 1,
             producer: "test".into(),
             opt_level: "O2".into(),
-            rodata_size: 16,
-            data_size: 8,
-            bss_size: 0,
-            symbols: vec![NeutralSymbol {
-                name: "x".into(),
-                region: 1,
-                address: 0x601_0000,
-                size: 8,
-            }],
-            functions: vec!["main".into()],
+            rodata_size: layout.rodata_size,
+            data_size: layout.data_size,
+            bss_size: layout.bss_size,
+            symbols: vec![],
+            functions: vec![],
             targets: vec![TargetProgram {
                 target: Target::Wasm64.id(),
                 format: PROGRAM_WASM,
@@ -592,19 +571,37 @@ mod tests {
             }],
             call_sites: vec![],
             native_state: vec![],
+        }
+    }
+
+    /// The image of `manifest` with `neutral_data` and the [`WASM`] program.
+    pub(crate) fn wasm_image(manifest: &Manifest, neutral_data: &[u8]) -> Vec<u8> {
+        write_image(manifest, neutral_data, &[(Target::Wasm64, WASM.to_vec())])
+    }
+
+    fn sample() -> Vec<u8> {
+        let manifest = Manifest {
+            symbols: vec![NeutralSymbol {
+                name: "x".into(),
+                region: 1,
+                address: 0x601_0000,
+                size: 8,
+            }],
+            functions: vec!["main".into()],
+            ..wasm_manifest(ImageLayout {
+                rodata_size: 16,
+                data_size: 8,
+                bss_size: 0,
+            })
         };
-        write_image(
-            &manifest,
-            &[7; 24],
-            &[(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())],
-        )
+        wasm_image(&manifest, &[7; 24])
     }
 
     #[test]
     fn round_trip() {
         let image = Image::from_bytes(sample()).expect("valid image");
         assert_eq!(image.targets(), vec![Target::Wasm64]);
-        assert_eq!(image.program(Target::Wasm64).unwrap(), b"\0asm\x01\0\0\0");
+        assert_eq!(image.program(Target::Wasm64).unwrap(), WASM);
         assert_eq!(image.manifest().functions[0].as_str(), "main");
         assert_eq!(image.deserialize_manifest().symbols[0].address, 0x601_0000);
         assert_eq!(image.initial_page(0x600_0000), Some(&[7u8; 16][..]));
@@ -640,25 +637,13 @@ mod tests {
     #[test]
     fn manifest_encoding_matches_the_spec() {
         let manifest = Manifest {
-            abi_version: 1,
             producer: "xisa".into(),
             opt_level: "a string longer than eight".into(),
-            rodata_size: 0x11,
-            data_size: 0x22,
-            bss_size: 0x33,
             symbols: vec![NeutralSymbol {
                 name: "n".into(),
                 region: 2,
                 address: 0x602_0000,
                 size: 8,
-            }],
-            functions: vec![],
-            targets: vec![TargetProgram {
-                target: 3,
-                format: PROGRAM_WASM,
-                entry: 0,
-                entry_return: 0,
-                call_sites: vec![],
             }],
             call_sites: vec![CallSiteInfo {
                 id: 7,
@@ -666,6 +651,11 @@ mod tests {
                 record_size: 24,
             }],
             native_state: vec!["setjmp".into()],
+            ..wasm_manifest(ImageLayout {
+                rodata_size: 0x11,
+                data_size: 0x22,
+                bss_size: 0x33,
+            })
         };
         let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&manifest).unwrap();
         let root = bytes.len() - 84;

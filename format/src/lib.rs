@@ -3,6 +3,8 @@
 
 pub mod abi;
 pub mod checkpoint;
+mod coded_enum;
+mod file_bytes;
 pub mod image;
 pub mod memory_map;
 pub mod output;

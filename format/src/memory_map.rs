@@ -65,8 +65,9 @@ pub const fn align_up(value: u64, align: u64) -> u64 {
     (value + align - 1) & !(align - 1)
 }
 
-/// The three neutral image regions of one program, as laid out by the toolchain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The three neutral image regions of one program, as laid out by the toolchain. The default
+/// is an image with empty regions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ImageLayout {
     pub rodata_size: u64,
     pub data_size: u64,
@@ -158,11 +159,7 @@ mod tests {
     #[test]
     fn guards_and_top_are_inaccessible() {
         let map = MemoryMap {
-            image: ImageLayout {
-                rodata_size: 0,
-                data_size: 0,
-                bss_size: 0,
-            },
+            image: ImageLayout::default(),
             mem_top: MIN_MEM_TOP,
         };
         assert!(!map.is_accessible(0, 1));

@@ -48,7 +48,7 @@ fn check_json(
     };
     let bytes = std::fs::metadata(file).unwrap().len();
     expect(
-        value["format_version"] == 1,
+        value["format_version"] == 2,
         format!("format_version {}", value["format_version"]),
     );
     expect(
@@ -239,7 +239,7 @@ fn inspect_describes_checkpoints_from_every_target() {
             .sum();
         for line in [
             format!(
-                "checkpoint: {file} ({} bytes, format version 1)",
+                "checkpoint: {file} ({} bytes, format version 2)",
                 given["bytes"]
             ),
             format!("image:      {image_id}"),
@@ -263,12 +263,27 @@ fn inspect_describes_checkpoints_from_every_target() {
             }
         }
 
-        // Without the image: no function names, and it says how to get them.
+        // Copied elsewhere: the image is found where it was at the capture.
         let alone = dir.join(format!("{tag}.alone"));
         let _ = std::fs::remove_dir_all(&alone);
         std::fs::create_dir_all(&alone).unwrap();
         std::fs::copy(&checkpoint, alone.join("c.ckpt")).unwrap();
+        let hinted = json(&xisa_in(&alone, &["inspect", "--json", "c.ckpt"]));
+        let at_capture = image.canonicalize().unwrap().display().to_string();
+        if hinted["image"] != at_capture.as_str() || hinted["image_hint"] != at_capture.as_str() {
+            problems.push(format!(
+                "copied elsewhere: image {} and hint {}, expected {at_capture}",
+                hinted["image"], hinted["image_hint"]
+            ));
+        }
+
+        // Without the image: no function names, and it says how to get them.
+        let moved = dir.join("program.moved");
+        std::fs::rename(&image, &moved).unwrap();
         let bare = json(&xisa_in(&alone, &["inspect", "--json", "c.ckpt"]));
+        let human = xisa_in(&alone, &["inspect", "c.ckpt"]);
+        let restore = xisa_in(&alone, &["restore", "c.ckpt"]);
+        std::fs::rename(&moved, &image).unwrap();
         let named = bare["frames"]
             .as_array()
             .into_iter()
@@ -284,11 +299,19 @@ fn inspect_describes_checkpoints_from_every_target() {
                 bare["image"]
             ));
         }
-        let human = xisa_in(&alone, &["inspect", "c.ckpt"]);
         if !String::from_utf8_lossy(&human.stdout)
             .contains("(not found; give --image for function names)")
         {
             problems.push("without the image the human output does not say it is missing".into());
+        }
+        let refusal = String::from_utf8_lossy(&restore.stderr);
+        if restore.status.success()
+            || !refusal.contains(&format!(
+                "{at_capture} (where the image was at the capture) no longer exists"
+            ))
+            || !refusal.contains("--image")
+        {
+            problems.push(format!("restore without the image: {refusal}"));
         }
 
         // validate agrees, for people and scripts.
@@ -317,4 +340,59 @@ fn inspect_describes_checkpoints_from_every_target() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// `make` names images like the program; a restore without `--image` from another folder
+/// finds the image where it was at the capture and resumes with the full output.
+#[test]
+fn restore_finds_an_image_named_like_the_program() {
+    let dir = work_dir("checkpoint_cli_hint");
+    let build = dir.join("build");
+    let elsewhere = dir.join("elsewhere");
+    for folder in [&build, &elsewhere] {
+        std::fs::create_dir_all(folder).unwrap();
+    }
+    let image = build.join("program");
+    build_source(&repo_root().join("tests/conformance/program.c"), &image).unwrap();
+    let expected = std::fs::read(repo_root().join("tests/conformance/full.stdout")).unwrap();
+    let place = Executor::wasm64();
+    let sandbox = dir.join("sandbox");
+    let _ = std::fs::remove_dir_all(&sandbox);
+    std::fs::create_dir_all(&sandbox).unwrap();
+    let checkpoint = elsewhere.join("c.ckpt");
+    let captured = Command::new(xisa())
+        .arg("run")
+        .args(&place.run_args)
+        .arg("--dir")
+        .arg(&sandbox)
+        .args(["--checkpoint-at", "700", "--checkpoint-to"])
+        .arg(&checkpoint)
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(
+        captured.status.success(),
+        "capture: {}",
+        String::from_utf8_lossy(&captured.stderr)
+    );
+    let resumed = Command::new(xisa())
+        .args(["restore", "c.ckpt"])
+        .args(&x86_64_executor().run_args)
+        .arg("--dir")
+        .arg(&sandbox)
+        .current_dir(&elsewhere)
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "restore without --image: {}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let mut output = captured.stdout;
+    output.extend_from_slice(&resumed.stdout);
+    assert!(
+        output == expected,
+        "capture + resume differ from an uninterrupted run: {}",
+        first_difference(&expected, &output)
+    );
 }

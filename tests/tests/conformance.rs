@@ -342,11 +342,18 @@ fn generate_kit() {
         &|b| b.extend_from_slice(b"tail"),
     );
     raw(
-        "version-2",
+        "version-3",
         "1",
-        "unsupported checkpoint version 2",
-        "header bytes 8..12 set to 2",
-        &|b| b[8] = 2,
+        "unsupported checkpoint version 3",
+        "header bytes 8..12 set to 3",
+        &|b| b[8] = 3,
+    );
+    raw(
+        "version-1",
+        "1",
+        "unsupported checkpoint version 1",
+        "header bytes 8..12 set to 1 (a file from before the image hint)",
+        &|b| b[8] = 1,
     );
     raw(
         "flags",
@@ -375,7 +382,7 @@ fn generate_kit() {
     raw(
         "short-archive",
         "1",
-        "cannot hold the 172-byte root",
+        "cannot hold the 180-byte root",
         "a 100-byte archive with a correct digest",
         &|b| {
             b.truncate(164);

@@ -101,6 +101,7 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
             "image": image_path.as_ref().map(|p| p.display().to_string()),
             "source_target": summary.source_target.to_string(),
             "created_unix_ms": summary.created_unix_ms,
+            "image_hint": summary.image_hint,
             "abi_version": checkpoint.abi_version.to_native(),
             "mem_top": summary.mem_top,
             "registers": registers.map(|r| json!({

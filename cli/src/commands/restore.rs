@@ -96,6 +96,12 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
 /// Looks for the checkpoint's image next to it and in the current folder.
 pub fn find_image(checkpoint: &Path, file: &CheckpointFile) -> anyhow::Result<PathBuf> {
     let wanted = file.image_id();
+    let matches = |candidate: &Path| Image::open(candidate).is_ok_and(|image| image.id() == wanted);
+    // Where the image was at the capture comes first: `make` names images like the program.
+    let hint = file.image_hint();
+    if let Some(hint) = hint.filter(|hint| matches(hint)) {
+        return Ok(hint.to_path_buf());
+    }
     let mut folders = vec![
         checkpoint
             .parent()
@@ -113,15 +119,24 @@ pub fn find_image(checkpoint: &Path, file: &CheckpointFile) -> anyhow::Result<Pa
             .filter(|p| p.extension().is_some_and(|e| e == "xisa"))
             .collect();
         candidates.sort();
-        for candidate in candidates {
-            if Image::open(&candidate).is_ok_and(|image| image.id() == wanted) {
-                return Ok(candidate);
-            }
+        if let Some(found) = candidates.into_iter().find(|c| matches(c)) {
+            return Ok(found);
         }
     }
+    let at_capture = match hint {
+        Some(hint) if hint.exists() => format!(
+            "; {} (where the image was at the capture) is now a different image",
+            hint.display()
+        ),
+        Some(hint) => format!(
+            "; {} (where the image was at the capture) no longer exists",
+            hint.display()
+        ),
+        None => String::new(),
+    };
     Err(with_hint(
         anyhow::anyhow!(
-            "no image with identity {} next to {} or in the current folder",
+            "no image with identity {} next to {} or in the current folder{at_capture}",
             hex(&wanted),
             checkpoint.display()
         ),

@@ -16,7 +16,10 @@ pub enum CheckpointError {
     TruncatedHeader { actual: u64 },
     #[error("truncated checkpoint: the header says {expected} bytes but the file has {actual}")]
     Truncated { expected: u64, actual: u64 },
-    #[error("unsupported checkpoint version {found} (this xisa reads {FORMAT_VERSION})")]
+    #[error(
+        "unsupported checkpoint version {found} (this xisa reads {FORMAT_VERSION}){}",
+        if (1..FORMAT_VERSION).contains(found) { "; it was written by an older xisa, which can still resume it" } else { "" }
+    )]
     Version { found: u32 },
     #[error("corrupt checkpoint header: {0}")]
     Header(String),

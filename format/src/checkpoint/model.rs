@@ -3,6 +3,7 @@
 
 use rkyv::{Archive, Deserialize, Serialize};
 
+use crate::coded_enum::coded_enum;
 use crate::memory_map::{ImageLayout, MemoryMap};
 
 /// Everything needed to resume a program on any target.
@@ -22,6 +23,9 @@ pub struct Checkpoint {
     /// Neutral memory, ascending by address.
     pub regions: Vec<RegionRecord>,
     pub personality: PersonalityRecord,
+    /// Where the image file was at the capture (absolute path bytes, empty when unknown).
+    /// Only a place to look: a restore still checks the image's identity.
+    pub image_hint: Vec<u8>,
 }
 
 /// The memory map of the captured run: the image's layout and the run's `mem_top`.
@@ -79,32 +83,21 @@ pub struct PageRecord {
     pub data: Vec<u8>,
 }
 
-/// How a page's bytes are stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum PageEncoding {
-    /// All zero bytes.
-    Zero = 0,
-    /// Equal to the image's initial contents (rodata and data pages only).
-    SameAsImage = 1,
-    /// Stored as is.
-    Raw = 2,
-    /// Stored as one zstd frame.
-    Zstd = 3,
+coded_enum! {
+    /// How a page's bytes are stored.
+    pub enum PageEncoding: u8, from_u8 {
+        /// All zero bytes.
+        Zero = 0,
+        /// Equal to the image's initial contents (rodata and data pages only).
+        SameAsImage = 1,
+        /// Stored as is.
+        Raw = 2,
+        /// Stored as one zstd frame.
+        Zstd = 3,
+    }
 }
 
 impl PageEncoding {
-    pub const ALL: [PageEncoding; 4] = [
-        PageEncoding::Zero,
-        PageEncoding::SameAsImage,
-        PageEncoding::Raw,
-        PageEncoding::Zstd,
-    ];
-
-    pub fn from_u8(value: u8) -> Option<Self> {
-        PageEncoding::ALL.into_iter().find(|e| *e as u8 == value)
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             PageEncoding::Zero => "zero",
@@ -157,30 +150,18 @@ pub struct DescriptionRecord {
     pub offset: u64,
 }
 
-/// What an open file description refers to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum DescriptionKind {
-    Stdin = 0,
-    Stdout = 1,
-    Stderr = 2,
-    File = 3,
-    Directory = 4,
+coded_enum! {
+    /// What an open file description refers to.
+    pub enum DescriptionKind: u8, from_u8 {
+        Stdin = 0,
+        Stdout = 1,
+        Stderr = 2,
+        File = 3,
+        Directory = 4,
+    }
 }
 
 impl DescriptionKind {
-    pub const ALL: [DescriptionKind; 5] = [
-        DescriptionKind::Stdin,
-        DescriptionKind::Stdout,
-        DescriptionKind::Stderr,
-        DescriptionKind::File,
-        DescriptionKind::Directory,
-    ];
-
-    pub fn from_u8(value: u8) -> Option<Self> {
-        DescriptionKind::ALL.into_iter().find(|k| *k as u8 == value)
-    }
-
     /// Files and directories are reopened by path; standard streams have none.
     pub fn has_path(self) -> bool {
         matches!(self, DescriptionKind::File | DescriptionKind::Directory)

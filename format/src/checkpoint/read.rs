@@ -9,29 +9,14 @@ use super::model::{
     ArchivedCheckpoint, ArchivedPageRecord, Checkpoint, PageEncoding, PersonalityRecord,
 };
 use super::{FORMAT_VERSION, HEADER_SIZE, MAGIC, PAGE_SIZE, ROOT_SIZE, validate};
+use crate::file_bytes::FileBytes;
 use crate::image::{self, Image};
 use crate::memory_map::MemoryMap;
 use crate::target::Target;
 
-/// Bytes of a checkpoint: a memory map of the file or an owned buffer.
-enum Bytes {
-    Mapped(memmap2::Mmap),
-    Owned(Vec<u8>),
-}
-
-impl std::ops::Deref for Bytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Bytes::Mapped(map) => map,
-            Bytes::Owned(bytes) => bytes,
-        }
-    }
-}
-
 /// A validated checkpoint. Every accessor reads bytes that `open`/`from_bytes` checked.
 pub struct CheckpointFile {
-    bytes: Bytes,
+    bytes: FileBytes,
     source_target: Target,
     map: MemoryMap,
 }
@@ -52,29 +37,19 @@ pub type Page<'a> = (u64, PageView<'a>);
 impl CheckpointFile {
     /// Maps the file and validates it.
     pub fn open(path: &Path) -> Result<CheckpointFile, CheckpointError> {
-        let io = |source| CheckpointError::Io {
+        let bytes = FileBytes::map(path).map_err(|source| CheckpointError::Io {
             path: path.display().to_string(),
             source,
-        };
-        let file = std::fs::File::open(path).map_err(io)?;
-        // Mapping an empty file fails on Linux; an empty file is simply not a checkpoint.
-        if file.metadata().map_err(io)?.len() == 0 {
-            return Err(CheckpointError::NotACheckpoint(describe_foreign(&[])));
-        }
-        // SAFETY: the map is read-only. Checkpoint files are written once and never modified
-        // in place; another process truncating or rewriting the file while it is mapped
-        // could change validated bytes, which xisa cannot prevent for any file it maps (the
-        // image reader accepts the same condition).
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        CheckpointFile::parse(Bytes::Mapped(map))
+        })?;
+        CheckpointFile::parse(bytes)
     }
 
     /// Validates a checkpoint held in memory.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<CheckpointFile, CheckpointError> {
-        CheckpointFile::parse(Bytes::Owned(bytes))
+        CheckpointFile::parse(FileBytes::Owned(bytes))
     }
 
-    fn parse(bytes: Bytes) -> Result<CheckpointFile, CheckpointError> {
+    fn parse(bytes: FileBytes) -> Result<CheckpointFile, CheckpointError> {
         check_header(&bytes)?;
         let archive = &bytes[HEADER_SIZE..];
         let actual = blake3::hash(archive);
@@ -116,6 +91,13 @@ impl CheckpointFile {
     /// Identity of the image the checkpoint belongs to.
     pub fn image_id(&self) -> [u8; 32] {
         self.archived().image_id
+    }
+
+    /// Where the image file was when the checkpoint was captured, if recorded.
+    pub fn image_hint(&self) -> Option<&Path> {
+        use std::os::unix::ffi::OsStrExt;
+        let hint = self.archived().image_hint.as_slice();
+        (!hint.is_empty()).then(|| Path::new(std::ffi::OsStr::from_bytes(hint)))
     }
 
     pub fn source_target(&self) -> Target {

@@ -53,6 +53,8 @@ pub struct CheckpointSummary {
     pub image_id: [u8; 32],
     pub source_target: Target,
     pub created_unix_ms: u64,
+    /// Where the image was at the capture, if recorded.
+    pub image_hint: Option<String>,
     pub mem_top: u64,
     pub threads: usize,
     pub frames: usize,
@@ -88,6 +90,7 @@ impl CheckpointFile {
             image_id: checkpoint.image_id,
             source_target: self.source_target(),
             created_unix_ms: checkpoint.created_unix_ms.to_native(),
+            image_hint: self.image_hint().map(|p| p.display().to_string()),
             mem_top: self.memory_map().mem_top,
             threads: checkpoint.threads.len(),
             frames: frames.clone().count(),
@@ -117,6 +120,9 @@ fn row(f: &mut fmt::Formatter<'_>, what: &str, s: &PageStats) -> fmt::Result {
 impl fmt::Display for CheckpointSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "checkpoint of image {}", hex(&self.image_id))?;
+        if let Some(hint) = &self.image_hint {
+            writeln!(f, "image was at {hint} when captured")?;
+        }
         writeln!(
             f,
             "captured on {} at {} ms after the epoch; {} bytes; mem_top {:#x}",

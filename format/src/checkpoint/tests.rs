@@ -1,6 +1,6 @@
 use super::*;
-use crate::image::{Manifest, PROGRAM_WASM, TargetProgram, write_image};
-use crate::memory_map::{IMAGE_LIMIT, MIN_MEM_TOP};
+use crate::image::tests::{wasm_image, wasm_manifest};
+use crate::memory_map::{IMAGE_LIMIT, ImageLayout, MIN_MEM_TOP};
 use crate::target::Target;
 
 mod corpus;
@@ -188,6 +188,7 @@ pub(super) fn sample() -> Sample {
             ],
             warned_syscalls: vec![293, 334],
         },
+        image_hint: b"/tmp/sample.xisa".to_vec(),
     };
     Sample {
         checkpoint,
@@ -427,7 +428,14 @@ fn header_errors_say_what_is_wrong() {
     newer[8] = 7;
     assert_eq!(
         error_of(newer).to_string(),
-        "unsupported checkpoint version 7 (this xisa reads 1)"
+        "unsupported checkpoint version 7 (this xisa reads 2)"
+    );
+    let mut older = bytes.clone();
+    older[8] = 1;
+    assert!(
+        error_of(older)
+            .to_string()
+            .contains("version 1 (this xisa reads 2); it was written by an older xisa")
     );
     let mut huge = bytes.clone();
     huge[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
@@ -445,7 +453,7 @@ fn header_errors_say_what_is_wrong() {
     assert!(
         error_of(tiny)
             .to_string()
-            .contains("cannot hold the 172-byte root")
+            .contains("cannot hold the 180-byte root")
     );
 }
 
@@ -466,30 +474,7 @@ fn random_bit_flips_in_the_archive_are_caught_by_the_digest() {
 
 #[test]
 fn foreign_files_are_named() {
-    let manifest = Manifest {
-        abi_version: 1,
-        producer: "test".into(),
-        opt_level: "O2".into(),
-        rodata_size: 0,
-        data_size: 0,
-        bss_size: 0,
-        symbols: vec![],
-        functions: vec![],
-        targets: vec![TargetProgram {
-            target: Target::Wasm64.id(),
-            format: PROGRAM_WASM,
-            entry: 0,
-            entry_return: 0,
-            call_sites: vec![],
-        }],
-        call_sites: vec![],
-        native_state: vec![],
-    };
-    let image = write_image(
-        &manifest,
-        &[],
-        &[(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())],
-    );
+    let image = wasm_image(&wasm_manifest(ImageLayout::default()), &[]);
     let cases: [(&[u8], &str); 6] = [
         (&image, "not a checkpoint: it looks like an xisa image"),
         (
@@ -603,6 +588,15 @@ fn semantic_cases() -> Vec<(&'static str, Mutation)> {
             |c| c.abi_version = 2,
         ),
         case("unknown source target 9", |c| c.source_target = 9),
+        case("image hint \"prog.xisa\" is not an absolute path", |c| {
+            c.image_hint = b"prog.xisa".to_vec()
+        }),
+        case("image hint \"/a\\0b\" is not an absolute path", |c| {
+            c.image_hint = b"/a\0b".to_vec()
+        }),
+        case("image hint: path of 4097 bytes exceeds 4096", |c| {
+            c.image_hint = [b"/".as_slice(), &[b'x'; 4096]].concat()
+        }),
         case(
             "map: mem_top 0x8001000 must be a multiple of 0x10000",
             |c| c.map.mem_top += 0x1000,
@@ -886,36 +880,16 @@ fn semantic_rules_are_enforced_with_precise_messages() {
 
 #[test]
 fn the_image_must_match() {
-    let manifest = |rodata_size| Manifest {
-        abi_version: 1,
-        producer: "test".into(),
-        opt_level: "O2".into(),
-        rodata_size,
-        data_size: MAP.data_size,
-        bss_size: MAP.bss_size,
-        symbols: vec![],
-        functions: vec![],
-        targets: vec![TargetProgram {
-            target: Target::Wasm64.id(),
-            format: PROGRAM_WASM,
-            entry: 0,
-            entry_return: 0,
-            call_sites: vec![],
-        }],
-        call_sites: vec![],
-        native_state: vec![],
+    let image_of = |rodata_size: u64| {
+        let layout = ImageLayout {
+            rodata_size,
+            ..MAP.memory_map().image
+        };
+        let neutral = vec![0u8; (rodata_size + MAP.data_size) as usize];
+        crate::image::Image::from_bytes(wasm_image(&wasm_manifest(layout), &neutral)).unwrap()
     };
-    let wasm = [(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())];
-    let neutral = |rodata_size: u64| vec![0u8; (rodata_size + MAP.data_size) as usize];
-    let image = crate::image::Image::from_bytes(write_image(
-        &manifest(MAP.rodata_size),
-        &neutral(MAP.rodata_size),
-        &wasm,
-    ))
-    .unwrap();
-    let other =
-        crate::image::Image::from_bytes(write_image(&manifest(0x10), &neutral(0x10), &wasm))
-            .unwrap();
+    let image = image_of(MAP.rodata_size);
+    let other = image_of(0x10);
 
     let mut checkpoint = sample().checkpoint;
     checkpoint.image_id = image.id();

@@ -50,6 +50,7 @@ pub(crate) fn check(
     }
     check_regions(&checkpoint.regions, &map)?;
     check_personality(&checkpoint.personality, &map)?;
+    check_image_hint(&checkpoint.image_hint)?;
     Ok((target, map))
 }
 
@@ -356,6 +357,26 @@ fn check_personality(
         return Err(invalid(format!(
             "personality: warned system call {} is listed twice or out of order (ascending)",
             pair[1]
+        )));
+    }
+    Ok(())
+}
+
+/// The image hint is a host path: empty, or absolute, without NUL, at most `MAX_PATH_LEN` bytes.
+fn check_image_hint(hint: &[u8]) -> Result<(), CheckpointError> {
+    if hint.is_empty() {
+        return Ok(());
+    }
+    if hint.len() > MAX_PATH_LEN {
+        return Err(invalid(format!(
+            "image hint: path of {} bytes exceeds {MAX_PATH_LEN}",
+            hint.len()
+        )));
+    }
+    if hint[0] != b'/' || hint.contains(&0) {
+        return Err(invalid(format!(
+            "image hint {:?} is not an absolute path without NUL bytes",
+            String::from_utf8_lossy(&hint[..hint.len().min(64)])
         )));
     }
     Ok(())

@@ -125,6 +125,7 @@ pub(in super::super) fn checkpoint() -> Checkpoint {
             }],
             warned_syscalls: vec![293],
         },
+        image_hint: b"/srv/jobs/prog.xisa".to_vec(),
     }
 }
 
@@ -222,7 +223,7 @@ fn dump(checkpoint: &Checkpoint, bytes: &[u8]) -> String {
     d.heading("Header");
     d.field(0, 8, "magic \"XISACKPT\"");
     assert_eq!(&bytes[..8], MAGIC);
-    assert_eq!(d.u32_field(8, "format version"), 1);
+    assert_eq!(d.u32_field(8, "format version"), 2);
     assert_eq!(d.u32_field(12, "flags"), 0);
     assert_eq!(d.u64(16), 64);
     d.field(16, 8, "archive offset = 64");
@@ -272,7 +273,8 @@ fn dump(checkpoint: &Checkpoint, bytes: &[u8]) -> String {
     assert_eq!(d.u64_field(p + 52, "personality.signal_mask"), 0);
     let (actions, action_count) = d.vec(p + 60, "personality.signal_actions");
     let (warned, warned_count) = d.vec(p + 68, "personality.warned_syscalls");
-    assert_eq!(p + 76, bytes.len());
+    let (hint, hint_len) = d.vec(p + 76, "image_hint");
+    assert_eq!(p + 84, bytes.len());
 
     assert_eq!(thread_count, 1);
     d.heading("threads[0]: ThreadRecord (24 bytes)");
@@ -363,6 +365,10 @@ fn dump(checkpoint: &Checkpoint, bytes: &[u8]) -> String {
     let number = d.u64(warned);
     d.field(warned, 8, &format!("{number}"));
     assert_eq!(number, 293);
+    d.heading("image_hint: the bytes");
+    let show = String::from_utf8_lossy(&checkpoint.image_hint).into_owned();
+    d.field(hint, hint_len, &format!("{show:?}"));
+    assert_eq!(bytes[hint..hint + hint_len], checkpoint.image_hint);
     d.out
 }
 

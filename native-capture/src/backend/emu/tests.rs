@@ -157,11 +157,7 @@ const AARCH64_CODE: &[u32] = &[
 
 fn ram_with(code: &[u8]) -> GuestRam {
     let map = MemoryMap {
-        image: ImageLayout {
-            rodata_size: 0,
-            data_size: 0,
-            bss_size: 0,
-        },
+        image: ImageLayout::default(),
         mem_top: MIN_MEM_TOP,
     };
     let mut ram = GuestRam::new(map).unwrap();
@@ -439,11 +435,7 @@ fn new_vcpu_picks_the_isa() {
 fn all_of_guest_memory_is_mapped() {
     let mem_top = 1 << 32;
     let map = MemoryMap {
-        image: ImageLayout {
-            rodata_size: 0,
-            data_size: 0,
-            bss_size: 0,
-        },
+        image: ImageLayout::default(),
         mem_top,
     };
     let mut ram = GuestRam::new(map).unwrap();
