@@ -253,6 +253,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, OciError> {
             if let Some(mem) = &plan.mem {
                 args.extend(["--mem".into(), mem.clone()]);
             }
+            args.extend(["--cwd".into(), plan.cwd.clone()]);
             args.push("--".into());
             args.extend(plan.args.iter().cloned());
             let record = match launch(&root, id, &bundle, &plan, args, true) {

@@ -61,6 +61,8 @@ pub enum PersonalityError {
     BadState(String),
     #[error("cannot reopen {path} on restore: {errno}")]
     Reopen { path: String, errno: Errno },
+    #[error("cannot start in {dir:?}: {errno} (it must be an absolute guest path naming a folder)")]
+    StartDir { dir: String, errno: Errno },
     #[error("cannot read the offset of open file {path}: {errno}")]
     Offset { path: String, errno: Errno },
 }

@@ -57,6 +57,8 @@ pub struct GuestSetup {
     pub mounts: Vec<(PathBuf, String)>,
     /// Exclusive top of guest memory.
     pub mem_top: u64,
+    /// The guest's working directory at start (an absolute guest path).
+    pub cwd: String,
 }
 
 /// The memory map of `image`'s programs with memory up to `mem_top`, after checking that this
@@ -104,8 +106,11 @@ pub fn fresh_guest(
     map: MemoryMap,
     policy: MigrationPolicy,
 ) -> Result<GuestState, SetupError> {
-    let personality =
+    let mut personality =
         Personality::new(personality_config(&setup.mounts, map)).map_err(SetupError::Sandbox)?;
+    personality
+        .set_start_dir(&setup.cwd)
+        .map_err(SetupError::Sandbox)?;
     Ok(GuestState {
         personality,
         points: PointControl::new(image, policy)?,

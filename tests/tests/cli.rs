@@ -152,3 +152,68 @@ fn archives_of_bitcode_objects_are_quiet_and_indexed() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&run.stdout), "42\n");
 }
+
+/// `xisa run --cwd DIR` starts the guest in DIR: relative paths and getcwd agree with it; a
+/// DIR that is not a folder of the sandbox is refused before the program starts.
+#[test]
+fn run_starts_in_the_given_folder() {
+    let dir = work_dir("cli-cwd");
+    let sandbox = dir.join("sandbox");
+    std::fs::create_dir_all(sandbox.join("jobs/7")).unwrap();
+    std::fs::write(sandbox.join("jobs/7/in.txt"), "seven\n").unwrap();
+    std::fs::write(
+        dir.join("cwd.c"),
+        r#"#include <stdio.h>
+#include <unistd.h>
+int main(void) {
+    char here[256], line[64];
+    FILE *f = fopen("in.txt", "r");
+    if (!getcwd(here, sizeof here) || !f || !fgets(line, sizeof line, f)) return 3;
+    printf("%s %s", here, line);
+    return 0;
+}
+"#,
+    )
+    .unwrap();
+    let image = dir.join("cwd.xisa");
+    build_source(&dir.join("cwd.c"), &image).unwrap();
+    for place in [x86_64_executor(), Executor::wasm64()] {
+        let output = Command::new(xisa())
+            .arg("run")
+            .args(&place.run_args)
+            .arg("--dir")
+            .arg(&sandbox)
+            .args(["--cwd", "/jobs/7"])
+            .arg(&image)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "/jobs/7 seven\n",
+            "{}: {}",
+            place.name,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    for (bad, why) in [
+        ("/jobs/7/in.txt", "ENOTDIR"),
+        ("/nowhere", "ENOENT"),
+        ("jobs", "EINVAL"),
+    ] {
+        let output = Command::new(xisa())
+            .arg("run")
+            .arg("--dir")
+            .arg(&sandbox)
+            .args(["--cwd", bad])
+            .arg(&image)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success()
+                && stderr.contains(&format!("cannot start in {bad:?}"))
+                && stderr.contains(why),
+            "--cwd {bad}: {stderr}"
+        );
+    }
+}

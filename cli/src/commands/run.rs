@@ -32,6 +32,9 @@ pub struct Args {
     /// Set a guest environment variable (the guest environment is otherwise empty).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
+    /// The guest's working directory at start: an absolute guest path naming a folder.
+    #[arg(long, value_name = "GUEST_DIR", default_value = "/")]
+    cwd: String,
     /// Guest memory size, e.g. 512M or 4G.
     #[arg(long, value_parser = parse_size)]
     mem: Option<u64>,
@@ -96,6 +99,7 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
         env: args.env,
         mounts,
         mem_top: args.mem.unwrap_or(DEFAULT_MEM_TOP),
+        cwd: args.cwd,
     };
     let executor = Executor::choose(args.target, args.backend)?;
     launch(&args.image, executor, &config, &args.capture, verbose)
@@ -111,6 +115,7 @@ pub fn exec(args: ExecArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         env,
         mounts: vec![(cwd, "/".into())],
         mem_top: DEFAULT_MEM_TOP,
+        cwd: "/".into(),
     };
     launch(
         &args.image,

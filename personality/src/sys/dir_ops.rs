@@ -8,9 +8,10 @@ use cap_std::fs::{DirBuilder, DirBuilderExt};
 use crate::abi::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW};
 use crate::errno::Errno;
 use crate::fs::fd_table::Object;
+use crate::fs::path;
 use crate::guest_io::GuestMemoryExt;
 use crate::memory::GuestMemory;
-use crate::personality::Personality;
+use crate::personality::{Personality, PersonalityError};
 use crate::sys::SysResult;
 use crate::sys::resolve::lookup;
 
@@ -181,6 +182,30 @@ impl Personality {
         }
         self.cwd = target.path;
         Ok(0)
+    }
+
+    /// Sets the working directory before the program starts (`xisa run --cwd`, an OCI
+    /// bundle's `process.cwd`): an absolute guest path naming a directory of the sandbox.
+    pub fn set_start_dir(&mut self, dir: &str) -> Result<(), PersonalityError> {
+        let bad = |errno: Errno| PersonalityError::StartDir {
+            dir: dir.to_string(),
+            errno,
+        };
+        if !dir.starts_with('/') {
+            return Err(bad(Errno::EINVAL));
+        }
+        let target = path::resolve(b"/", dir.as_bytes());
+        if target.path == b"/" {
+            // The root always exists for the guest, even with no folder mounted there.
+            self.cwd = target.path;
+            return Ok(());
+        }
+        let found = self.sandbox.locate(&target).map_err(bad)?;
+        if !lookup(&found, true).map_err(bad)?.is_dir() {
+            return Err(bad(Errno::ENOTDIR));
+        }
+        self.cwd = target.path;
+        Ok(())
     }
 
     pub(crate) fn sys_fchdir(&mut self, fd: i32) -> SysResult {
