@@ -1,4 +1,4 @@
-//! Real projects migrate: bzip2 and zlib from Debian source, built by their own build files
+//! Real projects migrate: bzip2, zlib and lzo2 from Debian source, built by their own build files
 //! with xisa-cc, run real workloads in a sandbox while being moved across ISAs mid-run:
 //! captured about halfway on x86_64, resumed on aarch64 and captured again about halfway
 //! through the rest, finished on wasm64 (or the reverse). Standard output and every file of
@@ -299,5 +299,168 @@ fn zlib_migrates_across_isas_mid_run() {
     assert!(
         stdout == std::fs::read(&original).unwrap(),
         "the migrated input.dat.gz does not decompress to the input"
+    );
+}
+
+/// Runs `script` in `dir` with xisa on PATH; returns stdout and stderr together.
+fn sh_output(dir: &Path, script: &str) -> String {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .env("PATH", path_with_xisa())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "`{script}` failed in {}:\n{text}",
+        dir.display()
+    );
+    text
+}
+
+/// lzopack's messages start with its argv[0], which differs between builds: drop it.
+fn messages(stdout: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| l.split_once(": ").map_or(l, |(_, rest)| rest).to_string())
+        .collect()
+}
+
+/// Debian's lzo2 (autoconf + libtool, configured like Debian's rules with `--enable-shared`)
+/// builds unchanged with `./configure CC=xisa-cc && make`: libtool's checks get answers from
+/// xisa-cc, liblzo2.so becomes a bitcode library and the example `lzopack` links it through
+/// libtool. lzopack compresses, tests and decompresses identically to the native build on
+/// every executor, and migrates across ISAs mid-run.
+#[test]
+fn debian_lzo2_autotools_libtool_build_matches_native_and_migrates() {
+    let dir = work_dir("debian-migration/lzo2");
+    let tree = debian_tree("lzo2", &dir.join("xisa"));
+    let native_tree = debian_tree("lzo2", &dir.join("native"));
+    // The native reference builds alongside (configure is mostly one process at a time).
+    let native_build = std::thread::spawn({
+        let native_tree = native_tree.clone();
+        move || {
+            sh(
+                &native_tree,
+                "./configure CC=clang-19 --enable-shared >/dev/null && make examples/lzopack >/dev/null",
+            )
+        }
+    });
+    let configured = sh_output(
+        &tree,
+        "./configure CC=xisa-cc AR=llvm-ar-19 RANLIB=llvm-ranlib-19 --enable-shared",
+    );
+    for line in configured.lines() {
+        assert!(
+            !line.contains("error:") && !line.contains("unknown option"),
+            "configure met an xisa-cc error: {line}"
+        );
+    }
+    assert!(
+        configured.contains("whether to build shared libraries... yes"),
+        "libtool did not enable shared libraries:\n{configured}"
+    );
+    sh(&tree, "make -j2");
+    assert!(
+        tree.join("src/.libs/liblzo2.so.2.0.0").is_file(),
+        "libtool did not build src/.libs/liblzo2.so.2.0.0"
+    );
+    native_build
+        .join()
+        .expect("the native build of lzo2 failed");
+    // libtool leaves a wrapper script at examples/lzopack; the program is in .libs.
+    let image = tree.join("examples/.libs/lzopack");
+    let native = native_tree.join("examples/lzopack");
+
+    // Native reference: compress, test, decompress in a folder of its own.
+    let native_data = dir.join("native-data");
+    let _ = std::fs::remove_dir_all(&native_data);
+    std::fs::create_dir_all(&native_data).unwrap();
+    let input = std::fs::read(test_input(&native_data)).unwrap();
+    let native_run = |args: &[&str]| -> Vec<u8> {
+        let output = Command::new(&native)
+            .args(args)
+            .current_dir(&native_data)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "native lzopack {args:?} failed");
+        output.stdout
+    };
+    // The default level (LZO1X-1) here; the slower -9 (LZO1X-999) runs in the migrations.
+    let steps: [&[&str]; 3] = [
+        &["input.dat", "input.lzo"],
+        &["-t", "input.lzo"],
+        &["-d", "input.lzo", "output.dat"],
+    ];
+    let expected: Vec<Vec<String>> = steps.iter().map(|a| messages(&native_run(a))).collect();
+    let expected_lzo = std::fs::read(native_data.join("input.lzo")).unwrap();
+    assert!(std::fs::read(native_data.join("output.dat")).unwrap() == input);
+
+    for executor in executors() {
+        let sandbox = dir.join("run").join(executor.name.replace('/', "-"));
+        let _ = std::fs::remove_dir_all(&sandbox);
+        std::fs::create_dir_all(&sandbox).unwrap();
+        test_input(&sandbox);
+        for (args, want) in steps.iter().zip(&expected) {
+            let output = Command::new(xisa())
+                .arg("run")
+                .args(&executor.run_args)
+                .arg("--dir")
+                .arg(&sandbox)
+                .arg(&image)
+                .arg("--")
+                .args(*args)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "lzopack {args:?} on {} failed: {}",
+                executor.name,
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert_eq!(
+                &messages(&output.stdout),
+                want,
+                "lzopack {args:?} on {} says something else than native",
+                executor.name
+            );
+        }
+        let lzo = std::fs::read(sandbox.join("input.lzo")).unwrap();
+        assert!(
+            lzo == expected_lzo,
+            "lzopack on {} differs from native: {}",
+            executor.name,
+            first_difference(&expected_lzo, &lzo)
+        );
+        assert!(
+            std::fs::read(sandbox.join("output.dat")).unwrap() == input,
+            "lzopack -d on {} does not restore the input",
+            executor.name
+        );
+        println!("ok   {:<16} lzopack / -t / -d match native", executor.name);
+    }
+
+    let work = |args: Vec<&'static str>| Workload {
+        image: image.clone(),
+        args,
+    };
+    let workloads = [
+        work(vec!["-9", "input.dat", "input.lzo"]),
+        work(vec!["-t", "input.lzo"]),
+        work(vec!["-d", "input.lzo", "output.dat"]),
+    ];
+    migrate_project("lzo2", &dir, &workloads, &|sandbox| {
+        test_input(sandbox);
+    });
+    assert!(
+        std::fs::read(dir.join("migrated/output.dat")).unwrap() == input,
+        "the migrated round trip does not restore the input"
     );
 }

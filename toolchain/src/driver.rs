@@ -2,7 +2,7 @@
 //! front-end flags, link inputs and modes. A flag that cannot be honoured is an error naming
 //! it; flags with no effect on a whole-program, multi-target build are accepted.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Result, ToolchainError};
 use crate::ir::OptLevel;
@@ -30,6 +30,10 @@ pub enum Query {
     Version,
     DumpVersion,
     DumpMachine,
+    /// `-print-search-dirs` (libtool reads the `libraries:` line).
+    SearchDirs,
+    /// `-print-multi-os-directory`: images have no multilib folders.
+    MultiOsDirectory,
 }
 
 #[derive(Clone, Debug)]
@@ -123,6 +127,21 @@ const IGNORED_WITH_VALUE: [&str; 9] = [
     "-Map",
 ];
 
+/// What `-print-search-dirs` prints, in GCC's format: the programs folder (xisa-cc's own) and
+/// the library folders `-l` searches (the `-L` folders; libc is built in).
+pub fn search_dirs(programs: &Path, library_dirs: &[PathBuf]) -> String {
+    let libraries: Vec<String> = library_dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    format!(
+        "install: {}/\nprograms: ={}\nlibraries: ={}\n",
+        programs.display(),
+        programs.display(),
+        libraries.join(":")
+    )
+}
+
 fn bad(flag: &str, reason: &str) -> ToolchainError {
     ToolchainError::Flag {
         flag: flag.to_string(),
@@ -169,6 +188,10 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
             "--version" => inv.query = Some(Query::Version),
             "-dumpversion" | "-dumpfullversion" => inv.query = Some(Query::DumpVersion),
             "-dumpmachine" => inv.query = Some(Query::DumpMachine),
+            "-print-search-dirs" | "--print-search-dirs" => inv.query = Some(Query::SearchDirs),
+            "-print-multi-os-directory" | "--print-multi-os-directory" => {
+                inv.query = Some(Query::MultiOsDirectory)
+            }
             "-O0" => inv.opt = OptLevel::O0,
             "-O1" | "-O" => inv.opt = OptLevel::O1,
             "-O2" => inv.opt = OptLevel::O2,
@@ -518,6 +541,20 @@ mod tests {
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// libtool's configure runs `$CC -print-search-dirs` and reads the `libraries:` line.
+    #[test]
+    fn search_dirs_are_printed_like_gcc() {
+        let inv = parse(&args(&["-print-search-dirs", "-L/opt/lib", "-Llib"])).unwrap();
+        assert_eq!(inv.query, Some(Query::SearchDirs));
+        let text = search_dirs(Path::new("/x/bin"), &inv.library_dirs);
+        assert_eq!(
+            text,
+            "install: /x/bin/\nprograms: =/x/bin\nlibraries: =/opt/lib:lib\n"
+        );
+        let inv = parse(&args(&["-print-multi-os-directory"])).unwrap();
+        assert_eq!(inv.query, Some(Query::MultiOsDirectory));
     }
 
     #[test]

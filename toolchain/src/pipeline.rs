@@ -34,6 +34,15 @@ pub fn run(invocation: &Invocation) -> Result<()> {
             }
             Query::DumpVersion => println!("{VERSION}"),
             Query::DumpMachine => println!("xisa64-unknown-linux-musl"),
+            Query::SearchDirs => {
+                let exe = std::env::current_exe().unwrap_or_default();
+                let programs = exe.parent().unwrap_or(Path::new("/"));
+                print!(
+                    "{}",
+                    crate::driver::search_dirs(programs, &invocation.library_dirs)
+                )
+            }
+            Query::MultiOsDirectory => println!("."),
         }
         return Ok(());
     }
