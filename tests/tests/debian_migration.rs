@@ -248,7 +248,7 @@ fn debian_bzip2_linked_to_libbz2_so_migrates_across_isas_mid_run() {
     let tree = debian_tree("bzip2", &dir.join("src"));
     sh(
         &tree,
-        "make CC=xisa-cc AR=llvm-ar-19 RANLIB=llvm-ranlib-19 bzip2",
+        "make CC=xisa-cc AR=xisa-ar RANLIB=xisa-ranlib bzip2",
     );
     let image = tree.join("bzip2");
     let work = |args: Vec<&'static str>| Workload {
@@ -354,7 +354,7 @@ fn debian_lzo2_autotools_libtool_build_matches_native_and_migrates() {
     });
     let configured = sh_output(
         &tree,
-        "./configure CC=xisa-cc AR=llvm-ar-19 RANLIB=llvm-ranlib-19 --enable-shared",
+        "./configure CC=xisa-cc AR=xisa-ar RANLIB=xisa-ranlib --enable-shared",
     );
     for line in configured.lines() {
         assert!(
