@@ -246,10 +246,7 @@ fn bzip2_migrates_across_isas_mid_run() {
 fn debian_bzip2_linked_to_libbz2_so_migrates_across_isas_mid_run() {
     let dir = work_dir("debian-migration/bzip2-debian");
     let tree = debian_tree("bzip2", &dir.join("src"));
-    sh(
-        &tree,
-        "make CC=xisa-cc AR=xisa-ar RANLIB=xisa-ranlib bzip2",
-    );
+    sh(&tree, "make CC=xisa-cc AR=xisa-ar RANLIB=xisa-ranlib bzip2");
     let image = tree.join("bzip2");
     let work = |args: Vec<&'static str>| Workload {
         image: image.clone(),
