@@ -230,6 +230,18 @@ fn launch(
     Ok(record)
 }
 
+/// The bundle's absolute path and what its config asks for, refusing a terminal.
+fn load_bundle(
+    bundle: &Path,
+    console_socket: &Option<PathBuf>,
+) -> Result<(PathBuf, Plan), OciError> {
+    let bundle = std::path::absolute(bundle)
+        .map_err(|e| OciError::io("cannot resolve the bundle path", e))?;
+    let plan = Plan::load(&bundle)?;
+    refuse_terminal(&plan, console_socket)?;
+    Ok((bundle, plan))
+}
+
 pub fn run(cli: Cli) -> Result<ExitCode, OciError> {
     let root = Root::new(cli.root.clone().unwrap_or_else(default_root));
     match &cli.command {
@@ -240,10 +252,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, OciError> {
             id,
             ..
         } => {
-            let bundle = std::path::absolute(bundle)
-                .map_err(|e| OciError::io("cannot resolve the bundle path", e))?;
-            let plan = Plan::load(&bundle)?;
-            refuse_terminal(&plan, console_socket)?;
+            let (bundle, plan) = load_bundle(bundle, console_socket)?;
             root.create(id)?;
             let mut args = vec!["run".to_string(), plan.image.display().to_string()];
             args.extend(common_args(&plan, &cli, &root.capture(id)));
@@ -406,10 +415,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, OciError> {
             id,
             ..
         } => {
-            let bundle = std::path::absolute(bundle)
-                .map_err(|e| OciError::io("cannot resolve the bundle path", e))?;
-            let plan = Plan::load(&bundle)?;
-            refuse_terminal(&plan, console_socket)?;
+            let (bundle, plan) = load_bundle(bundle, console_socket)?;
             let checkpoint = std::path::absolute(image_path.join(CHECKPOINT_FILE))
                 .map_err(|e| OciError::io("cannot resolve the image path", e))?;
             if !checkpoint.is_file() {

@@ -627,7 +627,8 @@ pub mod debian {
         )
     }
 
-    pub fn sh(dir: &Path, script: &str) {
+    /// Runs `script` in `dir` with xisa on PATH; returns stdout and stderr together.
+    pub fn sh(dir: &Path, script: &str) -> String {
         let output = Command::new("sh")
             .arg("-c")
             .arg(script)
@@ -635,13 +636,17 @@ pub mod debian {
             .env("PATH", path_with_xisa())
             .output()
             .expect("run sh");
-        assert!(
-            output.status.success(),
-            "`{script}` failed in {}:\n{}\n{}",
-            dir.display(),
+        let text = format!(
+            "{}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
+        assert!(
+            output.status.success(),
+            "`{script}` failed in {}:\n{text}",
+            dir.display()
+        );
+        text
     }
 
     /// Deterministic test data: the corpus sources and expected outputs, concatenated.

@@ -202,6 +202,19 @@ fn migrate_project(name: &str, dir: &Path, workloads: &[Workload], seed: &dyn Fn
     assert!(failures.is_empty(), "{name}: {failures:#?}");
 }
 
+/// Compress a file (bzip2 writes input.dat.bz2 and keeps the input), then decompress it to
+/// stdout, which must give the input back.
+fn bzip2_workloads(image: &Path) -> [Workload; 2] {
+    [
+        vec!["-k", "-9", "input.dat"],
+        vec!["-d", "-c", "input.dat.bz2"],
+    ]
+    .map(|args| Workload {
+        image: image.to_path_buf(),
+        args,
+    })
+}
+
 #[test]
 fn bzip2_migrates_across_isas_mid_run() {
     let tarball = fetch("bzip2");
@@ -212,16 +225,7 @@ fn bzip2_migrates_across_isas_mid_run() {
         "make CC=xisa-cc AR=llvm-ar-19 RANLIB=llvm-ranlib-19 bzip2",
     );
     let image = tree.join("bzip2");
-    let work = |args: Vec<&'static str>| Workload {
-        image: image.clone(),
-        args,
-    };
-    let workloads = [
-        // Compress a file (bzip2 writes input.dat.bz2 and keeps the input) ...
-        work(vec!["-k", "-9", "input.dat"]),
-        // ... and decompress it to stdout, which must give the input back.
-        work(vec!["-d", "-c", "input.dat.bz2"]),
-    ];
+    let workloads = bzip2_workloads(&image);
     migrate_project("bzip2", &dir, &workloads, &|sandbox| {
         test_input(sandbox);
     });
@@ -247,18 +251,14 @@ fn debian_bzip2_linked_to_libbz2_so_migrates_across_isas_mid_run() {
     let dir = work_dir("debian-migration/bzip2-debian");
     let tree = debian_tree("bzip2", &dir.join("src"));
     sh(&tree, "make CC=xisa-cc AR=xisa-ar RANLIB=xisa-ranlib bzip2");
-    let image = tree.join("bzip2");
-    let work = |args: Vec<&'static str>| Workload {
-        image: image.clone(),
-        args,
-    };
-    let workloads = [
-        work(vec!["-k", "-9", "input.dat"]),
-        work(vec!["-d", "-c", "input.dat.bz2"]),
-    ];
-    migrate_project("bzip2-debian", &dir, &workloads, &|sandbox| {
-        test_input(sandbox);
-    });
+    migrate_project(
+        "bzip2-debian",
+        &dir,
+        &bzip2_workloads(&tree.join("bzip2")),
+        &|sandbox| {
+            test_input(sandbox);
+        },
+    );
 }
 
 #[test]
@@ -299,28 +299,6 @@ fn zlib_migrates_across_isas_mid_run() {
     );
 }
 
-/// Runs `script` in `dir` with xisa on PATH; returns stdout and stderr together.
-fn sh_output(dir: &Path, script: &str) -> String {
-    let output = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .env("PATH", path_with_xisa())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success(),
-        "`{script}` failed in {}:\n{text}",
-        dir.display()
-    );
-    text
-}
-
 /// lzopack's messages start with its argv[0], which differs between builds: drop it.
 fn messages(stdout: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(stdout)
@@ -349,7 +327,7 @@ fn debian_lzo2_autotools_libtool_build_matches_native_and_migrates() {
             )
         }
     });
-    let configured = sh_output(
+    let configured = sh(
         &tree,
         "./configure CC=xisa-cc AR=xisa-ar RANLIB=xisa-ranlib --enable-shared",
     );

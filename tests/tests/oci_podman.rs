@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use xisa_e2e::{profile_dir, repo_root, work_dir, xisa, xisa_cc};
+use xisa_e2e::{build_source, profile_dir, repo_root, work_dir, xisa, xisa_cc};
 
 fn skip_reason(need_criu: bool) -> Option<String> {
     // SAFETY: geteuid has no preconditions.
@@ -399,6 +399,21 @@ fn bad_input_gives_clear_errors_in_podman_output() {
     );
 }
 
+/// Builds the bit_manip corpus program in `work_dir(name)` and packages it with
+/// `xisa oci-image --json` as `tag` into `archive`; returns the image and the packaging run.
+fn packaged_bitmanip(name: &str, tag: &str, archive: &Path) -> (PathBuf, Output) {
+    let prog = work_dir(name).join("bitmanip.xisa");
+    build_source(&repo_root().join("tests/programs/bit_manip.c"), &prog).unwrap();
+    let packaged = Command::new(xisa())
+        .arg("oci-image")
+        .arg(&prog)
+        .args(["--tag", tag, "--json", "-o"])
+        .arg(archive)
+        .output()
+        .unwrap();
+    (prog, packaged)
+}
+
 /// Rootless Podman: a user of this machine loads an `xisa oci-image` archive and runs it
 /// with xisa-oci (no network: rootless networking needs /dev/net/tun, which a machine may
 /// lack; checkpoints need root in Podman itself).
@@ -436,24 +451,9 @@ fn rootless_podman() {
     for name in ["xisa-oci", "xisa"] {
         std::fs::copy(profile_dir().join(name), bin.join(name)).unwrap();
     }
-    let dir = work_dir("oci-rootless");
-    let prog = dir.join("bitmanip.xisa");
-    let built = Command::new(xisa_cc())
-        .arg("-O2")
-        .arg(repo_root().join("tests/programs/bit_manip.c"))
-        .arg("-o")
-        .arg(&prog)
-        .output()
-        .unwrap();
-    assert!(built.status.success(), "xisa-cc: {}", text(&built.stderr));
     let archive = home.join("bitmanip.oci.tar");
-    let packaged = Command::new(xisa())
-        .arg("oci-image")
-        .arg(&prog)
-        .args(["--tag", "localhost/xisa-rootless:test", "-o"])
-        .arg(&archive)
-        .output()
-        .unwrap();
+    let (prog, packaged) =
+        packaged_bitmanip("oci-rootless", "localhost/xisa-rootless:test", &archive);
     assert!(packaged.status.success(), "{}", text(&packaged.stderr));
     let owned = Command::new("chown")
         .args(["-R", &format!("{USER}:"), home.to_str().unwrap()])
@@ -485,24 +485,9 @@ fn rootless_podman() {
 fn oci_image_archive_loads_and_runs() {
     require!(false);
     let dir = work_dir("oci-image");
-    let prog = dir.join("bitmanip.xisa");
-    let built = Command::new(xisa_cc())
-        .arg("-O2")
-        .arg(repo_root().join("tests/programs/bit_manip.c"))
-        .arg("-o")
-        .arg(&prog)
-        .output()
-        .unwrap();
-    assert!(built.status.success(), "xisa-cc: {}", text(&built.stderr));
     let archive = dir.join("bitmanip.oci.tar");
     let tag = "localhost/xisa-ociimage:test";
-    let packaged = Command::new(xisa())
-        .arg("oci-image")
-        .arg(&prog)
-        .args(["--tag", tag, "--json", "-o"])
-        .arg(&archive)
-        .output()
-        .unwrap();
+    let (prog, packaged) = packaged_bitmanip("oci-image", tag, &archive);
     assert!(
         packaged.status.success(),
         "oci-image: {}",

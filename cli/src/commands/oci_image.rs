@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use xisa_format::image::Image;
 
+use crate::commands::info::hex;
 use crate::report::with_hint;
 
 const INDEX_TYPE: &str = "application/vnd.oci.image.index.v1+json";
@@ -77,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&args.image)
         .with_context(|| format!("cannot read {}", args.image.display()))?;
     let layer = Blob::new(layer_tar(&in_container, &bytes)?);
-    let image_id: String = image.id().iter().map(|b| format!("{b:02x}")).collect();
+    let image_id = hex(&image.id());
     let targets: Vec<String> = image
         .manifest()
         .targets()
