@@ -25,6 +25,27 @@ pub const HYPERCALL_MMIO: u64 = 0xf000;
 /// program here; the call returns 0.
 pub const XISA_CALL_MIGRATE: u64 = XISA_CALL_BASE + 1;
 
+/// `longjmp(buffer)`: the program jumps back to the `setjmp` that filled the neutral jump
+/// buffer at `buffer` (spec.md §2.2). The executor unwinds the neutral frames down to that
+/// `setjmp`'s frame and resumes it there; the call never returns.
+pub const XISA_CALL_LONGJMP: u64 = XISA_CALL_BASE + 2;
+
+/// The neutral jump buffer (spec.md §2.2): byte offsets of its 64-bit words. A `jmp_buf` holds
+/// nothing native, so it means the same on every target and survives a migration.
+pub mod jump_buffer {
+    /// The activation token of the frame that called `setjmp` (also in the first word of that
+    /// frame's record).
+    pub const TOKEN: u64 = 0;
+    /// The call-site id of the `setjmp`.
+    pub const SITE: u64 = 8;
+    /// The shadow-stack pointer at the `setjmp`.
+    pub const SHADOW_STACK: u64 = 16;
+    /// What `setjmp` returns: 0 at first, the `longjmp` value (never 0) after a jump.
+    pub const VALUE: u64 = 24;
+    /// Bytes the executor reads.
+    pub const SIZE: u64 = 32;
+}
+
 /// Fault kinds passed to `XISA_CALL_FAULT`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]

@@ -130,17 +130,19 @@ impl ArchivedManifest {
             .find(|p| p.target.to_native() == target.id())
     }
 
+    /// Call site `id`.
+    pub fn call_site(&self, id: u32) -> Option<&ArchivedCallSiteInfo> {
+        // Ids are assigned densely in order from 1, so `id - 1` is usually the index.
+        let sites = &self.call_sites;
+        match sites.get((id as usize).wrapping_sub(1)) {
+            Some(site) if site.id.to_native() == id => Some(site),
+            _ => sites.iter().find(|s| s.id.to_native() == id),
+        }
+    }
+
     /// Record size of call site `id`.
     pub fn record_size(&self, id: u32) -> Option<u32> {
-        // Ids are assigned densely in order, so the id is usually the index.
-        let sites = &self.call_sites;
-        match sites.get(id as usize) {
-            Some(site) if site.id.to_native() == id => Some(site.record_size.to_native()),
-            _ => sites
-                .iter()
-                .find(|s| s.id.to_native() == id)
-                .map(|s| s.record_size.to_native()),
-        }
+        self.call_site(id).map(|s| s.record_size.to_native())
     }
 
     pub fn layout(&self) -> ImageLayout {

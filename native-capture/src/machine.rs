@@ -3,7 +3,9 @@
 //! between the native stack and neutral frames through the program's stack maps.
 
 use xisa_converters::{CallSiteTable, NeutralFrame};
-use xisa_format::abi::{GuestFault as GuestReportedFault, XISA_CALL_FAULT, XISA_CALL_MIGRATE};
+use xisa_format::abi::{
+    GuestFault as GuestReportedFault, XISA_CALL_FAULT, XISA_CALL_LONGJMP, XISA_CALL_MIGRATE,
+};
 use xisa_format::image::Image;
 use xisa_format::memory_map::MemoryMap;
 use xisa_format::target::Target;
@@ -149,6 +151,9 @@ impl Machine for NativeMachine<'_> {
                         pc,
                     };
                     return Ok(Stop::Faulted(self.fault(fault)));
+                }
+                VcpuExit::Hypercall { nr, args } if nr == XISA_CALL_LONGJMP => {
+                    return Ok(Stop::LongJump { buffer: args[0] });
                 }
                 VcpuExit::Hypercall { nr, .. } if nr == XISA_CALL_MIGRATE => {
                     let decision = self

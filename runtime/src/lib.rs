@@ -10,8 +10,10 @@
 //!   checks and memory of a restore;
 //! - [`migration_point`]: what happens when a program reaches a migration point (the capture
 //!   policy, the countdown, asynchronous requests);
+//! - [`long_jump`]: what a `longjmp` does (cut the frames down to the `setjmp`'s);
 //! - [`session`]: the run loop, captures to checkpoint files, and the run's summary.
 
+pub mod long_jump;
 pub mod machine;
 pub mod migration_point;
 pub mod session;

@@ -26,6 +26,9 @@ pub enum Stop {
     /// The program is held at a migration point where the runtime wants a capture; it carries
     /// on only after [`Machine::carry_on`].
     Capture(CaptureRequest),
+    /// The program called `longjmp` with the jump buffer at this address; [`Machine::frames`]
+    /// gives its frames, and it goes on only from the frames given to [`Machine::resume`].
+    LongJump { buffer: u64 },
 }
 
 /// A guest that stopped abnormally, described for the user.
@@ -126,14 +129,15 @@ pub trait Machine {
     /// [`PointControl::at_point`] asks for a capture. System calls are served on the way.
     fn run(&mut self) -> Result<Stop, MachineError>;
 
-    /// The neutral frames of a program held at a capture ([`Stop::Capture`]), innermost first.
+    /// The neutral frames of a program held at a capture ([`Stop::Capture`]) or a `longjmp`
+    /// ([`Stop::LongJump`]), innermost first.
     fn frames(&mut self) -> Result<Vec<NeutralFrame>, MachineError>;
 
     /// Lets a program held at a capture go on from its migration point.
     fn carry_on(&mut self) -> Result<(), MachineError>;
 
     /// Makes the next [`Machine::run`] resume `frames` (innermost first) instead of starting
-    /// the program. With `poison`, everything native that is not part of a neutral frame
+    /// the program or, after a [`Stop::LongJump`], instead of going on. With `poison`, everything native that is not part of a neutral frame
     /// (registers, native stack bytes) is overwritten first: a self-test of the migration
     /// contract.
     fn resume(&mut self, frames: Vec<NeutralFrame>, poison: bool) -> Result<(), MachineError>;

@@ -9,6 +9,7 @@ use xisa_format::checkpoint::CheckpointFile;
 use xisa_format::image::Image;
 use xisa_personality::PersonalityError;
 
+use crate::long_jump::{self, LongJumpError};
 use crate::machine::{GuestFault, Machine, MachineError, Stop};
 use crate::migration_point::{CaptureRequest, PointError};
 use crate::setup::{GuestSetup, RestorePlan, SetupError, write_startup_block};
@@ -147,7 +148,29 @@ impl<'a> Session<'a> {
                     }
                     self.machine.carry_on()?;
                 }
+                Stop::LongJump { buffer } => {
+                    if let Err(error) = self.long_jump(buffer)? {
+                        let fault = GuestFault {
+                            target: self.machine.target(),
+                            message: error.to_string(),
+                            backtrace: Vec::new(),
+                            status: LongJumpError::STATUS,
+                        };
+                        return Ok((Outcome::Faulted(fault), captures));
+                    }
+                }
             }
+        }
+    }
+
+    /// Resumes the program at the `setjmp` that filled `buffer`. A bad jump is the program's
+    /// fault (the inner error); a backend failure is the run's (the outer one).
+    fn long_jump(&mut self, buffer: u64) -> Result<Result<(), LongJumpError>, RuntimeError> {
+        let frames = self.machine.frames()?;
+        let (memory, _) = self.machine.parts();
+        match long_jump::frames_after_long_jump(self.image, memory, buffer, frames) {
+            Ok(frames) => Ok(Ok(self.machine.resume(frames, false)?)),
+            Err(error) => Ok(Err(error)),
         }
     }
 

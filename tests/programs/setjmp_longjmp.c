@@ -1,4 +1,3 @@
-// xisa-targets: x86_64,aarch64
 // setjmp/longjmp as real C programs use them: error recovery out of deep recursion whose
 // frames hold address-taken locals (so the shadow stack must unwind too), nested handlers,
 // longjmp(env, 0) returning 1, volatile locals kept across the jump, and sigsetjmp.

@@ -366,17 +366,43 @@ fn native_guest_faults_are_reported() {
 }
 
 #[test]
-fn setjmp_is_refused_for_wasm64_with_a_hint() {
-    let output = cc(
-        &[],
-        &repo_root().join("tests/programs/setjmp_longjmp.c"),
-        &work_dir("bad").join("setjmp.xisa"),
-    );
-    assert_eq!(output.status.code(), Some(1));
-    let message = text(&output);
-    assert!(
-        message.contains("`setjmp` cannot be supported on wasm64")
-            && message.contains("--xisa-targets=x86_64,aarch64"),
-        "{message}"
-    );
+fn a_bad_longjmp_stops_the_guest_with_a_message_on_every_executor() {
+    let image = build_bad("bad_longjmp");
+    let executors = executors();
+    let cases = [
+        (
+            "returned",
+            "jumping to a returned frame",
+            "longjmp to a setjmp in `arm` whose call has returned",
+        ),
+        (
+            "blank",
+            "jumping through a blank buffer",
+            "that no setjmp filled (it names call site 0)",
+        ),
+    ];
+    for executor in &executors {
+        for (what, before, problem) in cases {
+            let output = Command::new(xisa())
+                .arg("run")
+                .args(&executor.run_args)
+                .arg(&image)
+                .args(["--", what])
+                .output()
+                .unwrap();
+            let message = text(&output);
+            assert_eq!(
+                output.status.code(),
+                Some(134),
+                "{} {what}: {message}",
+                executor.name
+            );
+            assert!(
+                message.contains(before) && message.contains(problem),
+                "{} {what}: {message}",
+                executor.name
+            );
+            println!("ok   {:<15} bad longjmp: {what}", executor.name);
+        }
+    }
 }

@@ -150,7 +150,9 @@ long __xisa_process_syscall(long nr, long a0, long a1, long a2, long a3, long a4
 	c->args[3] = (u64)a3;
 	c->args[4] = (u64)a4;
 	c->args[5] = (u64)a5;
-	call_monitor();
+	/* A longjmp is answered by resuming the frames the monitor laid out, not by a result. */
+	if (call_monitor() == XISA_PROCESS_REPLY_RESUME)
+		__xisa_process_resume(c->resume_pc, c->resume_sp, c->resume_fp, c->resume_poison);
 	return (long)c->result;
 }
 

@@ -115,3 +115,21 @@ __xisa_migrate:
 	movl $XISA_CALL_MIGRATE, %edi
 	jmp __xisa_syscall
 	.size __xisa_migrate, .-__xisa_migrate
+
+/* void __xisa_longjmp(void *buffer): the longjmp hypercall, shaped like __xisa_migrate so the
+ * monitor finds the caller's frame the same way; it never returns. */
+	.globl __xisa_longjmp
+	.type __xisa_longjmp,@function
+__xisa_longjmp:
+	movq %rdi, %rsi
+	movl $XISA_CALL_LONGJMP, %edi
+	jmp __xisa_syscall
+	.size __xisa_longjmp, .-__xisa_longjmp
+
+/* void __xisa_setjmp_point(void): where a setjmp stood. The call only marks the call site a
+ * longjmp resumes after. */
+	.globl __xisa_setjmp_point
+	.type __xisa_setjmp_point,@function
+__xisa_setjmp_point:
+	ret
+	.size __xisa_setjmp_point, .-__xisa_setjmp_point

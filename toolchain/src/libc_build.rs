@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use xisa_format::abi::{HYPERCALL_MMIO, HYPERCALL_PORT, XISA_CALL_MIGRATE, process};
+use xisa_format::abi::{
+    HYPERCALL_MMIO, HYPERCALL_PORT, XISA_CALL_LONGJMP, XISA_CALL_MIGRATE, process,
+};
 use xisa_format::memory_map::{SHADOW_STACK, STARTUP, native};
 use xisa_format::target::Target;
 
@@ -62,6 +64,7 @@ const PORT: &[(&str, &str)] = port_files!(
     "src/mman/munmap.c",
     "src/mman/xisa_mapping_cache.c",
     "src/math/sqrtf.c",
+    "src/setjmp/longjmp.c",
     "src/string/explicit_bzero.c",
     "src/thread/__set_thread_area.c",
 );
@@ -71,8 +74,6 @@ const RT_X86_64: &str = include_str!("../rt/x86_64.S");
 const RT_AARCH64: &str = include_str!("../rt/aarch64.S");
 const RT_WASM64: &str = include_str!("../rt/wasm64_fp128_compare.c");
 const RT_PROCESS: &str = include_str!("../rt/process.c");
-const RT_SETJMP_X86_64: &str = include_str!("../rt/setjmp_x86_64.S");
-const RT_SETJMP_AARCH64: &str = include_str!("../rt/setjmp_aarch64.S");
 
 pub struct BuildReport {
     pub members: usize,
@@ -193,8 +194,6 @@ fn cache_key(musl_version: &str) -> Result<String> {
         ("aarch64.S", RT_AARCH64),
         ("wasm64.c", RT_WASM64),
         ("process.c", RT_PROCESS),
-        ("setjmp_x86_64.S", RT_SETJMP_X86_64),
-        ("setjmp_aarch64.S", RT_SETJMP_AARCH64),
     ];
     for (path, text) in PORT.iter().chain(runtime.iter()) {
         hasher.update(path.as_bytes());
@@ -426,6 +425,7 @@ fn runtime_defines() -> Vec<String> {
         ("XISA_HYPERCALL_PORT", u64::from(HYPERCALL_PORT)),
         ("XISA_HYPERCALL_MMIO", HYPERCALL_MMIO),
         ("XISA_CALL_MIGRATE", XISA_CALL_MIGRATE),
+        ("XISA_CALL_LONGJMP", XISA_CALL_LONGJMP),
         ("XISA_PROCESS_CHANNEL", process::CHANNEL),
         ("XISA_PROCESS_CHANNEL_MAGIC", process::CHANNEL_MAGIC),
         ("XISA_PROCESS_MEMORY_FD", process::MEMORY_FD as u64),
@@ -445,19 +445,11 @@ fn runtime_defines() -> Vec<String> {
 fn build_runtime_stub(sysroot: &Sysroot, target: Target) -> Result<()> {
     let (sources, triple): (&[(&str, &str)], &str) = match target {
         Target::X86_64 => (
-            &[
-                ("entry.S", RT_X86_64),
-                ("process.c", RT_PROCESS),
-                ("setjmp.S", RT_SETJMP_X86_64),
-            ],
+            &[("entry.S", RT_X86_64), ("process.c", RT_PROCESS)],
             "x86_64-unknown-none-elf",
         ),
         Target::Aarch64 => (
-            &[
-                ("entry.S", RT_AARCH64),
-                ("process.c", RT_PROCESS),
-                ("setjmp.S", RT_SETJMP_AARCH64),
-            ],
+            &[("entry.S", RT_AARCH64), ("process.c", RT_PROCESS)],
             "aarch64-unknown-none-elf",
         ),
         Target::Wasm64 => (&[("fp128_compare.c", RT_WASM64)], "wasm64-unknown-unknown"),

@@ -304,20 +304,6 @@ pub fn link(request: &LinkRequest, sysroot: &Sysroot) -> Result<LinkReport> {
     }
     debug_assert!(optimised);
     ir::resolve_and_internalise(linker.module())?;
-    let native_only = ir::symbols::native_only_uses(linker.module());
-    if request.targets.contains(&Target::Wasm64) && !native_only.is_empty() {
-        let (name, user) = &native_only[0];
-        return Err(ToolchainError::Unsupported {
-            items: vec![crate::error::Unsupported {
-                function: user.clone(),
-                file: None,
-                what: format!(
-                    "`{name}` cannot be supported on wasm64 (a frame cannot be returned to twice); \
-                     build the native targets only with --xisa-targets=x86_64,aarch64"
-                ),
-            }],
-        });
-    }
     phase(&mut report, "optimise");
 
     let program = ir::neutralise(linker.module(), request.migration_points)?;
@@ -355,13 +341,7 @@ pub fn link(request: &LinkRequest, sysroot: &Sysroot) -> Result<LinkReport> {
     }
     phase(&mut report, "generate code");
 
-    let mut manifest = manifest(&program, &programs, request.opt)?;
-    manifest.native_state = native_only
-        .iter()
-        .map(|(name, _)| name.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let manifest = manifest(&program, &programs, request.opt)?;
     let (first_target, first_program) = &programs[0];
     let neutral = verify::neutral_data(&manifest, *first_target, first_program)
         .map_err(|e| ToolchainError::Layout(format!("cannot read the new image's data: {e}")))?;

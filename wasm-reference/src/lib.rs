@@ -128,6 +128,9 @@ impl WasmMachine {
             Ok(()) => {
                 let unwinder = &mut self.store.data_mut().unwinder;
                 if unwinder.mode == Mode::Unwinding {
+                    if let Some(buffer) = unwinder.long_jump.take() {
+                        return Ok(Stop::LongJump { buffer });
+                    }
                     let request = unwinder.capture.take().ok_or_else(|| {
                         MachineError::new(BACKEND, "the program unwound without a migration point")
                     })?;

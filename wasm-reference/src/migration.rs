@@ -1,8 +1,9 @@
 //! The executor's half of the wasm64 unwind protocol (the toolchain's `codegen::unwind` is
-//! the program's half): the imports `xisa.migrate`, `xisa.mode`, `xisa.save_frame` and
-//! `xisa.restore_frame`. Whether a migration point captures is the runtime's decision
-//! (`xisa_runtime::migration_point`); here a capture means unwinding the program into neutral
-//! frames, and carrying on or resuming means rewinding it from them.
+//! the program's half): the imports `xisa.migrate`, `xisa.setjmp_point`, `xisa.longjmp`,
+//! `xisa.mode`, `xisa.save_frame` and `xisa.restore_frame`. Whether a migration point
+//! captures is the runtime's decision (`xisa_runtime::migration_point`); here a capture (or a
+//! `longjmp`, `xisa_runtime::long_jump`) means unwinding the program into neutral frames, and
+//! carrying on or resuming means rewinding it from them.
 
 use wasmtime::{Caller, Linker};
 use xisa_converters::NeutralFrame;
@@ -43,6 +44,8 @@ pub struct Unwinder {
     pub frames: Vec<NeutralFrame>,
     /// The capture the unwind in progress is for.
     pub capture: Option<CaptureRequest>,
+    /// Or the jump buffer of the `longjmp` it is for.
+    pub long_jump: Option<u64>,
 }
 
 impl Unwinder {
@@ -51,7 +54,36 @@ impl Unwinder {
             mode: Mode::Running,
             frames: Vec::new(),
             capture: None,
+            long_jump: None,
         }
+    }
+}
+
+impl Unwinder {
+    /// The program reached a runtime stop (`what`): ends a rewind there, or (`true`) says the
+    /// program is running and the stop is to be served.
+    fn reached_stop(&mut self, what: &str) -> wasmtime::Result<bool> {
+        match self.mode {
+            Mode::Rewinding if self.frames.is_empty() => {
+                self.mode = Mode::Running;
+                Ok(false)
+            }
+            Mode::Rewinding => Err(protocol(format!(
+                "the program reached its {what} with {} frames still to restore",
+                self.frames.len()
+            ))),
+            Mode::Unwinding => Err(protocol(format!(
+                "the program reached a {what} while unwinding"
+            ))),
+            Mode::Running => Ok(true),
+        }
+    }
+
+    fn start_unwinding(&mut self) {
+        self.mode = Mode::Unwinding;
+        self.frames.clear();
+        self.capture = None;
+        self.long_jump = None;
     }
 }
 
@@ -65,21 +97,8 @@ pub fn define_imports(linker: &mut Linker<Guest>) -> wasmtime::Result<()> {
                 state,
                 unwinder,
             } = caller.data_mut();
-            match unwinder.mode {
-                Mode::Rewinding if unwinder.frames.is_empty() => {
-                    unwinder.mode = Mode::Running;
-                    return Ok(());
-                }
-                Mode::Rewinding => {
-                    return Err(protocol(format!(
-                        "the program reached its migration point with {} frames still to restore",
-                        unwinder.frames.len()
-                    )));
-                }
-                Mode::Unwinding => {
-                    return Err(protocol("a migration point fired while unwinding"));
-                }
-                Mode::Running => {}
+            if !unwinder.reached_stop("migration point")? {
+                return Ok(());
             }
             match state
                 .points
@@ -88,10 +107,30 @@ pub fn define_imports(linker: &mut Linker<Guest>) -> wasmtime::Result<()> {
             {
                 PointDecision::Continue => {}
                 PointDecision::Capture(request) => {
-                    unwinder.mode = Mode::Unwinding;
-                    unwinder.frames.clear();
+                    unwinder.start_unwinding();
                     unwinder.capture = Some(request);
                 }
+            }
+            Ok(())
+        },
+    )?;
+    // Where a setjmp stood: a longjmp's rewind ends here.
+    linker.func_wrap(
+        "xisa",
+        "setjmp_point",
+        |mut caller: Caller<'_, Guest>| -> wasmtime::Result<()> {
+            caller.data_mut().unwinder.reached_stop("setjmp")?;
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        "xisa",
+        "longjmp",
+        |mut caller: Caller<'_, Guest>, buffer: i64| -> wasmtime::Result<()> {
+            let unwinder = &mut caller.data_mut().unwinder;
+            if unwinder.reached_stop("longjmp")? {
+                unwinder.start_unwinding();
+                unwinder.long_jump = Some(buffer as u64);
             }
             Ok(())
         },

@@ -96,6 +96,8 @@ fn compile(target: Target, program: &NeutralProgram) -> Result<Vec<u8>> {
             for (name, import) in [
                 ("__xisa_syscall", "syscall"),
                 (crate::ir::migration::MIGRATE, "migrate"),
+                (crate::ir::setjmp::LONGJMP, "longjmp"),
+                (crate::ir::setjmp::SETJMP_POINT, "setjmp_point"),
             ] {
                 if let Some(function) = module.function(name) {
                     function.add_attribute(

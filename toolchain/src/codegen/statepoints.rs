@@ -44,8 +44,12 @@ pub fn lower(module: &mut Module, index: &FunctionIndex) -> Result<()> {
             function
         });
     }
-    if let Some(migrate) = module.function(MIGRATE) {
-        preserve_none.insert(migrate);
+    // The runtime's stops: nothing may live in a register across them either. (The longjmp
+    // call keeps the C convention for its argument: its caller's frame is never resumed.)
+    for name in [MIGRATE, crate::ir::setjmp::SETJMP_POINT] {
+        if let Some(stop) = module.function(name) {
+            preserve_none.insert(stop);
+        }
     }
     for function in &preserve_none {
         function.set_call_convention(PRESERVE_NONE);

@@ -20,7 +20,7 @@ use crate::ir::llvm::{self, Builder, Context, IntPredicate, Linkage, Module, Opc
 use crate::ir::migration::{
     CALL_SITE_ATTRIBUTE, CALLEE_SLOT_ATTRIBUTE, MIGRATE, RECORD_NAME, RECORD_SIZE_ATTRIBUTE,
 };
-use crate::ir::symbols;
+use crate::ir::{setjmp, symbols};
 
 /// The wasm global holding the mode.
 pub const MODE_GLOBAL: &str = "__xisa_unwind_mode";
@@ -45,7 +45,9 @@ struct Protocol {
     save: (Type, Value),
     restore: (Type, Value),
     resolver: Option<(Type, Value)>,
-    migrate: Option<Value>,
+    /// Calls after which the executor may have changed the mode: a migration point, a
+    /// `setjmp` (where a longjmp's rewind ends) and a `longjmp` (which starts an unwind).
+    stops: Vec<Value>,
 }
 
 pub fn lower(module: &mut Module) -> Result<()> {
@@ -80,7 +82,10 @@ pub fn lower(module: &mut Module) -> Result<()> {
         resolver: module
             .function(RESOLVER)
             .map(|f| (context.function_type(ptrt, &[i64t], false), f)),
-        migrate: module.function(MIGRATE),
+        stops: [MIGRATE, setjmp::SETJMP_POINT, setjmp::LONGJMP]
+            .into_iter()
+            .filter_map(|name| module.function(name))
+            .collect(),
     };
     let builder = context.new_builder();
     for function in module.functions() {
@@ -178,8 +183,8 @@ fn lower_function(
                 }
             }
         }
-        if protocol.migrate == Some(call.called_value()) {
-            // The executor decides at a migration point whether the program unwinds.
+        if protocol.stops.contains(&call.called_value()) {
+            // The executor decides at a runtime stop whether the program unwinds.
             let (ty, mode_fn) = protocol.mode_fn;
             let mode = builder.call(ty, mode_fn, &[], "xisa.mode");
             builder.store(mode, protocol.mode);

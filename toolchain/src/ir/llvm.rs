@@ -1458,6 +1458,11 @@ impl Builder {
         // SAFETY: the builder is positioned; operands are integers of one type.
         Value(unsafe { LLVMBuildOr(self.raw, a.0, b.0, c.as_ptr()) })
     }
+    pub fn add(&self, a: Value, b: Value, name: &str) -> Value {
+        let c = cstring(name);
+        // SAFETY: the builder is positioned; operands are integers of one type.
+        Value(unsafe { LLVMBuildAdd(self.raw, a.0, b.0, c.as_ptr()) })
+    }
     pub fn sub(&self, a: Value, b: Value, name: &str) -> Value {
         let c = cstring(name);
         // SAFETY: the builder is positioned; operands are integers of one type.

@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 use super::cfg::Cfg;
 use super::liveness::Liveness;
 use super::llvm::{self, Builder, Context, DataLayout, IntPredicate, Linkage, Module, Type, Value};
+use super::setjmp::{self, SetjmpCaller};
 use crate::error::{Result, ToolchainError};
 
 /// The neutral countdown the migration points decrement; an executor sets it to N to stop at
@@ -88,8 +89,6 @@ impl<'a> ReloadHoisting<'a> {
     }
 }
 
-/// Runtime functions that return twice.
-const RETURNS_TWICE: [&str; 5] = ["setjmp", "_setjmp", "__setjmp", "sigsetjmp", "__sigsetjmp"];
 /// Function attribute marking code that is not the application's (libc, start-up).
 pub const LIBRARY_ATTRIBUTE: &str = "xisa-library";
 /// Name of the frame record alloca.
@@ -146,7 +145,12 @@ pub fn instrument(
     mode: MigrationPoints,
     indexed: &[String],
 ) -> Result<Vec<CallSite>> {
-    if mode == MigrationPoints::None {
+    // setjmp/longjmp need call sites and records even in a program without migration points.
+    let setjmp_callers = setjmp::rewrite_setjmp_calls(module)?;
+    if mode == MigrationPoints::None
+        && setjmp_callers.is_empty()
+        && module.function(setjmp::LONGJMP).is_none()
+    {
         return Ok(Vec::new());
     }
     let context = module.context();
@@ -163,7 +167,8 @@ pub fn instrument(
 
     // 1. Migration points in the application's functions.
     for function in module.functions() {
-        if function.is_declaration()
+        if mode == MigrationPoints::None
+            || function.is_declaration()
             || function.string_attribute(LIBRARY_ATTRIBUTE).is_some()
             || function.name().starts_with("__xisa_")
         {
@@ -222,15 +227,11 @@ pub fn instrument(
             .into_iter()
             .filter(|i| i.is_call() && call_reaches(*i, migrate, &reaches, indirect_reaches))
             .collect();
-        // A setjmp returns a second time through longjmp, possibly after a migration rebuilt
-        // this frame from its record: what is live across it must be in the record too.
-        let mut demoted = calls.clone();
-        demoted.extend(function.instructions().into_iter().filter(|i| {
-            i.is_call()
-                && i.called_value().is_function()
-                && RETURNS_TWICE.contains(&i.called_value().name().as_str())
-        }));
-        let record_size = build_record(context, &builder, &layout, function, &demoted)?;
+        let token = setjmp_callers
+            .iter()
+            .find(|c| c.function == function)
+            .map(|c| c.token);
+        let record_size = build_record(context, &builder, &layout, function, &calls, token)?;
         for call in calls {
             call.add_call_site_attribute(
                 context.const_string_attribute(CALL_SITE_ATTRIBUTE, &next_id.to_string()),
@@ -243,7 +244,27 @@ pub fn instrument(
             next_id += 1;
         }
     }
+    record_setjmp_sites(context, &setjmp_callers)?;
     Ok(call_sites)
+}
+
+/// Each rewritten `setjmp` stores its own call-site id into the jump buffer.
+fn record_setjmp_sites(context: &Context, callers: &[SetjmpCaller]) -> Result<()> {
+    for caller in callers {
+        for &(point, site_store) in &caller.sites {
+            let id: u64 = point
+                .call_site_string_attribute(CALL_SITE_ATTRIBUTE)
+                .and_then(|id| id.parse().ok())
+                .ok_or_else(|| {
+                    ToolchainError::Llvm(format!(
+                        "a setjmp in `{}` got no call-site id",
+                        caller.function.name()
+                    ))
+                })?;
+            site_store.set_operand(0, context.i64().const_int(id));
+        }
+    }
+    Ok(())
 }
 
 /// The neutral function index an indirect call resolves (the argument of its resolver call).
@@ -271,7 +292,7 @@ fn call_reaches(
         return false;
     }
     if callee.is_function() {
-        return reaches.contains(&callee);
+        return reaches.contains(&callee) || setjmp::is_runtime_stop(&callee.name());
     }
     indirect_reaches
 }
@@ -360,17 +381,19 @@ fn insert_poll(
 }
 
 /// Keeps every value live across one of `calls` in a frame record; returns its size in bytes.
+/// A setjmp caller's activation `token` takes the first word, live or not.
 fn build_record(
     context: &Context,
     builder: &Builder,
     layout: &DataLayout,
     function: Value,
     calls: &[Value],
+    token: Option<Value>,
 ) -> Result<u32> {
     let cfg = Cfg::new(function);
     let liveness = Liveness::new(function, &cfg);
-    let mut kept: Vec<Value> = Vec::new();
-    let mut seen = HashSet::new();
+    let mut kept: Vec<Value> = token.into_iter().collect();
+    let mut seen: HashSet<Value> = kept.iter().copied().collect();
     for &call in calls {
         for value in liveness.live_across(&cfg, call) {
             if seen.insert(value) {

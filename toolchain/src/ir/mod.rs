@@ -13,6 +13,7 @@ pub mod liveness;
 pub mod llvm;
 pub mod migration;
 pub mod regions;
+pub mod setjmp;
 pub mod shadow_stack;
 pub mod symbols;
 
@@ -152,6 +153,7 @@ pub fn neutralise(
     byval::make_copies_explicit(module);
     shadow_stack::move_allocas_to_shadow_stack(module);
     migration::create_countdown(module);
+    setjmp::create_serial(module);
     let placement = regions::place_globals(module)?;
     let call_sites = migration::instrument(module, points, &functions.names)?;
     fnptr::keep_indexed_functions(module, &functions);

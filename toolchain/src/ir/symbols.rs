@@ -6,41 +6,16 @@ use super::llvm::{Linkage, Module, Value};
 use crate::error::{Result, ToolchainError};
 
 /// Symbols the runtime provides on every target.
-pub const RUNTIME_IMPORTS: [&str; 1] = ["__xisa_syscall"];
-
-/// Symbols only the native runtimes provide: wasm64 cannot return to a frame twice.
-pub const NATIVE_RUNTIME_IMPORTS: [&str; 7] = [
-    "setjmp",
-    "_setjmp",
-    "__setjmp",
-    "sigsetjmp",
-    "__sigsetjmp",
-    "longjmp",
-    "_longjmp",
+pub const RUNTIME_IMPORTS: [&str; 3] = [
+    "__xisa_syscall",
+    super::setjmp::LONGJMP,
+    super::setjmp::SETJMP_POINT,
 ];
 
-/// Is `name` provided by a runtime rather than by the program or libc?
+/// Is `name` provided by a runtime (or, for `setjmp`, by the toolchain's rewrite of its
+/// calls) rather than by the program or libc?
 pub fn is_runtime_import(name: &str) -> bool {
-    RUNTIME_IMPORTS.contains(&name) || NATIVE_RUNTIME_IMPORTS.contains(&name)
-}
-
-/// The native-only runtime functions `module` uses, each with the name of a function that
-/// calls it.
-pub fn native_only_uses(module: &Module) -> Vec<(String, String)> {
-    NATIVE_RUNTIME_IMPORTS
-        .iter()
-        .filter_map(|name| module.function(name))
-        .filter(|f| f.is_declaration() && f.has_uses())
-        .map(|f| {
-            let caller = f
-                .users()
-                .into_iter()
-                .find(|u| u.is_instruction())
-                .map(|u| u.parent_function().name())
-                .unwrap_or_else(|| "(unknown)".into());
-            (f.name(), caller)
-        })
-        .collect()
+    RUNTIME_IMPORTS.contains(&name) || super::setjmp::SETJMP_NAMES.contains(&name)
 }
 
 /// The program's entry, called by each target's runtime stub.

@@ -54,6 +54,8 @@ pub struct ProcessVcpu {
     /// The native stack inside shared guest memory.
     stack: *const u8,
     resume: Option<Resume>,
+    /// The process waits inside a call (not at its start): a resume answers that call.
+    in_call: bool,
     /// A reply owed to the process, sent when the guest is run again.
     owed: Option<u8>,
     last_pc: u64,
@@ -123,6 +125,7 @@ impl ProcessVcpu {
             channel: channel_page,
             stack,
             resume: None,
+            in_call: false,
             owed: None,
             last_pc: 0,
             _program: program,
@@ -141,6 +144,13 @@ impl ProcessVcpu {
     fn set(&mut self, offset: u64, value: u64) {
         // SAFETY: as in `get`; the process reads it only after the reply.
         unsafe { self.channel.add(offset as usize / 8).write_volatile(value) }
+    }
+
+    fn set_resume(&mut self, resume: Resume) {
+        self.set(channel::RESUME_PC, resume.at.return_address);
+        self.set(channel::RESUME_SP, resume.at.stack_pointer);
+        self.set(channel::RESUME_FP, resume.at.frame_pointer);
+        self.set(channel::RESUME_POISON, resume.poison as u64);
     }
 
     fn reply(&mut self, byte: u8) -> Result<(), BackendError> {
@@ -240,6 +250,7 @@ fn kind_of_signal(signal: i32, address: Option<u64>) -> FaultKind {
 impl Vcpu for ProcessVcpu {
     fn run(&mut self) -> Result<VcpuExit, BackendError> {
         if let Some(byte) = self.owed.take() {
+            self.in_call = false;
             self.reply(byte)?;
         }
         loop {
@@ -249,10 +260,7 @@ impl Vcpu for ProcessVcpu {
             match nr {
                 channel::BOOT => match self.resume.take() {
                     Some(resume) => {
-                        self.set(channel::RESUME_PC, resume.at.return_address);
-                        self.set(channel::RESUME_SP, resume.at.stack_pointer);
-                        self.set(channel::RESUME_FP, resume.at.frame_pointer);
-                        self.set(channel::RESUME_POISON, resume.poison as u64);
+                        self.set_resume(resume);
                         self.reply(channel::REPLY_RESUME)?;
                     }
                     None => self.reply(channel::REPLY_START)?,
@@ -275,6 +283,7 @@ impl Vcpu for ProcessVcpu {
                         *arg = self.get(channel::ARGS + 8 * i as u64);
                     }
                     self.last_pc = self.caller_state().map_or(0, |s| s.return_address);
+                    self.in_call = true;
                     return Ok(VcpuExit::Hypercall { nr, args });
                 }
             }
@@ -301,7 +310,13 @@ impl Vcpu for ProcessVcpu {
     }
 
     fn resume_at(&mut self, at: NativeState, poison: bool) -> Result<(), BackendError> {
-        self.resume = Some(Resume { at, poison });
+        if self.in_call {
+            // Mid-run (a longjmp): the pending call returns into the new frames.
+            self.set_resume(Resume { at, poison });
+            self.owed = Some(channel::REPLY_RESUME);
+        } else {
+            self.resume = Some(Resume { at, poison });
+        }
         Ok(())
     }
 }
