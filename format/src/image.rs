@@ -54,8 +54,9 @@ pub struct Manifest {
     pub targets: Vec<TargetProgram>,
     /// Instrumented call sites, the same on every target (empty when not migratable).
     pub call_sites: Vec<CallSiteInfo>,
-    /// Features whose state in memory is native (e.g. `setjmp`: a jump buffer holds code
-    /// addresses and registers), so a checkpoint resumes only on the ISA that captured it.
+    /// Features whose state in memory is native, so a checkpoint resumes only on the ISA
+    /// that captured it. None today: older toolchains listed `setjmp` (their jump buffers
+    /// held registers), and such checkpoints are still refused on another ISA.
     pub native_state: Vec<String>,
 }
 

@@ -114,3 +114,163 @@ pub fn frames_after_long_jump(
     kept[0].call_site = site.id.to_native();
     Ok(kept)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xisa_format::image::{CallSiteInfo, Manifest, NeutralSymbol, PROGRAM_WASM, TargetProgram};
+    use xisa_format::memory_map::{ImageLayout, MemoryMap};
+    use xisa_format::target::Target;
+    use xisa_personality::FlatMemory;
+
+    const SSP_AT: u64 = 0x601_0000;
+    const BUFFER: u64 = 0x602_0000;
+
+    /// An image whose call sites 1..=2 are in `outer`, 3..=4 in `parse` (the setjmp caller,
+    /// its setjmp at site 3) and 5 in `longjmp`.
+    fn image() -> Image {
+        let site = |id: u32, function: &str| CallSiteInfo {
+            id,
+            function: function.into(),
+            record_size: 16,
+        };
+        let manifest = Manifest {
+            abi_version: 1,
+            producer: "test".into(),
+            opt_level: "O2".into(),
+            rodata_size: 16,
+            data_size: 8,
+            bss_size: 0,
+            symbols: vec![NeutralSymbol {
+                name: SHADOW_STACK_POINTER.into(),
+                region: 1,
+                address: SSP_AT,
+                size: 8,
+            }],
+            functions: vec![],
+            targets: vec![TargetProgram {
+                target: Target::Wasm64.id(),
+                format: PROGRAM_WASM,
+                entry: 0,
+                entry_return: 0,
+                call_sites: vec![],
+            }],
+            call_sites: vec![
+                site(1, "outer"),
+                site(2, "outer"),
+                site(3, "parse"),
+                site(4, "parse"),
+                site(5, "longjmp"),
+            ],
+            native_state: vec![],
+        };
+        let bytes = xisa_format::image::write_image(
+            &manifest,
+            &[0; 24],
+            &[(Target::Wasm64, b"\0asm\x01\0\0\0".to_vec())],
+        );
+        Image::from_bytes(bytes).expect("a valid test image")
+    }
+
+    fn frame(call_site: u32, token: u64) -> NeutralFrame {
+        let mut record = token.to_le_bytes().to_vec();
+        record.extend_from_slice(&[0xab; 8]);
+        NeutralFrame { call_site, record }
+    }
+
+    fn with_memory<R>(buffer: [u64; 4], f: impl FnOnce(&mut FlatMemory<'_>) -> R) -> R {
+        let mut data = vec![0u8; 0x700_0000];
+        let map = MemoryMap {
+            image: ImageLayout {
+                rodata_size: 16,
+                data_size: 8,
+                bss_size: 0,
+            },
+            mem_top: 0x700_0000,
+        };
+        let mut memory = FlatMemory::new(&mut data, map);
+        let words: Vec<u8> = buffer.iter().flat_map(|w| w.to_le_bytes()).collect();
+        memory
+            .bytes_mut(BUFFER, 32)
+            .unwrap()
+            .copy_from_slice(&words);
+        f(&mut memory)
+    }
+
+    #[test]
+    fn the_jump_resumes_the_activation_the_token_names_at_the_setjmp() {
+        let image = image();
+        let shadow = SHADOW_STACK.end - 0x40;
+        // parse (token 7) recursed into parse (token 9), which called longjmp on token 7's
+        // buffer: the inner activation goes too.
+        let frames = vec![
+            frame(5, 0),
+            frame(4, 9),
+            frame(4, 7),
+            frame(2, 1),
+            frame(1, 1),
+        ];
+        let kept = with_memory([7, 3, shadow, 1], |memory| {
+            let kept = frames_after_long_jump(&image, memory, BUFFER, frames).unwrap();
+            let ssp = memory.bytes(SSP_AT, 8).unwrap();
+            assert_eq!(u64::from_le_bytes(ssp.try_into().unwrap()), shadow);
+            kept
+        });
+        assert_eq!(kept.len(), 3);
+        assert_eq!(kept[0].call_site, 3, "resumes at the setjmp's call site");
+        assert_eq!(kept[0].record[..8], 7u64.to_le_bytes());
+        assert_eq!(kept[1], frame(2, 1));
+    }
+
+    #[test]
+    fn a_jump_to_a_returned_activation_is_refused() {
+        let image = image();
+        let frames = vec![frame(5, 0), frame(4, 12), frame(1, 1)];
+        let error = with_memory([7, 3, SHADOW_STACK.end, 1], |memory| {
+            frames_after_long_jump(&image, memory, BUFFER, frames).unwrap_err()
+        });
+        assert_eq!(
+            error,
+            LongJumpError::FrameGone {
+                buffer: BUFFER,
+                function: "parse".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_buffer_no_setjmp_filled_is_refused() {
+        let image = image();
+        for site in [0, 99, 1 << 40] {
+            let error = with_memory([7, site, SHADOW_STACK.end, 1], |memory| {
+                frames_after_long_jump(&image, memory, BUFFER, vec![frame(5, 0)]).unwrap_err()
+            });
+            assert_eq!(
+                error,
+                LongJumpError::NotFilled {
+                    buffer: BUFFER,
+                    site
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn bad_buffers_and_shadow_stack_pointers_are_refused() {
+        let image = image();
+        let error = with_memory([7, 3, SHADOW_STACK.end, 1], |memory| {
+            frames_after_long_jump(&image, memory, 0x7ff_fff0, vec![frame(4, 7)]).unwrap_err()
+        });
+        assert_eq!(error, LongJumpError::BufferOutside(0x7ff_fff0));
+        let error = with_memory([7, 3, 0x10, 1], |memory| {
+            frames_after_long_jump(&image, memory, BUFFER, vec![frame(4, 7)]).unwrap_err()
+        });
+        assert_eq!(
+            error,
+            LongJumpError::BadShadowStack {
+                buffer: BUFFER,
+                pointer: 0x10
+            }
+        );
+    }
+}

@@ -1,6 +1,7 @@
 // setjmp/longjmp as real C programs use them: error recovery out of deep recursion whose
 // frames hold address-taken locals (so the shadow stack must unwind too), nested handlers,
-// longjmp(env, 0) returning 1, volatile locals kept across the jump, and sigsetjmp.
+// longjmp(env, 0) returning 1, volatile locals kept across the jump, sigsetjmp, and nested
+// protected calls that catch an error or pass it outwards (as interpreters do).
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdio.h>
@@ -49,6 +50,52 @@ static int sum_digits(const char *text)
     return total;
 }
 
+/* Nested protected calls: each installs a handler; an error unwinds to the innermost one,
+ * which handles it or raises it again to the next. */
+struct handler {
+    jmp_buf env;
+    struct handler *previous;
+};
+static struct handler *current_handler;
+
+static void raise_error(int code)
+{
+    longjmp(current_handler->env, code);
+}
+
+static int protected_call(int (*function)(int), int argument, int *status)
+{
+    struct handler handler;
+    handler.previous = current_handler;
+    current_handler = &handler;
+    volatile int result = -1;
+    int code = setjmp(handler.env);
+    if (code == 0) {
+        result = function(argument);
+        *status = 0;
+    } else {
+        *status = code;
+    }
+    current_handler = handler.previous;
+    return result;
+}
+
+static int level(int n)
+{
+    if (n == 0)
+        raise_error(100);
+    int status;
+    int result = protected_call(level, n - 1, &status);
+    if (status != 0) {
+        if (n % 4 == 0) {
+            printf("  level %d handles error %d\n", n, status);
+            return n * 10;
+        }
+        raise_error(status + 1);
+    }
+    return result + 1;
+}
+
 int main(void)
 {
     for (int fail_at = 1; fail_at <= 2000; fail_at *= 7) {
@@ -77,6 +124,12 @@ int main(void)
     if (again < 3)
         siglongjmp(signal_env, again + 1);
     printf("sigsetjmp returned %d\n", again);
+
+    for (int depth = 1; depth <= 13; depth += 4) {
+        int status;
+        int result = protected_call(level, depth, &status);
+        printf("protected level(%d): result %d, status %d\n", depth, result, status);
+    }
 
     // After all that unwinding the stacks must be intact: recurse deeply once more.
     printf("clean descent: %ld\n", descend(0, -1, NULL));
