@@ -1,13 +1,16 @@
 //! The bytes a reader validates: a read-only memory map of a file, or a buffer the caller
 //! already holds. The image and checkpoint readers keep them for the life of the value they
-//! validated, so accessors read the checked bytes in place.
+//! validated, so accessors read the checked bytes in place. Clones share the bytes, so a
+//! thread serving a lazy restore can hold the checkpoint without copying it.
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
+#[derive(Clone)]
 pub(crate) enum FileBytes {
-    Mapped(memmap2::Mmap),
-    Owned(Vec<u8>),
+    Mapped(Arc<memmap2::Mmap>),
+    Owned(Arc<Vec<u8>>),
 }
 
 impl FileBytes {
@@ -16,14 +19,14 @@ impl FileBytes {
     pub(crate) fn map(path: &Path) -> std::io::Result<FileBytes> {
         let file = File::open(path)?;
         if file.metadata()?.len() == 0 {
-            return Ok(FileBytes::Owned(Vec::new()));
+            return Ok(FileBytes::Owned(Arc::new(Vec::new())));
         }
         // SAFETY: the map is read-only. Images and checkpoints are written once and never
         // modified in place; another process truncating or rewriting the file while it is
         // mapped could change validated bytes or fault, which xisa cannot prevent for any
         // file it maps.
         let map = unsafe { memmap2::Mmap::map(&file) }?;
-        Ok(FileBytes::Mapped(map))
+        Ok(FileBytes::Mapped(Arc::new(map)))
     }
 }
 

@@ -184,6 +184,7 @@ pub enum ImageError {
     MissingTarget(Target, String),
 }
 
+#[derive(Clone)]
 struct SectionEntry {
     kind: u32,
     target: u32,
@@ -261,7 +262,9 @@ pub fn write_image(
     out
 }
 
-/// A validated image. Every accessor works on bytes that `open`/`from_bytes` checked.
+/// A validated image. Every accessor works on bytes that `open`/`from_bytes` checked. A clone
+/// shares the bytes.
+#[derive(Clone)]
 pub struct Image {
     bytes: FileBytes,
     /// The absolute path the image was opened from, if it came from a file.
@@ -290,7 +293,7 @@ impl Image {
     }
 
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Image, ImageError> {
-        Image::parse(FileBytes::Owned(bytes))
+        Image::parse(FileBytes::Owned(std::sync::Arc::new(bytes)))
     }
 
     fn parse(bytes: FileBytes) -> Result<Image, ImageError> {

@@ -10,9 +10,11 @@
 //!   checks and memory of a restore;
 //! - [`migration_point`]: what happens when a program reaches a migration point (the capture
 //!   policy, the countdown, asynchronous requests);
+//! - [`lazy_restore`]: a restore that fills guest pages on first touch;
 //! - [`long_jump`]: what a `longjmp` does (cut the frames down to the `setjmp`'s);
 //! - [`session`]: the run loop, captures to checkpoint files, and the run's summary.
 
+pub mod lazy_restore;
 pub mod long_jump;
 pub mod machine;
 pub mod migration_point;
@@ -22,7 +24,7 @@ pub mod userfault;
 
 pub use machine::{GuestFault, GuestState, HostRegion, Machine, MachineError, Stop};
 pub use migration_point::{CaptureRequest, PointControl, PointDecision};
-pub use session::{Outcome, RunSummary, RuntimeError, Session};
+pub use session::{Outcome, RestoreMemory, RestoredMemory, RunSummary, RuntimeError, Session};
 pub use setup::{GuestSetup, RestorePlan, SetupError};
 pub use xisa_converters::control::{
     AfterCapture, CaptureReport, MigrationPolicy, PointCounter, Trigger,

@@ -9,6 +9,7 @@ use xisa_format::checkpoint::CheckpointFile;
 use xisa_format::image::Image;
 use xisa_personality::PersonalityError;
 
+use crate::lazy_restore::{LazyRestore, LazyRestoreError, LazyRestoreStats};
 use crate::long_jump::{self, LongJumpError};
 use crate::machine::{GuestFault, Machine, MachineError, Stop};
 use crate::migration_point::{CaptureRequest, PointError};
@@ -28,6 +29,28 @@ pub enum RuntimeError {
     Personality(#[source] PersonalityError),
     #[error("a capture was requested without a checkpoint file")]
     NoCheckpointFile,
+    #[error("the lazy restore failed")]
+    LazyRestore(#[source] LazyRestoreError),
+}
+
+/// How a restore puts the checkpoint's pages into guest memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestoreMemory {
+    /// Every page before the guest runs.
+    Eager,
+    /// Each page on first touch, the rest in the background ([`LazyRestore`]), where the
+    /// backend's memory allows it; else eagerly.
+    Lazy,
+}
+
+/// How a restore's memory went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestoredMemory {
+    Eager {
+        /// Why a lazy restore was not possible, when one was asked for.
+        instead_of_lazy: Option<String>,
+    },
+    Lazy(LazyRestoreStats),
 }
 
 /// How a run ended.
@@ -59,6 +82,8 @@ pub struct RunSummary {
     pub points: u64,
     /// For a restore: from opening the checkpoint to the guest running.
     pub resume_time: Option<Duration>,
+    /// For a restore: how its memory was filled.
+    pub restored_memory: Option<RestoredMemory>,
     /// Time the guest ran (system calls and captures included).
     pub run_time: Duration,
 }
@@ -66,8 +91,11 @@ pub struct RunSummary {
 /// A guest ready to run on one machine.
 pub struct Session<'a> {
     image: &'a Image,
+    /// Before the machine: its thread stops before guest memory goes.
+    lazy: Option<LazyRestore>,
     machine: Box<dyn Machine + 'a>,
     restore_started: Option<Instant>,
+    restored_memory: Option<RestoredMemory>,
 }
 
 impl<'a> Session<'a> {
@@ -83,25 +111,51 @@ impl<'a> Session<'a> {
             image,
             machine,
             restore_started: None,
+            restored_memory: None,
+            lazy: None,
         })
     }
 
-    /// A restored run: writes the checkpoint's pages into the machine's memory (which holds a
-    /// fresh load of the program) and lays out its frames.
+    /// A restored run: puts the checkpoint's pages into the machine's memory (which holds a
+    /// fresh load of the program), now or as the guest touches them, and lays out its frames.
     pub fn restore(
         image: &'a Image,
         mut machine: Box<dyn Machine + 'a>,
         file: &CheckpointFile,
         plan: RestorePlan,
         poison: bool,
+        how: RestoreMemory,
     ) -> Result<Self, RuntimeError> {
-        let (memory, _) = machine.parts();
-        snapshot::restore_memory(file, image, memory)?;
+        let (lazy, restored_memory) = match how {
+            RestoreMemory::Eager => (None, None),
+            RestoreMemory::Lazy => match machine.host_memory() {
+                None => (
+                    None,
+                    Some("guest memory is shared with another process".to_string()),
+                ),
+                Some(regions) => match LazyRestore::start(file, image, &regions) {
+                    Ok(lazy) => (Some(lazy), None),
+                    Err(error) => (None, Some(error_chain(&error))),
+                },
+            },
+        };
+        let restored_memory = match &lazy {
+            Some(_) => None,
+            None => {
+                let (memory, _) = machine.parts();
+                snapshot::restore_memory(file, image, memory)?;
+                Some(RestoredMemory::Eager {
+                    instead_of_lazy: restored_memory,
+                })
+            }
+        };
         machine.resume(plan.frames, poison)?;
         Ok(Session {
             image,
             machine,
             restore_started: Some(plan.started),
+            restored_memory,
+            lazy,
         })
     }
 
@@ -125,12 +179,17 @@ impl<'a> Session<'a> {
             .points
             .points_passed(self.machine.memory());
         self.machine.parts().1.points.disarm();
+        if let Some(lazy) = self.lazy.take() {
+            let stats = lazy.finish().map_err(RuntimeError::LazyRestore)?;
+            self.restored_memory = Some(RestoredMemory::Lazy(stats));
+        }
         let (outcome, captures) = result?;
         Ok(RunSummary {
             outcome,
             captures,
             points,
             resume_time,
+            restored_memory: self.restored_memory.take(),
             run_time,
         })
     }
@@ -203,4 +262,16 @@ impl<'a> Session<'a> {
         report.response_latency = request.requested.map(|t| t.elapsed());
         Ok(report)
     }
+}
+
+/// `error` and its causes, one line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use xisa_runtime::{AfterCapture, MigrationPolicy, RunSummary, Trigger};
+use xisa_runtime::{AfterCapture, MigrationPolicy, RestoredMemory, RunSummary, Trigger};
 
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct CaptureArgs {
@@ -146,6 +146,21 @@ pub fn report_run(args: &CaptureArgs, facts: &RunSummary, status: i32, verbose: 
         if let Some(resume) = facts.resume_time {
             eprintln!("xisa: resumed in {:.3} ms", resume.as_secs_f64() * 1e3);
         }
+        match &facts.restored_memory {
+            Some(RestoredMemory::Lazy(lazy)) => eprintln!(
+                "xisa: lazy restore: {} pages filled on first touch, {} in the background{}",
+                lazy.on_demand,
+                lazy.prefetched,
+                match lazy.complete_after {
+                    Some(after) => format!(", complete after {:.1} ms", after.as_secs_f64() * 1e3),
+                    None => ", not complete when the run ended".into(),
+                }
+            ),
+            Some(RestoredMemory::Eager {
+                instead_of_lazy: Some(reason),
+            }) => eprintln!("xisa: restored eagerly: a lazy restore was not possible ({reason})"),
+            _ => {}
+        }
     }
     if let Some(path) = &args.stats {
         let micros = |d: Duration| d.as_secs_f64() * 1e6;
@@ -154,6 +169,15 @@ pub fn report_run(args: &CaptureArgs, facts: &RunSummary, status: i32, verbose: 
             "points": facts.points,
             "run_us": micros(facts.run_time),
             "resume_us": facts.resume_time.map(micros),
+            "restore_memory": facts.restored_memory.as_ref().map(|m| match m {
+                RestoredMemory::Eager { .. } => serde_json::json!({ "mode": "eager" }),
+                RestoredMemory::Lazy(lazy) => serde_json::json!({
+                    "mode": "lazy",
+                    "pages_on_demand": lazy.on_demand,
+                    "pages_prefetched": lazy.prefetched,
+                    "complete_us": lazy.complete_after.map(micros),
+                }),
+            }),
             "captures": facts.captures.iter().map(|c| serde_json::json!({
                 "path": c.path.display().to_string(),
                 "point": c.point,

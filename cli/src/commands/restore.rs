@@ -8,7 +8,7 @@ use anyhow::Context;
 use xisa_format::checkpoint::CheckpointFile;
 use xisa_format::image::Image;
 use xisa_format::target::Target;
-use xisa_runtime::{RestorePlan, Session};
+use xisa_runtime::{RestoreMemory, RestorePlan, Session};
 
 use crate::commands::capture::CaptureArgs;
 use crate::commands::info::hex;
@@ -39,6 +39,11 @@ pub struct Args {
     /// with a pattern before resuming (a self-test of the migration contract).
     #[arg(long)]
     poison: bool,
+    /// Write every page of the checkpoint into guest memory before resuming, instead of
+    /// starting at once and filling each page on first touch (with the rest filled in the
+    /// background).
+    #[arg(long)]
+    eager: bool,
     #[command(flatten)]
     capture: CaptureArgs,
 }
@@ -83,7 +88,12 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
     let machine = executor
         .machine(&image, plan.map, guest)
         .with_context(context)?;
-    let summary = Session::restore(&image, machine, &file, plan, args.poison)
+    let memory = if args.eager {
+        RestoreMemory::Eager
+    } else {
+        RestoreMemory::Lazy
+    };
+    let summary = Session::restore(&image, machine, &file, plan, args.poison, memory)
         .and_then(Session::run)
         .with_context(context)?;
     let status = finish(summary, &args.capture, verbose);

@@ -14,7 +14,9 @@ use crate::image::{self, Image};
 use crate::memory_map::MemoryMap;
 use crate::target::Target;
 
-/// A validated checkpoint. Every accessor reads bytes that `open`/`from_bytes` checked.
+/// A validated checkpoint. Every accessor reads bytes that `open`/`from_bytes` checked. A
+/// clone shares the bytes.
+#[derive(Clone)]
 pub struct CheckpointFile {
     bytes: FileBytes,
     source_target: Target,
@@ -46,7 +48,7 @@ impl CheckpointFile {
 
     /// Validates a checkpoint held in memory.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<CheckpointFile, CheckpointError> {
-        CheckpointFile::parse(FileBytes::Owned(bytes))
+        CheckpointFile::parse(FileBytes::Owned(std::sync::Arc::new(bytes)))
     }
 
     fn parse(bytes: FileBytes) -> Result<CheckpointFile, CheckpointError> {
