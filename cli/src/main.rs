@@ -42,6 +42,11 @@ enum Command {
     BuildLibc(commands::build_libc::Args),
     /// Package an image as an OCI image archive for `podman load` (linux/amd64 and linux/arm64).
     OciImage(commands::oci_image::Args),
+    /// Cluster nodes: make certificates, serve, run guests on a node, list and wait for them.
+    #[command(subcommand)]
+    Node(commands::node::NodeCommand),
+    /// Move a running guest from its node to another node, on any ISA.
+    Migrate(commands::node::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +55,10 @@ fn main() -> ExitCode {
     // SAFETY: restoring the default action of SIGPIPE before any thread starts.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let command_line: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(args) = commands::run::ExecArgs::from_shebang(&command_line) {
+        return finish(commands::run::exec(args, 0));
     }
     let cli = Cli::parse();
     let result = match cli.command {
@@ -70,7 +79,13 @@ fn main() -> ExitCode {
         Command::Info(args) => commands::info::run(args),
         Command::BuildLibc(args) => commands::build_libc::run(args),
         Command::OciImage(args) => commands::oci_image::run(args),
+        Command::Node(command) => commands::node::run(command, cli.verbose),
+        Command::Migrate(args) => commands::node::migrate(args),
     };
+    finish(result)
+}
+
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {

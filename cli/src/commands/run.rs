@@ -54,6 +54,26 @@ pub struct ExecArgs {
     args: Vec<String>,
 }
 
+impl ExecArgs {
+    /// `xisa exec IMAGE ARGS...` as a `#!` line makes it: everything after the image is the
+    /// guest's, even `-v` or `--help` (clap would take those as xisa's own flags).
+    pub fn from_shebang(command_line: &[std::ffi::OsString]) -> Option<ExecArgs> {
+        let [_, exec, image, args @ ..] = command_line else {
+            return None;
+        };
+        if exec != "exec" || image.to_string_lossy().starts_with('-') {
+            return None;
+        }
+        Some(ExecArgs {
+            image: PathBuf::from(image),
+            args: args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+        })
+    }
+}
+
 /// Sizes like `4096`, `512K`, `64M`, `4G`.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
