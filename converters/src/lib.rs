@@ -31,6 +31,29 @@ pub struct NeutralFrame {
     pub record: Vec<u8>,
 }
 
+impl NeutralFrame {
+    /// Checks that the frame names a call site `record_size` knows, with a record of the
+    /// size it gives.
+    fn check_record_size(
+        &self,
+        target: Target,
+        record_size: &dyn Fn(u32) -> Option<u32>,
+    ) -> Result<(), ConvertError> {
+        let expected = record_size(self.call_site).ok_or(ConvertError::UnknownCallSite {
+            target,
+            id: self.call_site,
+        })?;
+        if self.record.len() != expected as usize {
+            return Err(ConvertError::RecordSize {
+                id: self.call_site,
+                expected,
+                actual: self.record.len(),
+            });
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConvertError {
     #[error("malformed stack map: {0}")]

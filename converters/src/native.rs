@@ -176,17 +176,7 @@ pub fn neutral_to_native(
                 target,
                 id: frame.call_site,
             })?;
-        let expected = record_size(site.id).ok_or(ConvertError::UnknownCallSite {
-            target,
-            id: site.id,
-        })?;
-        if frame.record.len() != expected as usize {
-            return Err(ConvertError::RecordSize {
-                id: site.id,
-                expected,
-                actual: frame.record.len(),
-            });
-        }
+        frame.check_record_size(target, record_size)?;
         let stack_pointer = rules.stack_pointer(cfa, site.frame_size);
         if stack_pointer < stack_limit || stack_pointer > cfa {
             return Err(ConvertError::StackTooSmall {
@@ -277,24 +267,16 @@ mod tests {
         }
     }
 
+    fn frame(call_site: u32, record: Vec<u8>) -> NeutralFrame {
+        NeutralFrame { call_site, record }
+    }
+
     fn frames() -> Vec<NeutralFrame> {
         vec![
-            NeutralFrame {
-                call_site: 3,
-                record: vec![3; 8],
-            },
-            NeutralFrame {
-                call_site: 2,
-                record: (0..24).collect(),
-            },
-            NeutralFrame {
-                call_site: 1,
-                record: vec![1; 16],
-            },
-            NeutralFrame {
-                call_site: 2,
-                record: (100..124).collect(),
-            },
+            frame(3, vec![3; 8]),
+            frame(2, (0..24).collect()),
+            frame(1, vec![1; 16]),
+            frame(2, (100..124).collect()),
         ]
     }
 
@@ -366,18 +348,12 @@ mod tests {
     #[test]
     fn bad_frames_are_refused() {
         let rules = &crate::x86_64::X86_64;
-        let unknown = [NeutralFrame {
-            call_site: 77,
-            record: vec![],
-        }];
+        let unknown = [frame(77, vec![])];
         assert!(matches!(
             neutral_to_native(rules, &table(), &unknown, TOP, BOTTOM, ENTRY_RETURN, &sizes),
             Err(ConvertError::UnknownCallSite { id: 77, .. })
         ));
-        let short = [NeutralFrame {
-            call_site: 1,
-            record: vec![0; 8],
-        }];
+        let short = [frame(1, vec![0; 8])];
         assert!(matches!(
             neutral_to_native(rules, &table(), &short, TOP, BOTTOM, ENTRY_RETURN, &sizes),
             Err(ConvertError::RecordSize {
@@ -386,12 +362,7 @@ mod tests {
                 actual: 8
             })
         ));
-        let deep: Vec<NeutralFrame> = (0..200_000)
-            .map(|_| NeutralFrame {
-                call_site: 2,
-                record: vec![0; 24],
-            })
-            .collect();
+        let deep: Vec<NeutralFrame> = (0..200_000).map(|_| frame(2, vec![0; 24])).collect();
         assert!(matches!(
             neutral_to_native(rules, &table(), &deep, TOP, BOTTOM, ENTRY_RETURN, &sizes),
             Err(ConvertError::StackTooSmall { .. })

@@ -74,25 +74,20 @@ impl Reader<'_> {
     fn u8(&mut self) -> Result<u8, ConvertError> {
         Ok(self.take(1)?[0])
     }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], ConvertError> {
+        Ok(self.take(N)?.try_into().expect("take returns N bytes"))
+    }
     fn u16(&mut self) -> Result<u16, ConvertError> {
-        Ok(u16::from_le_bytes(
-            self.take(2)?.try_into().expect("2 bytes"),
-        ))
+        self.array().map(u16::from_le_bytes)
     }
     fn u32(&mut self) -> Result<u32, ConvertError> {
-        Ok(u32::from_le_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
+        self.array().map(u32::from_le_bytes)
     }
     fn i32(&mut self) -> Result<i32, ConvertError> {
-        Ok(i32::from_le_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
+        self.array().map(i32::from_le_bytes)
     }
     fn u64(&mut self) -> Result<u64, ConvertError> {
-        Ok(u64::from_le_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
+        self.array().map(u64::from_le_bytes)
     }
     fn align8(&mut self) -> Result<(), ConvertError> {
         let pad = self.at.next_multiple_of(8) - self.at;
@@ -232,9 +227,10 @@ pub(crate) mod tests {
         out
     }
 
-    #[test]
-    fn parses_a_statepoint_record() {
-        let bytes = sample(
+    /// Call site 9 at offset 21 of a function at 0x2_0000 with a 40-byte frame, its record
+    /// 16 bytes above the x86-64 stack pointer.
+    pub fn x86_64_sample() -> Vec<u8> {
+        sample(
             0x2_0000,
             40,
             9,
@@ -243,7 +239,12 @@ pub(crate) mod tests {
                 dwarf: 7,
                 offset: 16,
             },
-        );
+        )
+    }
+
+    #[test]
+    fn parses_a_statepoint_record() {
+        let bytes = x86_64_sample();
         let map = parse(&bytes).unwrap();
         assert_eq!(map.records.len(), 1);
         let record = &map.records[0];
@@ -267,16 +268,7 @@ pub(crate) mod tests {
 
     #[test]
     fn truncated_and_foreign_sections_are_refused() {
-        let bytes = sample(
-            0x2_0000,
-            40,
-            9,
-            21,
-            Location::Direct {
-                dwarf: 7,
-                offset: 16,
-            },
-        );
+        let bytes = x86_64_sample();
         for cut in 0..bytes.len() {
             assert!(parse(&bytes[..cut]).is_err(), "cut at {cut}");
         }

@@ -137,21 +137,12 @@ pub fn dwarf_registers(target: Target) -> (u16, u16) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stackmap::{parse, tests::sample};
+    use crate::stackmap::parse;
+    use crate::stackmap::tests::{sample, x86_64_sample};
 
     #[test]
     fn table_from_a_stack_map() {
-        let map = parse(&sample(
-            0x2_0000,
-            40,
-            9,
-            21,
-            Location::Direct {
-                dwarf: 7,
-                offset: 16,
-            },
-        ))
-        .unwrap();
+        let map = parse(&x86_64_sample()).unwrap();
         let table = CallSiteTable::from_stack_map(Target::X86_64, &map).unwrap();
         let site = table.by_return_address(0x2_0015).unwrap();
         assert_eq!(

@@ -3,6 +3,8 @@
 //! asks for its frame back and jumps to its call site (ARCHITECTURE §5). So the conversion is
 //! a check that every frame names a known call site with a record of the right size.
 
+use xisa_format::target::Target;
+
 use crate::{ConvertError, NeutralFrame};
 
 /// Checks frames produced or consumed by the wasm64 program.
@@ -13,18 +15,7 @@ pub fn check_frames(
     if frames.is_empty() {
         return Err(ConvertError::Empty);
     }
-    for frame in frames {
-        let expected = record_size(frame.call_site).ok_or(ConvertError::UnknownCallSite {
-            target: xisa_format::target::Target::Wasm64,
-            id: frame.call_site,
-        })?;
-        if frame.record.len() != expected as usize {
-            return Err(ConvertError::RecordSize {
-                id: frame.call_site,
-                expected,
-                actual: frame.record.len(),
-            });
-        }
-    }
-    Ok(())
+    frames
+        .iter()
+        .try_for_each(|frame| frame.check_record_size(Target::Wasm64, record_size))
 }

@@ -1,6 +1,8 @@
 //! The interface every vCPU backend implements, whatever the ISA or the engine (KVM, CPU
 //! emulation): run until the guest needs the monitor, then complete its hypercall.
 
+use xisa_format::memory_map::native;
+
 /// Why a guest stopped abnormally.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FaultKind {
@@ -17,6 +19,15 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// The kind of a bad access to `address`: one into the stack guard is a stack overflow.
+    pub(crate) fn of_access(address: u64) -> FaultKind {
+        if native::STACK_GUARD.contains(&address) {
+            FaultKind::StackOverflow
+        } else {
+            FaultKind::BadMemoryAccess
+        }
+    }
+
     /// The signal a Linux process would die of.
     pub fn signal(&self) -> i32 {
         match self {
@@ -47,6 +58,17 @@ pub struct Fault {
     /// The faulting data address, when the hardware reports one.
     pub address: Option<u64>,
     pub pc: u64,
+}
+
+impl Fault {
+    /// The instruction at `pc` touched `address`, outside guest memory or in a guard.
+    pub(crate) fn access(address: u64, pc: u64) -> Fault {
+        Fault {
+            kind: FaultKind::of_access(address),
+            address: Some(address),
+            pc,
+        }
+    }
 }
 
 /// What stopped the guest.

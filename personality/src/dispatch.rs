@@ -6,6 +6,7 @@ use crate::memory::GuestMemory;
 use crate::personality::{Outcome, Personality};
 use crate::sys::SysResult;
 use crate::sys::process::{PID, PPID};
+use crate::sys::rw::Direction::{Read, Write};
 use crate::syscall_names::{nr, syscall_name};
 
 /// Stop recording (and warning about) new unsupported numbers past this many, so a guest
@@ -19,12 +20,12 @@ impl Personality {
         let [a0, a1, a2, a3, a4, _] = args;
         let result: SysResult = match nr {
             // Data on fds.
-            nr::READ => self.sys_read(mem, fd(a0), a1, a2),
-            nr::WRITE => self.sys_write(mem, fd(a0), a1, a2),
-            nr::READV => self.sys_readv(mem, fd(a0), a1, a2),
-            nr::WRITEV => self.sys_writev(mem, fd(a0), a1, a2),
-            nr::PREAD64 => self.sys_pread(mem, fd(a0), a1, a2, a3),
-            nr::PWRITE64 => self.sys_pwrite(mem, fd(a0), a1, a2, a3),
+            nr::READ => self.sys_read_or_write(mem, fd(a0), a1, a2, Read),
+            nr::WRITE => self.sys_read_or_write(mem, fd(a0), a1, a2, Write),
+            nr::READV => self.sys_readv_or_writev(mem, fd(a0), a1, a2, Read),
+            nr::WRITEV => self.sys_readv_or_writev(mem, fd(a0), a1, a2, Write),
+            nr::PREAD64 => self.sys_pread_or_pwrite(mem, fd(a0), a1, a2, a3, Read),
+            nr::PWRITE64 => self.sys_pread_or_pwrite(mem, fd(a0), a1, a2, a3, Write),
             nr::LSEEK => self.sys_lseek(fd(a0), a1, a2),
             nr::GETDENTS64 => self.sys_getdents64(mem, fd(a0), a1, a2),
             // Descriptors.

@@ -246,18 +246,7 @@ impl Vcpu for KvmVcpu {
                     address: None,
                     pc: self.pc(),
                 })),
-                Exit::Mmio(address) => {
-                    let kind = if native::STACK_GUARD.contains(&address) {
-                        FaultKind::StackOverflow
-                    } else {
-                        FaultKind::BadMemoryAccess
-                    };
-                    Ok(VcpuExit::Fault(Fault {
-                        kind,
-                        address: Some(address),
-                        pc: self.pc(),
-                    }))
-                }
+                Exit::Mmio(address) => Ok(VcpuExit::Fault(Fault::access(address, self.pc()))),
                 Exit::Stopped => Ok(VcpuExit::Fault(self.fault_at_rip()?)),
             };
         }
@@ -293,11 +282,6 @@ impl Vcpu for KvmVcpu {
     }
 
     fn resume_at(&mut self, at: NativeState, poison: bool) -> Result<(), BackendError> {
-        let NativeState {
-            return_address: pc,
-            stack_pointer,
-            frame_pointer,
-        } = at;
         let mut regs = self.vcpu.get_regs().map_err(failed)?;
         if poison {
             for register in [
@@ -324,9 +308,9 @@ impl Vcpu for KvmVcpu {
             }
             self.vcpu.set_fpu(&fpu).map_err(failed)?;
         }
-        regs.rip = pc;
-        regs.rsp = stack_pointer;
-        regs.rbp = frame_pointer;
+        regs.rip = at.return_address;
+        regs.rsp = at.stack_pointer;
+        regs.rbp = at.frame_pointer;
         regs.rflags = boot::RFLAGS;
         // Registers set here must not be overwritten by a stale copy in the run page.
         self.vcpu.clear_sync_dirty_reg(SyncReg::Register);

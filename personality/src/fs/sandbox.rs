@@ -104,6 +104,13 @@ impl Sandbox {
 mod tests {
     use super::*;
 
+    fn mount(host: &Path, guest: &str) -> Mount {
+        Mount {
+            host: host.into(),
+            guest: guest.into(),
+        }
+    }
+
     fn guest(p: &str) -> GuestPath {
         path::resolve(b"/", p.as_bytes())
     }
@@ -112,17 +119,8 @@ mod tests {
     fn longest_mount_wins() {
         let root = tempfile::tempdir().unwrap();
         let data = tempfile::tempdir().unwrap();
-        let sandbox = Sandbox::open(&[
-            Mount {
-                host: root.path().into(),
-                guest: "/".into(),
-            },
-            Mount {
-                host: data.path().into(),
-                guest: "/data".into(),
-            },
-        ])
-        .unwrap();
+        let sandbox =
+            Sandbox::open(&[mount(root.path(), "/"), mount(data.path(), "/data")]).unwrap();
         let at = sandbox.locate(&guest("/data/x/y")).unwrap();
         assert_eq!((at.mount, at.rel.as_path()), (1, Path::new("x/y")));
         let at = sandbox.locate(&guest("/database")).unwrap();
@@ -136,11 +134,7 @@ mod tests {
     #[test]
     fn unmounted_paths_are_enoent() {
         let data = tempfile::tempdir().unwrap();
-        let sandbox = Sandbox::open(&[Mount {
-            host: data.path().into(),
-            guest: "/data".into(),
-        }])
-        .unwrap();
+        let sandbox = Sandbox::open(&[mount(data.path(), "/data")]).unwrap();
         assert_eq!(
             sandbox.locate(&guest("/etc/passwd")).err(),
             Some(Errno::ENOENT)
@@ -152,35 +146,18 @@ mod tests {
     fn bad_mounts_are_reported() {
         let data = tempfile::tempdir().unwrap();
         let missing = data.path().join("missing");
-        let err = Sandbox::open(&[Mount {
-            host: missing.clone(),
-            guest: "/".into(),
-        }])
-        .err()
-        .unwrap();
+        let err = Sandbox::open(&[mount(&missing, "/")]).err().unwrap();
         let text = err.to_string();
         assert!(text.contains(&missing.display().to_string()), "{text}");
         assert!(matches!(err, PersonalityError::OpenMount { .. }));
         for bad in ["relative", "/a/../b", "/a//b"] {
-            let err = Sandbox::open(&[Mount {
-                host: data.path().into(),
-                guest: bad.into(),
-            }]);
+            let err = Sandbox::open(&[mount(data.path(), bad)]);
             assert!(
                 matches!(err, Err(PersonalityError::BadMountPoint { .. })),
                 "{bad}"
             );
         }
-        let twice = Sandbox::open(&[
-            Mount {
-                host: data.path().into(),
-                guest: "/d".into(),
-            },
-            Mount {
-                host: data.path().into(),
-                guest: "/d/".into(),
-            },
-        ]);
+        let twice = Sandbox::open(&[mount(data.path(), "/d"), mount(data.path(), "/d/")]);
         assert!(matches!(
             twice,
             Err(PersonalityError::DuplicateMount { .. })

@@ -11,8 +11,8 @@ use crate::fs::fd_table::Object;
 use crate::guest_io::GuestMemoryExt;
 use crate::memory::GuestMemory;
 use crate::personality::Personality;
-use crate::sys::SysResult;
-use crate::sys::resolve::lookup;
+use crate::sys::resolve::{at_flags, lookup};
+use crate::sys::{SysResult, check_flags};
 
 /// `utimensat` special nanosecond values.
 const UTIME_NOW: i64 = (1 << 30) - 1;
@@ -61,12 +61,8 @@ impl Personality {
         mode: u64,
         flags: u64,
     ) -> SysResult {
-        if mode & !7 != 0
-            || flags & !u64::from(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0
-        {
-            return Err(Errno::EINVAL);
-        }
-        let flags = flags as u32;
+        check_flags(mode, 7)?;
+        let flags = at_flags(flags, AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)?;
         let Some(path) = Self::optional_path(mem, addr, flags)? else {
             // The fd itself: it is open, so it exists; report it accessible.
             if dirfd != AT_FDCWD {
@@ -115,8 +111,7 @@ impl Personality {
         addr: u64,
         mode: u64,
     ) -> SysResult {
-        let target = self.path_arg(mem, dirfd, addr)?;
-        let at = self.sandbox.locate(&target)?;
+        let (_, at) = self.locate_arg(mem, dirfd, addr)?;
         at.dir
             .set_permissions(&at.rel, Permissions::from_mode(mode as u32 & 0o7777))?;
         Ok(0)
@@ -135,10 +130,7 @@ impl Personality {
         addr: u64,
         flags: u64,
     ) -> SysResult {
-        if flags & !u64::from(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-            return Err(Errno::EINVAL);
-        }
-        let flags = flags as u32;
+        let flags = at_flags(flags, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)?;
         let path = Self::optional_path(mem, addr, flags)?;
         self.stat_target(dirfd, path.as_deref(), flags & AT_SYMLINK_NOFOLLOW == 0)?;
         Ok(0)
@@ -152,10 +144,7 @@ impl Personality {
         times: u64,
         flags: u64,
     ) -> SysResult {
-        if flags & !u64::from(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-            return Err(Errno::EINVAL);
-        }
-        let flags = flags as u32;
+        let flags = at_flags(flags, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)?;
         let (atime, mtime) = if times == 0 {
             let now = Timespec {
                 sec: 0,
@@ -207,8 +196,7 @@ impl Personality {
         length: u64,
     ) -> SysResult {
         let length = i64::try_from(length).map_err(|_| Errno::EINVAL)? as u64;
-        let target = self.path_arg(mem, AT_FDCWD, addr)?;
-        let at = self.sandbox.locate(&target)?;
+        let (_, at) = self.locate_arg(mem, AT_FDCWD, addr)?;
         let file = at.dir.open_with(&at.rel, OpenOptions::new().write(true))?;
         file.set_len(length)?;
         Ok(0)

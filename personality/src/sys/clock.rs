@@ -1,11 +1,10 @@
 //! Time calls: clock_gettime/getres, gettimeofday, nanosleep, clock_nanosleep.
 
 use crate::abi::{TIMER_ABSTIME, Timespec, Timeval};
-use crate::errno::Errno;
 use crate::guest_io::GuestMemoryExt;
 use crate::memory::GuestMemory;
 use crate::personality::Personality;
-use crate::sys::SysResult;
+use crate::sys::{SysResult, check_flags};
 use crate::time::Clock;
 
 const CLOCK_REALTIME: u64 = crate::abi::CLOCK_REALTIME as u64;
@@ -60,9 +59,11 @@ impl Personality {
     }
 
     pub(crate) fn sys_nanosleep(&mut self, mem: &mut dyn GuestMemory, request: u64) -> SysResult {
-        self.sleep(mem, CLOCK_MONOTONIC, 0, request)
+        self.sys_clock_nanosleep(mem, CLOCK_MONOTONIC, 0, request)
     }
 
+    /// Really sleep: the guest's notion of time must match the host's. Never interrupted,
+    /// so the remaining-time output is never written.
     pub(crate) fn sys_clock_nanosleep(
         &mut self,
         mem: &mut dyn GuestMemory,
@@ -70,21 +71,7 @@ impl Personality {
         flags: u64,
         request: u64,
     ) -> SysResult {
-        if flags & !TIMER_ABSTIME != 0 {
-            return Err(Errno::EINVAL);
-        }
-        self.sleep(mem, clock, flags, request)
-    }
-
-    /// Really sleep: the guest's notion of time must match the host's. Never interrupted,
-    /// so the remaining-time output is never written.
-    fn sleep(
-        &mut self,
-        mem: &mut dyn GuestMemory,
-        clock: u64,
-        flags: u64,
-        request: u64,
-    ) -> SysResult {
+        check_flags(flags, TIMER_ABSTIME)?;
         let request: Timespec = mem.read_struct(request)?;
         let wait = self
             .clock

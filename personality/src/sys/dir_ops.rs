@@ -9,11 +9,12 @@ use crate::abi::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW};
 use crate::errno::Errno;
 use crate::fs::fd_table::Object;
 use crate::fs::path;
+use crate::fs::sandbox::Located;
 use crate::guest_io::GuestMemoryExt;
 use crate::memory::GuestMemory;
 use crate::personality::{Personality, PersonalityError};
 use crate::sys::SysResult;
-use crate::sys::resolve::lookup;
+use crate::sys::resolve::{at_flags, lookup};
 
 impl Personality {
     pub(crate) fn sys_unlinkat(
@@ -23,11 +24,8 @@ impl Personality {
         addr: u64,
         flags: u64,
     ) -> SysResult {
-        if flags & !u64::from(AT_REMOVEDIR) != 0 {
-            return Err(Errno::EINVAL);
-        }
-        let target = self.path_arg(mem, dirfd, addr)?;
-        let at = self.sandbox.locate(&target)?;
+        let flags = at_flags(flags, AT_REMOVEDIR)?;
+        let (target, at) = self.locate_arg(mem, dirfd, addr)?;
         if flags != 0 {
             if at.is_root() {
                 return Err(Errno::EBUSY);
@@ -58,8 +56,7 @@ impl Personality {
         addr: u64,
         mode: u64,
     ) -> SysResult {
-        let target = self.path_arg(mem, dirfd, addr)?;
-        let at = self.sandbox.locate(&target)?;
+        let (_, at) = self.locate_arg(mem, dirfd, addr)?;
         if at.is_root() {
             return Err(Errno::EEXIST);
         }
@@ -67,6 +64,24 @@ impl Personality {
         builder.mode((mode as u32) & 0o7777 & !self.umask);
         at.dir.create_dir_with(&at.rel, &builder)?;
         Ok(0)
+    }
+
+    /// The two paths of a rename or link, located; both must be on one mount.
+    fn same_mount_pair(
+        &self,
+        mem: &dyn GuestMemory,
+        old_dirfd: i32,
+        old_addr: u64,
+        new_dirfd: i32,
+        new_addr: u64,
+    ) -> Result<(Located<'_>, Located<'_>), Errno> {
+        let from = self.path_arg(mem, old_dirfd, old_addr)?;
+        let to = self.path_arg(mem, new_dirfd, new_addr)?;
+        let (from, to) = (self.sandbox.locate(&from)?, self.sandbox.locate(&to)?);
+        if from.mount != to.mount {
+            return Err(Errno::EXDEV);
+        }
+        Ok((from, to))
     }
 
     pub(crate) fn sys_renameat2(
@@ -81,12 +96,7 @@ impl Personality {
         if flags != 0 {
             return Err(Errno::EINVAL);
         }
-        let from = self.path_arg(mem, old_dirfd, old_addr)?;
-        let to = self.path_arg(mem, new_dirfd, new_addr)?;
-        let (from, to) = (self.sandbox.locate(&from)?, self.sandbox.locate(&to)?);
-        if from.mount != to.mount {
-            return Err(Errno::EXDEV);
-        }
+        let (from, to) = self.same_mount_pair(mem, old_dirfd, old_addr, new_dirfd, new_addr)?;
         if from.is_root() || to.is_root() {
             return Err(Errno::EBUSY);
         }
@@ -103,15 +113,8 @@ impl Personality {
         new_addr: u64,
         flags: u64,
     ) -> SysResult {
-        if flags & !u64::from(AT_SYMLINK_FOLLOW) != 0 {
-            return Err(Errno::EINVAL);
-        }
-        let from = self.path_arg(mem, old_dirfd, old_addr)?;
-        let to = self.path_arg(mem, new_dirfd, new_addr)?;
-        let (from, to) = (self.sandbox.locate(&from)?, self.sandbox.locate(&to)?);
-        if from.mount != to.mount {
-            return Err(Errno::EXDEV);
-        }
+        at_flags(flags, AT_SYMLINK_FOLLOW)?;
+        let (from, to) = self.same_mount_pair(mem, old_dirfd, old_addr, new_dirfd, new_addr)?;
         from.dir.hard_link(&from.rel, to.dir, &to.rel)?;
         Ok(0)
     }
@@ -127,8 +130,7 @@ impl Personality {
         if contents.is_empty() {
             return Err(Errno::ENOENT);
         }
-        let link = self.path_arg(mem, dirfd, addr)?;
-        let at = self.sandbox.locate(&link)?;
+        let (_, at) = self.locate_arg(mem, dirfd, addr)?;
         // The link text is stored as given; following it later is still confined.
         at.dir
             .symlink_contents(OsStr::from_bytes(&contents), &at.rel)?;
@@ -147,8 +149,7 @@ impl Personality {
             .ok()
             .filter(|&s| s > 0)
             .ok_or(Errno::EINVAL)?;
-        let target = self.path_arg(mem, dirfd, addr)?;
-        let at = self.sandbox.locate(&target)?;
+        let (target, at) = self.locate_arg(mem, dirfd, addr)?;
         if at.is_root() || target.must_be_dir {
             return Err(Errno::EINVAL);
         }
@@ -176,8 +177,8 @@ impl Personality {
     }
 
     pub(crate) fn sys_chdir(&mut self, mem: &mut dyn GuestMemory, addr: u64) -> SysResult {
-        let target = self.path_arg(mem, AT_FDCWD, addr)?;
-        if !lookup(&self.sandbox.locate(&target)?, true)?.is_dir() {
+        let (target, at) = self.locate_arg(mem, AT_FDCWD, addr)?;
+        if !lookup(&at, true)?.is_dir() {
             return Err(Errno::ENOTDIR);
         }
         self.cwd = target.path;

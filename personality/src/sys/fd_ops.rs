@@ -10,7 +10,7 @@ use crate::fs::fd_table::{MAX_FDS, Object};
 use crate::guest_io::GuestMemoryExt;
 use crate::memory::GuestMemory;
 use crate::personality::Personality;
-use crate::sys::{SysResult, retry};
+use crate::sys::{SysResult, check_flags, retry};
 
 /// Status flags `F_SETFL` may change.
 const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
@@ -26,9 +26,7 @@ impl Personality {
     }
 
     pub(crate) fn sys_dup3(&mut self, old: i32, new: i32, flags: u64) -> SysResult {
-        if flags & !u64::from(O_CLOEXEC) != 0 {
-            return Err(Errno::EINVAL);
-        }
+        check_flags(flags, u64::from(O_CLOEXEC))?;
         Ok(self.fds.dup_to(old, new, flags != 0)? as u64)
     }
 

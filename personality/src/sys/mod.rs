@@ -19,6 +19,14 @@ pub(crate) mod rw;
 
 pub(crate) type SysResult = Result<u64, Errno>;
 
+/// EINVAL if `flags` sets a bit outside `known`, as Linux answers flags it does not know.
+pub(crate) fn check_flags(flags: u64, known: u64) -> Result<(), Errno> {
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
 /// Run a host I/O call, retrying when a host signal interrupts it (the guest never sees
 /// the host's signals).
 pub(crate) fn retry<T>(mut op: impl FnMut() -> io::Result<T>) -> Result<T, Errno> {

@@ -12,7 +12,7 @@ use crate::guest_io::GuestMemoryExt;
 use crate::memory::GuestMemory;
 use crate::personality::Personality;
 use crate::sys::SysResult;
-use crate::sys::resolve::metadata_of;
+use crate::sys::resolve::{at_flags, metadata_of};
 
 /// Open flags that only matter at open time and are not kept (Linux drops them too).
 const OPEN_ONLY_FLAGS: u32 = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
@@ -71,10 +71,7 @@ impl Personality {
         buf: u64,
         flags: u64,
     ) -> SysResult {
-        let flags = u32::try_from(flags).map_err(|_| Errno::EINVAL)?;
-        if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0 {
-            return Err(Errno::EINVAL);
-        }
+        let flags = at_flags(flags, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT)?;
         let path = Self::optional_path(mem, addr, flags)?;
         let meta = self.stat_target(dirfd, path.as_deref(), flags & AT_SYMLINK_NOFOLLOW == 0)?;
         mem.write_struct(buf, &stat_of(&meta))?;
@@ -90,9 +87,9 @@ impl Personality {
         mask: u64,
         buf: u64,
     ) -> SysResult {
-        let flags = u32::try_from(flags).map_err(|_| Errno::EINVAL)?;
-        let allowed = AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE;
-        if flags & !allowed != 0 || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE {
+        let known = AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE;
+        let flags = at_flags(flags, known)?;
+        if flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE {
             return Err(Errno::EINVAL);
         }
         if mask & 0x8000_0000 != 0 {

@@ -5,7 +5,7 @@ use crate::errno::Errno;
 use crate::guest_io::{GuestMemoryExt, get_u64, put_u64};
 use crate::memory::GuestMemory;
 use crate::personality::{Outcome, Personality};
-use crate::sys::SysResult;
+use crate::sys::{SysResult, check_flags};
 
 /// The guest is the only process: pid 1 with no parent, single-threaded (tid == pid).
 pub(crate) const PID: u64 = 1;
@@ -60,6 +60,14 @@ fn is_self(pid: u64) -> bool {
     pid == PID as i32 || pid == 0 || pid == -1
 }
 
+/// ESRCH unless `pid` is 0 (the caller) or the guest's own pid, for calls that take a pid.
+fn check_own_pid(pid: u64) -> Result<(), Errno> {
+    if pid != 0 && pid != PID {
+        return Err(Errno::ESRCH);
+    }
+    Ok(())
+}
+
 impl Personality {
     fn limit(&self, resource: u32) -> Rlimit {
         let both = |v| Rlimit { cur: v, max: v };
@@ -102,9 +110,7 @@ impl Personality {
         new: u64,
         old: u64,
     ) -> SysResult {
-        if pid != 0 && pid != PID {
-            return Err(Errno::ESRCH);
-        }
+        check_own_pid(pid)?;
         let resource = u32::try_from(resource)
             .ok()
             .filter(|&r| r < RLIM_NLIMITS)
@@ -140,9 +146,7 @@ impl Personality {
         len: u64,
         mask: u64,
     ) -> SysResult {
-        if pid != 0 && pid != PID {
-            return Err(Errno::ESRCH);
-        }
+        check_own_pid(pid)?;
         if len < 8 || !len.is_multiple_of(8) {
             return Err(Errno::EINVAL);
         }
@@ -157,9 +161,7 @@ impl Personality {
         len: u64,
         flags: u64,
     ) -> SysResult {
-        if flags & !GRND_VALID != 0 {
-            return Err(Errno::EINVAL);
-        }
+        check_flags(flags, GRND_VALID)?;
         let len = len.min(GETRANDOM_MAX);
         host_random(mem.bytes_mut(buf, len)?)?;
         Ok(len)

@@ -11,7 +11,7 @@ use crate::fs::sandbox::Located;
 use crate::guest_io::GuestMemoryExt;
 use crate::memory::GuestMemory;
 use crate::personality::Personality;
-use crate::sys::with_stdio;
+use crate::sys::{check_flags, with_stdio};
 
 /// Metadata of whatever a description refers to.
 pub(crate) fn metadata_of(object: &Object) -> Result<Metadata, Errno> {
@@ -33,6 +33,12 @@ pub(crate) fn lookup(at: &Located<'_>, follow: bool) -> Result<Metadata, Errno> 
     } else {
         at.dir.symlink_metadata(&at.rel)?
     })
+}
+
+/// The flags word of an *at call, or EINVAL if it sets a bit outside `known`.
+pub(crate) fn at_flags(flags: u64, known: u32) -> Result<u32, Errno> {
+    check_flags(flags, u64::from(known))?;
+    Ok(flags as u32)
 }
 
 impl Personality {
@@ -62,6 +68,18 @@ impl Personality {
     ) -> Result<GuestPath, Errno> {
         let raw = mem.read_path(addr)?;
         self.guest_path_at(dirfd, &raw)
+    }
+
+    /// Read a path argument, resolve it and find where it lives in the sandbox.
+    pub(crate) fn locate_arg(
+        &self,
+        mem: &dyn GuestMemory,
+        dirfd: i32,
+        addr: u64,
+    ) -> Result<(GuestPath, Located<'_>), Errno> {
+        let target = self.path_arg(mem, dirfd, addr)?;
+        let at = self.sandbox.locate(&target)?;
+        Ok((target, at))
     }
 
     /// Metadata for the stat family: `path` (None for an empty path with AT_EMPTY_PATH,

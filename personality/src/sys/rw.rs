@@ -1,6 +1,7 @@
 //! Moving data through fds: read/write, their vector and positioned forms, lseek, and
 //! getdents64 for directories.
 
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 
@@ -20,19 +21,62 @@ use crate::memory::GuestMemory;
 use crate::personality::Personality;
 use crate::sys::{SysResult, retry, with_stdio};
 
-fn readable(d: &Description) -> Result<(), Errno> {
-    let mode = d.flags & O_ACCMODE;
-    if mode == O_WRONLY || d.flags & O_PATH != 0 {
-        return Err(Errno::EBADF);
-    }
-    Ok(())
+/// Which way data moves: read and its forms fill guest memory, write and its forms drain
+/// it. Everything else about each pair of calls is the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
 }
 
-fn writable(d: &Description) -> Result<(), Errno> {
-    if d.flags & O_ACCMODE == O_RDONLY || d.flags & O_PATH != 0 {
-        return Err(Errno::EBADF);
+impl Direction {
+    /// EBADF unless `d` was opened for this direction.
+    fn check(self, d: &Description) -> Result<(), Errno> {
+        let excluded = match self {
+            Direction::Read => O_WRONLY,
+            Direction::Write => O_RDONLY,
+        };
+        if d.flags & O_ACCMODE == excluded || d.flags & O_PATH != 0 {
+            return Err(Errno::EBADF);
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// One transfer between guest memory `[addr, addr + len)` and `d`, at its offset.
+    fn once(
+        self,
+        d: &mut Description,
+        mem: &mut dyn GuestMemory,
+        addr: u64,
+        len: u64,
+    ) -> Result<usize, Errno> {
+        match self {
+            Direction::Read => read_into(d, mem.bytes_mut(addr, len)?),
+            Direction::Write => write_from(d, mem.bytes(addr, len)?),
+        }
+    }
+
+    /// One transfer between guest memory `[addr, addr + len)` and `file` at `offset`,
+    /// leaving the file's own offset alone.
+    fn at(
+        self,
+        file: &File,
+        mem: &mut dyn GuestMemory,
+        addr: u64,
+        len: u64,
+        offset: u64,
+    ) -> Result<usize, Errno> {
+        match self {
+            Direction::Read => {
+                let out = mem.bytes_mut(addr, len)?;
+                retry(|| file.read_at(out, offset))
+            }
+            Direction::Write => {
+                let data = mem.bytes(addr, len)?;
+                retry(|| file.write_at(data, offset))
+            }
+        }
+    }
 }
 
 /// One read into `out` at the description's offset.
@@ -90,48 +134,38 @@ fn iovecs(mem: &dyn GuestMemory, iov: u64, count: u64) -> Result<Vec<Iovec>, Err
 }
 
 impl Personality {
-    pub(crate) fn sys_read(
+    /// read or write.
+    pub(crate) fn sys_read_or_write(
         &mut self,
         mem: &mut dyn GuestMemory,
         fd: i32,
         buf: u64,
         count: u64,
+        direction: Direction,
     ) -> SysResult {
         let d = self.fds.get_mut(fd)?;
-        readable(d)?;
-        let out = mem.bytes_mut(buf, count.min(MAX_RW_COUNT))?;
-        Ok(read_into(d, out)? as u64)
+        direction.check(d)?;
+        Ok(direction.once(d, mem, buf, count.min(MAX_RW_COUNT))? as u64)
     }
 
-    pub(crate) fn sys_write(
-        &mut self,
-        mem: &mut dyn GuestMemory,
-        fd: i32,
-        buf: u64,
-        count: u64,
-    ) -> SysResult {
-        let d = self.fds.get_mut(fd)?;
-        writable(d)?;
-        let data = mem.bytes(buf, count.min(MAX_RW_COUNT))?;
-        Ok(write_from(d, data)? as u64)
-    }
-
-    pub(crate) fn sys_readv(
+    /// readv or writev: each buffer in turn, stopping after a short transfer or at
+    /// `MAX_RW_COUNT` in all.
+    pub(crate) fn sys_readv_or_writev(
         &mut self,
         mem: &mut dyn GuestMemory,
         fd: i32,
         iov: u64,
         count: u64,
+        direction: Direction,
     ) -> SysResult {
         let d = self.fds.get_mut(fd)?;
-        readable(d)?;
+        direction.check(d)?;
         let mut done: u64 = 0;
         for v in iovecs(mem, iov, count)? {
             let want = v.len.min(MAX_RW_COUNT - done);
-            let out = mem.bytes_mut(v.base, want)?;
-            let n = match read_into(d, out) {
+            let n = match direction.once(d, mem, v.base, want) {
                 Ok(n) => n as u64,
-                // Bytes already read are not lost: report them, as Linux does.
+                // Bytes already moved are not lost: report them, as Linux does.
                 Err(e) if done == 0 => return Err(e),
                 Err(_) => break,
             };
@@ -143,70 +177,26 @@ impl Personality {
         Ok(done)
     }
 
-    pub(crate) fn sys_writev(
-        &mut self,
-        mem: &mut dyn GuestMemory,
-        fd: i32,
-        iov: u64,
-        count: u64,
-    ) -> SysResult {
-        let d = self.fds.get_mut(fd)?;
-        writable(d)?;
-        let mut done: u64 = 0;
-        for v in iovecs(mem, iov, count)? {
-            let want = v.len.min(MAX_RW_COUNT - done);
-            let data = mem.bytes(v.base, want)?;
-            let n = match write_from(d, data) {
-                Ok(n) => n as u64,
-                Err(e) if done == 0 => return Err(e),
-                Err(_) => break,
-            };
-            done += n;
-            if n < v.len || done >= MAX_RW_COUNT {
-                break;
-            }
-        }
-        Ok(done)
-    }
-
-    pub(crate) fn sys_pread(
+    /// pread64 or pwrite64: only regular files have positions.
+    pub(crate) fn sys_pread_or_pwrite(
         &mut self,
         mem: &mut dyn GuestMemory,
         fd: i32,
         buf: u64,
         count: u64,
         offset: u64,
+        direction: Direction,
     ) -> SysResult {
         let d = self.fds.get(fd)?;
-        readable(d)?;
+        direction.check(d)?;
         let offset = i64::try_from(offset).map_err(|_| Errno::EINVAL)? as u64;
         match &d.object {
             Object::File { file, .. } => {
-                let out = mem.bytes_mut(buf, count.min(MAX_RW_COUNT))?;
-                Ok(retry(|| file.read_at(out, offset))? as u64)
+                let count = count.min(MAX_RW_COUNT);
+                Ok(direction.at(file, mem, buf, count, offset)? as u64)
             }
             Object::Stdio(_) => Err(Errno::ESPIPE),
-            Object::Dir { .. } => Err(Errno::EISDIR),
-        }
-    }
-
-    pub(crate) fn sys_pwrite(
-        &mut self,
-        mem: &mut dyn GuestMemory,
-        fd: i32,
-        buf: u64,
-        count: u64,
-        offset: u64,
-    ) -> SysResult {
-        let d = self.fds.get(fd)?;
-        writable(d)?;
-        let offset = i64::try_from(offset).map_err(|_| Errno::EINVAL)? as u64;
-        match &d.object {
-            Object::File { file, .. } => {
-                let data = mem.bytes(buf, count.min(MAX_RW_COUNT))?;
-                Ok(retry(|| file.write_at(data, offset))? as u64)
-            }
-            Object::Stdio(_) => Err(Errno::ESPIPE),
+            Object::Dir { .. } if direction == Direction::Read => Err(Errno::EISDIR),
             Object::Dir { .. } => Err(Errno::EBADF),
         }
     }

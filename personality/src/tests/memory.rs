@@ -6,6 +6,7 @@ const PAGE: u64 = 4096;
 const PROT_RW: u64 = 3;
 const MAP_PRIVATE_ANON: u64 = 0x02 | 0x20;
 const MAP_FIXED: u64 = 0x10;
+const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
 
 fn mmap(h: &mut Harness, addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -> i64 {
     h.ret(nr::MMAP, &[addr, len, prot, flags, fd, off])
@@ -13,6 +14,11 @@ fn mmap(h: &mut Harness, addr: u64, len: u64, prot: u64, flags: u64, fd: u64, of
 
 fn anon(h: &mut Harness, len: u64) -> i64 {
     mmap(h, 0, len, PROT_RW, MAP_PRIVATE_ANON, -1i64 as u64, 0)
+}
+
+/// An anonymous map at `addr`: `placement` is MAP_FIXED, MAP_FIXED_NOREPLACE or 0 (a hint).
+fn anon_at(h: &mut Harness, addr: u64, len: u64, placement: u64) -> i64 {
+    mmap(h, addr, len, PROT_RW, MAP_PRIVATE_ANON | placement, 0, 0)
 }
 
 #[test]
@@ -71,18 +77,7 @@ fn mmap_pages_are_zero_and_errors() {
         mmap(&mut h, 0, PAGE, PROT_RW, MAP_PRIVATE_ANON, -1i64 as u64, 5),
         EINVAL
     );
-    assert_eq!(
-        mmap(
-            &mut h,
-            123,
-            PAGE,
-            PROT_RW,
-            MAP_PRIVATE_ANON | MAP_FIXED,
-            0,
-            0
-        ),
-        EINVAL
-    );
+    assert_eq!(anon_at(&mut h, 123, PAGE, MAP_FIXED), EINVAL);
     // Fill the area: the next map fails, and brk cannot grow into it.
     let base = h.mem.map.brk_base();
     let rest = (top - PAGE) - base;
@@ -102,65 +97,18 @@ fn map_fixed_inside_the_area() {
     let mut h = Harness::new();
     let top = h.mem.map.mem_top;
     let at = top - 64 * PAGE;
-    assert_eq!(
-        mmap(
-            &mut h,
-            at,
-            2 * PAGE,
-            PROT_RW,
-            MAP_PRIVATE_ANON | MAP_FIXED,
-            0,
-            0
-        ) as u64,
-        at
-    );
+    assert_eq!(anon_at(&mut h, at, 2 * PAGE, MAP_FIXED) as u64, at);
     // MAP_FIXED_NOREPLACE over it fails, MAP_FIXED replaces (and zeroes).
     h.put(at, b"old");
-    assert_eq!(
-        mmap(
-            &mut h,
-            at,
-            PAGE,
-            PROT_RW,
-            MAP_PRIVATE_ANON | 0x10_0000,
-            0,
-            0
-        ),
-        EEXIST
-    );
-    assert_eq!(
-        mmap(
-            &mut h,
-            at,
-            PAGE,
-            PROT_RW,
-            MAP_PRIVATE_ANON | MAP_FIXED,
-            0,
-            0
-        ) as u64,
-        at
-    );
+    assert_eq!(anon_at(&mut h, at, PAGE, MAP_FIXED_NOREPLACE), EEXIST);
+    assert_eq!(anon_at(&mut h, at, PAGE, MAP_FIXED) as u64, at);
     assert_eq!(h.get(at, 3), [0; 3]);
     // Not inside the area (the image) is refused.
     let image = xisa_format::memory_map::IMAGE_BASE;
-    assert_eq!(
-        mmap(
-            &mut h,
-            image,
-            PAGE,
-            PROT_RW,
-            MAP_PRIVATE_ANON | MAP_FIXED,
-            0,
-            0
-        ),
-        ENOMEM
-    );
+    assert_eq!(anon_at(&mut h, image, PAGE, MAP_FIXED), ENOMEM);
     // A free hint is used.
     let hint = top - 200 * PAGE;
-    assert_eq!(
-        mmap(&mut h, hint, PAGE, PROT_RW, MAP_PRIVATE_ANON, 0, 0) as u64,
-        hint
-    );
+    assert_eq!(anon_at(&mut h, hint, PAGE, 0) as u64, hint);
 }
 
 #[test]

@@ -15,8 +15,8 @@ use unicorn_engine::{RegisterARM64, RegisterARM64CP};
 use xisa_format::abi::HYPERCALL_MMIO;
 use xisa_format::memory_map::native;
 
-use super::{Emu, Event, Exit, Isa, PageFormat, STOP_ADDRESS, fault, memory_fault};
-use crate::vcpu::{BackendError, FaultKind, NativeState, POISON};
+use super::{Emu, Event, Exit, Isa, PageFormat, STOP_ADDRESS, fault};
+use crate::vcpu::{BackendError, Fault, FaultKind};
 
 pub(super) struct Aarch64;
 
@@ -139,6 +139,26 @@ impl Isa for Aarch64 {
         pml4: false,
     };
 
+    type Register = RegisterARM64;
+    const PC: RegisterARM64 = RegisterARM64::PC;
+    const STACK_POINTER: RegisterARM64 = RegisterARM64::SP;
+    const FRAME_POINTER: RegisterARM64 = RegisterARM64::X29;
+    const RESULT: RegisterARM64 = RegisterARM64::X0;
+    const GENERAL: &'static [RegisterARM64] = {
+        use RegisterARM64::*;
+        &[
+            X0, X1, X2, X3, X4, X5, X6, X7, X8, X9, X10, X11, X12, X13, X14, X15, X16, X17, X18,
+            X19, X20, X21, X22, X23, X24, X25, X26, X27, X28, X30,
+        ]
+    };
+    const VECTOR: &'static [RegisterARM64] = {
+        use RegisterARM64::*;
+        &[
+            Q0, Q1, Q2, Q3, Q4, Q5, Q6, Q7, Q8, Q9, Q10, Q11, Q12, Q13, Q14, Q15, Q16, Q17, Q18,
+            Q19, Q20, Q21, Q22, Q23, Q24, Q25, Q26, Q27, Q28, Q29, Q30, Q31,
+        ]
+    };
+
     fn setup(uc: &mut Emu, entry: u64, root: u64) -> Result<(), uc_error> {
         uc.reg_write(RegisterARM64::PSTATE, PSTATE_EL1H)?;
         // Best effort: a CPU without EL3 or EL2 lacks these registers, and then EL1 is AArch64
@@ -154,8 +174,6 @@ impl Isa for Aarch64 {
         uc.reg_write(RegisterARM64::PC, entry)
     }
 
-    const PC: i32 = RegisterARM64::PC as i32;
-
     fn add_hooks(_uc: &mut Emu) -> Result<(), uc_error> {
         // Hypercalls are stores to an unmapped page: the shared memory hook sees them.
         Ok(())
@@ -169,7 +187,7 @@ impl Isa for Aarch64 {
     ) -> Result<Exit, BackendError> {
         let Event::Interrupt { number, pc: at } = event else {
             return Ok(match event {
-                Event::Memory { address, .. } => Exit::Fault(memory_fault(address, pc)),
+                Event::Memory { address, .. } => Exit::Fault(Fault::access(address, pc)),
                 _ => fault(FaultKind::Exception("I/O port access".into()), pc),
             });
         };
@@ -187,10 +205,10 @@ impl Isa for Aarch64 {
                 }
             }
             EXCP_DATA_ABORT => match abort_address(uc, at, guards) {
-                Some(address) => Exit::Fault(memory_fault(address, at)),
+                Some(address) => Exit::Fault(Fault::access(address, at)),
                 None => fault(FaultKind::Exception("data abort".into()), at),
             },
-            EXCP_PREFETCH_ABORT => Exit::Fault(memory_fault(at, at)),
+            EXCP_PREFETCH_ABORT => Exit::Fault(Fault::access(at, at)),
             EXCP_UDEF => fault(FaultKind::IllegalInstruction, at),
             EXCP_BKPT => fault(FaultKind::Trap, at),
             EXCP_SWI => fault(
@@ -212,42 +230,9 @@ impl Isa for Aarch64 {
         })
     }
 
-    fn set_result(uc: &mut Emu, value: u64) -> Result<(), uc_error> {
-        uc.reg_write(RegisterARM64::X0, value)
-    }
-
-    fn migration_state(uc: &Emu, _resume: u64) -> Result<NativeState, uc_error> {
+    fn migration_return_address(uc: &Emu, _resume: u64) -> Result<u64, uc_error> {
         // __xisa_migrate and __xisa_syscall are leaves reached by branches: the link register
         // is the return address into the instrumented caller and the stack is the caller's.
-        Ok(NativeState {
-            return_address: uc.reg_read(RegisterARM64::X30)?,
-            stack_pointer: uc.reg_read(RegisterARM64::SP)?,
-            frame_pointer: uc.reg_read(RegisterARM64::X29)?,
-        })
-    }
-
-    fn set_frame(
-        uc: &mut Emu,
-        stack_pointer: u64,
-        frame_pointer: u64,
-        poison: bool,
-    ) -> Result<(), uc_error> {
-        if poison {
-            use RegisterARM64::*;
-            for register in [
-                X0, X1, X2, X3, X4, X5, X6, X7, X8, X9, X10, X11, X12, X13, X14, X15, X16, X17,
-                X18, X19, X20, X21, X22, X23, X24, X25, X26, X27, X28, X30,
-            ] {
-                uc.reg_write(register, POISON)?;
-            }
-            for register in [
-                Q0, Q1, Q2, Q3, Q4, Q5, Q6, Q7, Q8, Q9, Q10, Q11, Q12, Q13, Q14, Q15, Q16, Q17,
-                Q18, Q19, Q20, Q21, Q22, Q23, Q24, Q25, Q26, Q27, Q28, Q29, Q30, Q31,
-            ] {
-                uc.reg_write_long(register, &[0x5a; 16])?;
-            }
-        }
-        uc.reg_write(RegisterARM64::SP, stack_pointer)?;
-        uc.reg_write(RegisterARM64::X29, frame_pointer)
+        uc.reg_read(RegisterARM64::X30)
     }
 }

@@ -25,7 +25,7 @@ use xisa_format::memory_map::{NULL_GUARD_END, PRIVATE, SHADOW_STACK_GUARD, nativ
 use xisa_format::target::Target;
 
 use crate::memory::GuestRam;
-use crate::vcpu::{BackendError, Fault, FaultKind, NativeState, Vcpu, VcpuExit};
+use crate::vcpu::{BackendError, Fault, FaultKind, NativeState, POISON, Vcpu, VcpuExit};
 
 const BACKEND: &str = "emu";
 
@@ -128,11 +128,20 @@ trait Isa {
     const MODE: Mode;
     const FORMAT: PageFormat;
 
+    /// Unicorn's numbering of the ISA's registers.
+    type Register: Copy + Into<i32> + 'static;
+    const PC: Self::Register;
+    const STACK_POINTER: Self::Register;
+    const FRAME_POINTER: Self::Register;
+    /// Where a hypercall's result goes.
+    const RESULT: Self::Register;
+    /// What a poisoned restore overwrites: every general register but the stack and frame
+    /// pointers, and every vector register.
+    const GENERAL: &'static [Self::Register];
+    const VECTOR: &'static [Self::Register];
+
     /// Points the vCPU at `entry` with paging on over the tables at `root`.
     fn setup(uc: &mut Emu, entry: u64, root: u64) -> Result<(), uc_error>;
-    /// Unicorn's number of the program counter.
-    const PC: i32;
-
     /// Adds the ISA's own hooks (the memory and exception hooks are shared).
     fn add_hooks(uc: &mut Emu) -> Result<(), uc_error>;
     /// Decodes an I/O or exception event.
@@ -142,18 +151,9 @@ trait Isa {
         pc: u64,
         guards: &[Range<u64>],
     ) -> Result<Exit, BackendError>;
-    /// Puts a hypercall's result where the guest expects it.
-    fn set_result(uc: &mut Emu, value: u64) -> Result<(), uc_error>;
-    /// During a migrate hypercall (`resume` is where the guest continues): the innermost frame
-    /// as if `__xisa_migrate()` had returned.
-    fn migration_state(uc: &Emu, resume: u64) -> Result<NativeState, uc_error>;
-    /// Sets the stack and frame pointers, poisoning the other registers if asked.
-    fn set_frame(
-        uc: &mut Emu,
-        stack_pointer: u64,
-        frame_pointer: u64,
-        poison: bool,
-    ) -> Result<(), uc_error>;
+    /// During a migrate hypercall (`resume` is where the guest continues): where
+    /// `__xisa_migrate()` returns to.
+    fn migration_return_address(uc: &Emu, resume: u64) -> Result<u64, uc_error>;
 }
 
 /// The memory hook: Unicorn refused an access (unmapped, or a guard protected for a replay).
@@ -166,20 +166,6 @@ fn on_memory(uc: &mut Unicorn<'_, Events>, kind: MemType, address: u64, _: usize
     uc.get_data_mut().record(Event::Memory { access, address });
     // Refused: emulation stops with the matching error.
     false
-}
-
-/// A fault on `address`, named after the guard it hit.
-fn memory_fault(address: u64, pc: u64) -> Fault {
-    let kind = if native::STACK_GUARD.contains(&address) {
-        FaultKind::StackOverflow
-    } else {
-        FaultKind::BadMemoryAccess
-    };
-    Fault {
-        kind,
-        address: Some(address),
-        pc,
-    }
 }
 
 fn fault(kind: FaultKind, pc: u64) -> Exit {
@@ -297,7 +283,7 @@ impl<I: Isa> EmuVcpu<I> {
         Ok(match (event, result) {
             (Some(Event::Memory { access, address }), _) => {
                 // Unicorn's memory map refused the access: the pc is exact only for a fetch.
-                Exit::Fault(memory_fault(
+                Exit::Fault(Fault::access(
                     address,
                     if access == Access::Fetch { address } else { pc },
                 ))
@@ -306,7 +292,7 @@ impl<I: Isa> EmuVcpu<I> {
             (None, Err(uc_error::INSN_INVALID)) => fault(FaultKind::IllegalInstruction, pc),
             // Unhooked refusals: a fetch from memory that is not code (the pc is the target).
             (None, Err(uc_error::FETCH_PROT | uc_error::FETCH_UNMAPPED)) => {
-                Exit::Fault(memory_fault(pc, pc))
+                Exit::Fault(Fault::access(pc, pc))
             }
             (None, Err(uc_error::READ_PROT | uc_error::WRITE_PROT)) => {
                 fault(FaultKind::BadMemoryAccess, pc)
@@ -318,6 +304,29 @@ impl<I: Isa> EmuVcpu<I> {
             ),
             (None, Ok(())) => fault(FaultKind::Exception("the guest halted".into()), pc),
         })
+    }
+
+    /// The innermost frame during a migrate hypercall, as if `__xisa_migrate()` had returned.
+    fn frame(&self) -> Result<NativeState, uc_error> {
+        Ok(NativeState {
+            return_address: I::migration_return_address(&self.uc, self.resume)?,
+            stack_pointer: self.uc.reg_read(I::STACK_POINTER)?,
+            frame_pointer: self.uc.reg_read(I::FRAME_POINTER)?,
+        })
+    }
+
+    /// Sets the stack and frame pointers of `at`, poisoning the other registers if asked.
+    fn set_frame(&mut self, at: NativeState, poison: bool) -> Result<(), uc_error> {
+        if poison {
+            for &register in I::GENERAL {
+                self.uc.reg_write(register, POISON)?;
+            }
+            for &register in I::VECTOR {
+                self.uc.reg_write_long(register, &[0x5a; 16])?;
+            }
+        }
+        self.uc.reg_write(I::STACK_POINTER, at.stack_pointer)?;
+        self.uc.reg_write(I::FRAME_POINTER, at.frame_pointer)
     }
 }
 
@@ -353,7 +362,8 @@ impl<I: Isa> Vcpu for EmuVcpu<I> {
             return Err(failed("no hypercall is waiting for a result"));
         }
         self.hypercall_pending = false;
-        I::set_result(&mut self.uc, value)
+        self.uc
+            .reg_write(I::RESULT, value)
             .map_err(|e| failed(format!("writing the hypercall result: {e}")))
     }
 
@@ -364,19 +374,14 @@ impl<I: Isa> Vcpu for EmuVcpu<I> {
     }
 
     fn migration_state(&mut self) -> Result<NativeState, BackendError> {
-        I::migration_state(&self.uc, self.resume)
+        self.frame()
             .map_err(|e| failed(format!("reading the migrating frame: {e}")))
     }
 
     fn resume_at(&mut self, at: NativeState, poison: bool) -> Result<(), BackendError> {
-        let NativeState {
-            return_address: pc,
-            stack_pointer,
-            frame_pointer,
-        } = at;
-        I::set_frame(&mut self.uc, stack_pointer, frame_pointer, poison)
+        self.set_frame(at, poison)
             .map_err(|e| failed(format!("setting up the restored frame: {e}")))?;
-        self.resume = pc;
+        self.resume = at.return_address;
         self.hypercall_pending = false;
         self.fault = None;
         Ok(())

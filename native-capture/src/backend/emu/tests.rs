@@ -173,12 +173,15 @@ fn aarch64(ram: &mut GuestRam, offset: u64) -> EmuVcpu<Aarch64> {
     EmuVcpu::new(ram, BASE + offset).unwrap()
 }
 
-fn aarch64_ram() -> GuestRam {
-    let bytes: Vec<u8> = AARCH64_CODE
+fn aarch64_bytes() -> Vec<u8> {
+    AARCH64_CODE
         .iter()
         .flat_map(|word| word.to_le_bytes())
-        .collect();
-    ram_with(&bytes)
+        .collect()
+}
+
+fn aarch64_ram() -> GuestRam {
+    ram_with(&aarch64_bytes())
 }
 
 fn hypercall(vcpu: &mut (impl Vcpu + ?Sized)) -> (u64, u64) {
@@ -195,15 +198,29 @@ fn fault(vcpu: &mut (impl Vcpu + ?Sized)) -> Fault {
     }
 }
 
+/// The fault of the instruction at offset `pc` of the code.
+fn fault_at(kind: FaultKind, address: Option<u64>, pc: u64) -> Fault {
+    Fault {
+        kind,
+        address,
+        pc: BASE + pc,
+    }
+}
+
 fn expect(vcpu: &mut impl Vcpu, kind: FaultKind, address: Option<u64>, pc: u64) {
-    assert_eq!(
-        fault(vcpu),
-        Fault {
-            kind,
-            address,
-            pc: BASE + pc
-        }
-    );
+    assert_eq!(fault(vcpu), fault_at(kind, address, pc));
+}
+
+/// How the x86-64 code run from offset `entry` ends.
+fn x86_fault(entry: u64) -> Fault {
+    let mut ram = ram_with(X86_CODE);
+    fault(&mut x86(&mut ram, entry))
+}
+
+/// How the AArch64 code run from offset `entry` ends.
+fn aarch64_fault(entry: u64) -> Fault {
+    let mut ram = aarch64_ram();
+    fault(&mut aarch64(&mut ram, entry))
 }
 
 #[test]
@@ -244,73 +261,42 @@ fn aarch64_hypercalls_round_trip() {
 
 #[test]
 fn null_guard_stores_fault_at_the_instruction() {
-    let mut ram = ram_with(X86_CODE);
-    expect(
-        &mut x86(&mut ram, 0x2b),
-        FaultKind::BadMemoryAccess,
-        Some(0x18),
-        0x34,
-    );
-    let mut ram = aarch64_ram();
-    expect(
-        &mut aarch64(&mut ram, 0x4c),
-        FaultKind::BadMemoryAccess,
-        Some(0x18),
-        0x54,
-    );
+    let null = |pc| fault_at(FaultKind::BadMemoryAccess, Some(0x18), pc);
+    assert_eq!(x86_fault(0x2b), null(0x34));
+    assert_eq!(aarch64_fault(0x4c), null(0x54));
 }
 
 #[test]
 fn aarch64_loads_from_the_hypercall_page_fault() {
-    let mut ram = aarch64_ram();
-    expect(
-        &mut aarch64(&mut ram, 0xd0),
-        FaultKind::BadMemoryAccess,
-        Some(0xf000),
-        0xd4,
+    assert_eq!(
+        aarch64_fault(0xd0),
+        fault_at(FaultKind::BadMemoryAccess, Some(0xf000), 0xd4)
     );
 }
 
 #[test]
 fn stack_guard_stores_are_stack_overflows() {
-    let mut ram = ram_with(X86_CODE);
-    expect(
-        &mut x86(&mut ram, 0x3a),
-        FaultKind::StackOverflow,
-        Some(native::STACK.start - 8),
-        0x48,
-    );
-    let mut ram = aarch64_ram();
-    expect(
-        &mut aarch64(&mut ram, 0x5c),
-        FaultKind::StackOverflow,
-        Some(native::STACK.start - 16),
-        0x68,
+    let overflow = |address, pc| fault_at(FaultKind::StackOverflow, Some(address), pc);
+    assert_eq!(x86_fault(0x3a), overflow(native::STACK.start - 8, 0x48));
+    assert_eq!(
+        aarch64_fault(0x5c),
+        overflow(native::STACK.start - 16, 0x68)
     );
 }
 
 #[test]
 fn undefined_instructions_are_illegal() {
-    let mut ram = ram_with(X86_CODE);
-    expect(
-        &mut x86(&mut ram, 0x59),
-        FaultKind::IllegalInstruction,
-        None,
-        0x5a,
-    );
-    let mut ram = aarch64_ram();
-    expect(
-        &mut aarch64(&mut ram, 0x70),
-        FaultKind::IllegalInstruction,
-        None,
-        0x74,
-    );
+    let illegal = |pc| fault_at(FaultKind::IllegalInstruction, None, pc);
+    assert_eq!(x86_fault(0x59), illegal(0x5a));
+    assert_eq!(aarch64_fault(0x70), illegal(0x74));
 }
 
 #[test]
 fn x86_division_by_zero_is_a_divide_error() {
-    let mut ram = ram_with(X86_CODE);
-    expect(&mut x86(&mut ram, 0x4b), FaultKind::DivideError, None, 0x54);
+    assert_eq!(
+        x86_fault(0x4b),
+        fault_at(FaultKind::DivideError, None, 0x54)
+    );
 }
 
 #[test]
@@ -323,20 +309,19 @@ fn floating_point_and_simd_work() {
 
 #[test]
 fn breakpoints_are_traps() {
-    let mut ram = ram_with(X86_CODE);
-    expect(&mut x86(&mut ram, 0xb5), FaultKind::Trap, None, 0xb6);
-    let mut ram = aarch64_ram();
-    expect(&mut aarch64(&mut ram, 0xc0), FaultKind::Trap, None, 0xc4);
+    let trap = |pc| fault_at(FaultKind::Trap, None, pc);
+    assert_eq!(x86_fault(0xb5), trap(0xb6));
+    assert_eq!(aarch64_fault(0xc0), trap(0xc4));
 }
 
 #[test]
 fn system_calls_fault_at_the_instruction() {
-    let mut ram = ram_with(X86_CODE);
-    let kind = FaultKind::Exception("software interrupt 0x80".into());
-    expect(&mut x86(&mut ram, 0xc5), kind, None, 0xc6);
-    let mut ram = aarch64_ram();
-    let kind = FaultKind::Exception("supervisor call (svc)".into());
-    expect(&mut aarch64(&mut ram, 0xd8), kind, None, 0xdc);
+    let exception = |what: &str, pc| fault_at(FaultKind::Exception(what.into()), None, pc);
+    assert_eq!(x86_fault(0xc5), exception("software interrupt 0x80", 0xc6));
+    assert_eq!(
+        aarch64_fault(0xd8),
+        exception("supervisor call (svc)", 0xdc)
+    );
 }
 
 #[test]
@@ -346,10 +331,8 @@ fn calls_through_null_fault_at_zero() {
         address: Some(0),
         pc: 0,
     };
-    let mut ram = ram_with(X86_CODE);
-    assert_eq!(fault(&mut x86(&mut ram, 0xb9)), null);
-    let mut ram = aarch64_ram();
-    assert_eq!(fault(&mut aarch64(&mut ram, 0xc8)), null);
+    assert_eq!(x86_fault(0xb9), null);
+    assert_eq!(aarch64_fault(0xc8), null);
 }
 
 #[test]
@@ -373,8 +356,7 @@ fn only_code_is_executable() {
 
 #[test]
 fn x86_other_ports_fault() {
-    let mut ram = ram_with(X86_CODE);
-    let fault = fault(&mut x86(&mut ram, 0xbd));
+    let fault = x86_fault(0xbd);
     assert_eq!(
         fault.kind,
         FaultKind::Exception("write to I/O port 0x80".into())
@@ -439,10 +421,6 @@ fn all_of_guest_memory_is_mapped() {
         mem_top,
     };
     let mut ram = GuestRam::new(map).unwrap();
-    let aarch64_bytes: Vec<u8> = AARCH64_CODE
-        .iter()
-        .flat_map(|word| word.to_le_bytes())
-        .collect();
     ram.write(BASE, X86_CODE).unwrap();
     for address in [0x7fff_fff8, 0x8000_0000, 0xc000_0000, mem_top - 8] {
         let mut vcpu = x86(&mut ram, 0x30);
@@ -453,7 +431,7 @@ fn all_of_guest_memory_is_mapped() {
     vcpu.uc.reg_write(RegisterX86::RAX, mem_top - 0x10).unwrap();
     expect(&mut vcpu, FaultKind::BadMemoryAccess, Some(mem_top), 0x34);
 
-    ram.write(BASE, &aarch64_bytes).unwrap();
+    ram.write(BASE, &aarch64_bytes()).unwrap();
     for address in [0x7fff_fff8, 0x8000_0000, 0xc000_0000, mem_top - 8] {
         let mut vcpu = aarch64(&mut ram, 0x50);
         vcpu.uc.reg_write(RegisterARM64::X1, address - 8).unwrap();

@@ -16,9 +16,9 @@ use unicorn_engine::{RegisterX86, Unicorn};
 use xisa_format::abi::HYPERCALL_PORT;
 use xisa_format::memory_map::native;
 
-use super::{Emu, Event, Events, Exit, Isa, PageFormat, STOP_ADDRESS, fault, memory_fault};
+use super::{Emu, Event, Events, Exit, Isa, PageFormat, STOP_ADDRESS, fault};
 use crate::arch::x86_64::boot;
-use crate::vcpu::{BackendError, FaultKind, NativeState, POISON};
+use crate::vcpu::{BackendError, Fault, FaultKind};
 
 pub(super) struct X86_64;
 
@@ -80,6 +80,25 @@ impl Isa for X86_64 {
         pml4: true,
     };
 
+    type Register = RegisterX86;
+    const PC: RegisterX86 = RegisterX86::RIP;
+    const STACK_POINTER: RegisterX86 = RegisterX86::RSP;
+    const FRAME_POINTER: RegisterX86 = RegisterX86::RBP;
+    const RESULT: RegisterX86 = RegisterX86::RAX;
+    const GENERAL: &'static [RegisterX86] = {
+        use RegisterX86::*;
+        &[
+            RAX, RBX, RCX, RDX, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15,
+        ]
+    };
+    const VECTOR: &'static [RegisterX86] = {
+        use RegisterX86::*;
+        &[
+            XMM0, XMM1, XMM2, XMM3, XMM4, XMM5, XMM6, XMM7, XMM8, XMM9, XMM10, XMM11, XMM12, XMM13,
+            XMM14, XMM15,
+        ]
+    };
+
     fn setup(uc: &mut Emu, entry: u64, root: u64) -> Result<(), uc_error> {
         // Unicorn's 64-bit mode already has long mode enabled in EFER; paging goes on last.
         uc.reg_write(RegisterX86::CR3, root)?;
@@ -94,8 +113,6 @@ impl Isa for X86_64 {
         uc.reg_write(RegisterX86::RSP, native::STACK.end)?;
         uc.reg_write(RegisterX86::RIP, entry)
     }
-
-    const PC: i32 = RegisterX86::RIP as i32;
 
     fn add_hooks(uc: &mut Emu) -> Result<(), uc_error> {
         uc.add_insn_out_hook(|uc, port, _size, _value| on_port(uc, port, true))?;
@@ -160,7 +177,7 @@ impl Isa for X86_64 {
                 number: PAGE_FAULT,
                 pc: at,
             } => match uc.reg_read(RegisterX86::CR2) {
-                Ok(address) => Exit::Fault(memory_fault(address, at)),
+                Ok(address) => Exit::Fault(Fault::access(address, at)),
                 Err(_) => fault(FaultKind::BadMemoryAccess, at),
             },
             Event::Interrupt {
@@ -176,46 +193,14 @@ impl Isa for X86_64 {
                 FaultKind::Exception(format!("software interrupt {number:#x}")),
                 software_interrupt_start(uc, at, number),
             ),
-            Event::Memory { address, .. } => Exit::Fault(memory_fault(address, pc)),
+            Event::Memory { address, .. } => Exit::Fault(Fault::access(address, pc)),
         })
     }
 
-    fn set_result(uc: &mut Emu, value: u64) -> Result<(), uc_error> {
-        uc.reg_write(RegisterX86::RAX, value)
-    }
-
-    fn migration_state(uc: &Emu, resume: u64) -> Result<NativeState, uc_error> {
+    fn migration_return_address(_uc: &Emu, resume: u64) -> Result<u64, uc_error> {
         // The stub's `ret` has already run: the guest sits at the return address with the
         // caller's stack pointer.
-        Ok(NativeState {
-            return_address: resume,
-            stack_pointer: uc.reg_read(RegisterX86::RSP)?,
-            frame_pointer: uc.reg_read(RegisterX86::RBP)?,
-        })
-    }
-
-    fn set_frame(
-        uc: &mut Emu,
-        stack_pointer: u64,
-        frame_pointer: u64,
-        poison: bool,
-    ) -> Result<(), uc_error> {
-        if poison {
-            use RegisterX86::*;
-            for register in [
-                RAX, RBX, RCX, RDX, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15,
-            ] {
-                uc.reg_write(register, POISON)?;
-            }
-            for register in [
-                XMM0, XMM1, XMM2, XMM3, XMM4, XMM5, XMM6, XMM7, XMM8, XMM9, XMM10, XMM11, XMM12,
-                XMM13, XMM14, XMM15,
-            ] {
-                uc.reg_write_long(register, &[0x5a; 16])?;
-            }
-        }
-        uc.reg_write(RegisterX86::RSP, stack_pointer)?;
-        uc.reg_write(RegisterX86::RBP, frame_pointer)
+        Ok(resume)
     }
 }
 

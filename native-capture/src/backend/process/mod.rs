@@ -234,11 +234,7 @@ impl ProcessVcpu {
 fn kind_of_signal(signal: i32, address: Option<u64>) -> FaultKind {
     match signal {
         libc::SIGSEGV | libc::SIGBUS => {
-            if address.is_some_and(|a| native::STACK_GUARD.contains(&a)) {
-                FaultKind::StackOverflow
-            } else {
-                FaultKind::BadMemoryAccess
-            }
+            address.map_or(FaultKind::BadMemoryAccess, FaultKind::of_access)
         }
         libc::SIGILL => FaultKind::IllegalInstruction,
         libc::SIGFPE => FaultKind::DivideError,
