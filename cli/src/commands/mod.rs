@@ -4,6 +4,7 @@ pub mod cc;
 pub mod checkpoint;
 pub mod info;
 pub mod inspect;
+pub mod node;
 pub mod oci_image;
 pub mod restore;
 pub mod run;

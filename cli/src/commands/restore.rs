@@ -44,6 +44,10 @@ pub struct Args {
     /// background).
     #[arg(long)]
     eager: bool,
+    /// Write one byte to this open descriptor (then close it) once the guest is about to run:
+    /// how a node learns that a guest it received runs.
+    #[arg(long, value_name = "FD", hide = true)]
+    ready_fd: Option<i32>,
     #[command(flatten)]
     capture: CaptureArgs,
 }
@@ -93,9 +97,12 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
     } else {
         RestoreMemory::Lazy
     };
-    let summary = Session::restore(&image, machine, &file, plan, args.poison, memory)
-        .and_then(Session::run)
+    let session = Session::restore(&image, machine, &file, plan, args.poison, memory)
         .with_context(context)?;
+    if let Some(fd) = args.ready_fd {
+        signal_ready(fd);
+    }
+    let summary = session.run().with_context(context)?;
     let status = finish(summary, &args.capture, verbose);
     if verbose > 0 {
         eprintln!("xisa: guest exited with status {status}");
@@ -152,4 +159,14 @@ pub fn find_image(checkpoint: &Path, file: &CheckpointFile) -> anyhow::Result<Pa
         ),
         "name the image with --image",
     ))
+}
+
+/// Tells whoever holds the other end of `fd` that the guest runs.
+fn signal_ready(fd: i32) {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    // SAFETY: the caller handed this descriptor to us for exactly this use; it is owned (and
+    // closed) here and nowhere else.
+    let mut ready = unsafe { std::fs::File::from_raw_fd(fd) };
+    let _ = ready.write_all(b"r");
 }

@@ -1,0 +1,595 @@
+//! `xisa node serve`: runs guests as `xisa run` processes, lists them, and moves them to
+//! other nodes (stop-and-copy: capture at the next migration point, send image, checkpoint and
+//! output, resume lazily there). Nothing is lost: the source keeps the checkpoint until the
+//! destination says its guest runs, and resumes the guest itself when the move fails.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rustls::{ClientConfig, ServerConfig, ServerConnection, StreamOwned};
+
+use crate::certs::{CertError, Identity};
+use crate::client;
+use crate::wire::{self, Frame, GuestInfo, Request, Response, Timeline};
+
+/// The descriptor a resuming `xisa restore` reports readiness on (`--ready-fd`).
+const READY_FD: i32 = 3;
+/// How long a guest may take to reach its next migration point after a capture request.
+const CAPTURE_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Certificates(#[from] CertError),
+    #[error("cannot listen on {address}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot use the state folder {path}")]
+    State {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How a node is set up.
+pub struct NodeConfig {
+    pub listen: String,
+    /// The cluster folder and this node's member name in it.
+    pub cluster: PathBuf,
+    pub member: String,
+    /// Where guests keep their files.
+    pub state: PathBuf,
+    /// The `xisa` binary that runs guests.
+    pub xisa: PathBuf,
+}
+
+enum GuestState {
+    Running(Child),
+    /// Held for a move: the capture is in progress.
+    Moving,
+    Exited(i32),
+    Moved(String),
+    Failed(String),
+}
+
+struct Guest {
+    dir: PathBuf,
+    target: String,
+    backend: Option<String>,
+    state: GuestState,
+}
+
+impl Guest {
+    fn image(&self) -> PathBuf {
+        self.dir.join("image.xisa")
+    }
+    fn checkpoint(&self) -> PathBuf {
+        self.dir.join("guest.ckpt")
+    }
+    fn files(&self) -> PathBuf {
+        self.dir.join("files")
+    }
+
+    /// Notices a guest process that ended.
+    fn refresh(&mut self) {
+        if let GuestState::Running(child) = &mut self.state
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            let code = status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+            self.state = GuestState::Exited(code);
+        }
+    }
+
+    fn info(&self, guest: u64) -> GuestInfo {
+        let (state, status, moved_to, reason, cpu) = match &self.state {
+            GuestState::Running(child) => ("running", None, None, None, process_cpu_ms(child.id())),
+            GuestState::Moving => ("moving", None, None, None, 0),
+            GuestState::Exited(code) => ("exited", Some(*code), None, None, 0),
+            GuestState::Moved(to) => ("moved", None, Some(to.clone()), None, 0),
+            GuestState::Failed(why) => ("failed", None, None, Some(why.clone()), 0),
+        };
+        GuestInfo {
+            guest,
+            state: state.into(),
+            target: self.target.clone(),
+            backend: self.backend.clone(),
+            status,
+            cpu_ms: cpu,
+            moved_to,
+            reason,
+        }
+    }
+}
+
+/// CPU time of a running process, from /proc.
+fn process_cpu_ms(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    // SAFETY: sysconf has no memory effects.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    ticks * 1000 / per_second
+}
+
+struct Node {
+    guests: Mutex<BTreeMap<u64, Guest>>,
+    next_guest: Mutex<u64>,
+    state: PathBuf,
+    xisa: PathBuf,
+    client: Arc<ClientConfig>,
+    /// This node's address as peers reach it (for `moved` answers).
+    address: String,
+}
+
+impl Node {
+    fn guests(&self) -> MutexGuard<'_, BTreeMap<u64, Guest>> {
+        self.guests.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn new_guest_dir(&self) -> std::io::Result<(u64, PathBuf)> {
+        let mut next = self.next_guest.lock().unwrap_or_else(|e| e.into_inner());
+        *next += 1;
+        let dir = self.state.join(format!("guest-{}", *next));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("files"))?;
+        Ok((*next, dir))
+    }
+}
+
+/// Runs a node until the process ends; `ready` gets the bound address.
+pub fn serve(config: NodeConfig, ready: impl FnOnce(SocketAddr)) -> Result<(), NodeError> {
+    let identity = Identity::load(&config.cluster, &config.member)?;
+    let server = identity.server_config()?;
+    let client = identity.client_config()?;
+    std::fs::create_dir_all(&config.state).map_err(|source| NodeError::State {
+        path: config.state.clone(),
+        source,
+    })?;
+    let listener = TcpListener::bind(&config.listen).map_err(|source| NodeError::Listen {
+        address: config.listen.clone(),
+        source,
+    })?;
+    let bound = listener.local_addr().map_err(|source| NodeError::Listen {
+        address: config.listen.clone(),
+        source,
+    })?;
+    let node = Arc::new(Node {
+        guests: Mutex::new(BTreeMap::new()),
+        next_guest: Mutex::new(0),
+        state: config.state,
+        xisa: config.xisa,
+        client,
+        address: bound.to_string(),
+    });
+    ready(bound);
+    for connection in listener.incoming() {
+        let Ok(tcp) = connection else { continue };
+        let node = Arc::clone(&node);
+        let server = Arc::clone(&server);
+        std::thread::spawn(move || serve_connection(&node, server, tcp));
+    }
+    Ok(())
+}
+
+fn serve_connection(node: &Node, server: Arc<ServerConfig>, tcp: TcpStream) {
+    let peer = tcp
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| "unknown peer".into());
+    let _ = tcp.set_nodelay(true);
+    let Ok(connection) = ServerConnection::new(server) else {
+        return;
+    };
+    let mut stream = StreamOwned::new(connection, tcp);
+    // The handshake happens on first use; a peer without a member certificate fails here.
+    while stream.conn.is_handshaking() {
+        if let Err(error) = stream.conn.complete_io(&mut stream.sock) {
+            eprintln!("xisa node: refused {peer}: {error}");
+            return;
+        }
+    }
+    let request: Frame<Request> = match wire::read_frame(&mut stream) {
+        Ok(request) => request,
+        Err(error) => {
+            eprintln!("xisa node: bad request from {peer}: {error}");
+            let answer = Frame::new(Response::Error {
+                message: format!("bad request: {error}"),
+            });
+            let _ = wire::write_frame(&mut stream, &answer);
+            return;
+        }
+    };
+    let answer = handle(node, request).unwrap_or_else(|message| {
+        eprintln!("xisa node: request from {peer} failed: {message}");
+        Frame::new(Response::Error { message })
+    });
+    let _ = wire::write_frame(&mut stream, &answer);
+    stream.conn.send_close_notify();
+    let _ = stream.conn.complete_io(&mut stream.sock);
+}
+
+fn handle(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, String> {
+    match request.message {
+        Request::Run {
+            target,
+            backend,
+            args,
+        } => {
+            let [image] = request.blobs.as_slice() else {
+                return Err("a run request carries exactly one blob, the image".into());
+            };
+            let (id, dir) = node.new_guest_dir().map_err(|e| e.to_string())?;
+            std::fs::write(dir.join("image.xisa"), image).map_err(|e| e.to_string())?;
+            let mut guest = Guest {
+                dir,
+                target,
+                backend,
+                state: GuestState::Moving,
+            };
+            let child = start_guest(node, &guest, &args)?;
+            guest.state = GuestState::Running(child);
+            node.guests().insert(id, guest);
+            Ok(Frame::new(Response::Started { guest: id }))
+        }
+        Request::List => {
+            let mut guests = node.guests();
+            let list = guests
+                .iter_mut()
+                .map(|(id, guest)| {
+                    guest.refresh();
+                    guest.info(*id)
+                })
+                .collect();
+            Ok(Frame::new(Response::Guests { guests: list }))
+        }
+        Request::Wait { guest } => wait(node, guest),
+        Request::Migrate {
+            guest,
+            to,
+            target,
+            backend,
+        } => migrate(node, guest, &to, target, backend),
+        Request::Receive {
+            target,
+            backend,
+            origin,
+        } => receive(node, target, backend, &origin, request.blobs),
+    }
+}
+
+fn output_files(dir: &Path, append: bool) -> Result<(Stdio, Stdio), String> {
+    let open = |name: &str| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(append)
+            .write(true)
+            .truncate(!append)
+            .open(dir.join(name))
+            .map(Stdio::from)
+            .map_err(|e| format!("cannot open the guest's {name}: {e}"))
+    };
+    Ok((open("stdout")?, open("stderr")?))
+}
+
+fn executor_args(guest: &Guest) -> Vec<String> {
+    let mut args = vec!["--target".to_string(), guest.target.clone()];
+    if let Some(backend) = &guest.backend {
+        args.extend(["--backend".to_string(), backend.clone()]);
+    }
+    args
+}
+
+fn start_guest(node: &Node, guest: &Guest, args: &[String]) -> Result<Child, String> {
+    let (stdout, stderr) = output_files(&guest.dir, false)?;
+    Command::new(&node.xisa)
+        .arg("run")
+        .args(executor_args(guest))
+        .arg("--dir")
+        .arg(guest.files())
+        .arg("--checkpoint-to")
+        .arg(guest.checkpoint())
+        .arg(guest.image())
+        .arg("--")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", node.xisa.display()))
+}
+
+/// Resumes the guest's checkpoint with `xisa restore` and waits until it runs.
+fn resume_guest(node: &Node, guest: &Guest) -> Result<Child, String> {
+    let (stdout, stderr) = output_files(&guest.dir, true)?;
+    let mut fds = [0i32; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!(
+            "cannot make a pipe: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: pipe2 just returned these two descriptors; nothing else owns them.
+    let (mut ready, writer) = unsafe {
+        (
+            std::fs::File::from(OwnedFd::from_raw_fd(fds[0])),
+            OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    let writer_fd = writer.as_raw_fd();
+    let mut command = Command::new(&node.xisa);
+    command
+        .arg("restore")
+        .args(executor_args(guest))
+        .arg("--image")
+        .arg(guest.image())
+        .arg("--dir")
+        .arg(guest.files())
+        .arg("--checkpoint-to")
+        .arg(guest.checkpoint())
+        .arg("--ready-fd")
+        .arg(READY_FD.to_string())
+        .arg(guest.checkpoint())
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr);
+    // SAFETY: runs in the forked child before exec and only calls dup2, which is
+    // async-signal-safe, on a descriptor this function keeps open until after the spawn.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::dup2(writer_fd, READY_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", node.xisa.display()))?;
+    drop(writer);
+    let mut byte = [0u8; 1];
+    match ready.read(&mut byte) {
+        Ok(1) => Ok(child),
+        _ => {
+            let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+            let stderr = std::fs::read_to_string(guest.dir.join("stderr")).unwrap_or_default();
+            let last = stderr.lines().last().unwrap_or("").to_string();
+            Err(format!("the restore did not start ({status}): {last}"))
+        }
+    }
+}
+
+fn wait(node: &Node, id: u64) -> Result<Frame<Response>, String> {
+    loop {
+        {
+            let mut guests = node.guests();
+            let guest = guests.get_mut(&id).ok_or(format!("no guest {id}"))?;
+            guest.refresh();
+            match &guest.state {
+                GuestState::Exited(status) => {
+                    let read = |name: &str| std::fs::read(guest.dir.join(name)).unwrap_or_default();
+                    return Ok(Frame::with_blobs(
+                        Response::Finished {
+                            guest: id,
+                            status: *status,
+                        },
+                        vec![read("stdout"), read("stderr")],
+                    ));
+                }
+                GuestState::Moved(to) => {
+                    return Ok(Frame::new(Response::Moved {
+                        guest: id,
+                        to: to.clone(),
+                    }));
+                }
+                GuestState::Failed(reason) => return Err(format!("guest {id} failed: {reason}")),
+                GuestState::Running(_) | GuestState::Moving => {}
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn migrate(
+    node: &Node,
+    id: u64,
+    to: &str,
+    target: String,
+    backend: Option<String>,
+) -> Result<Frame<Response>, String> {
+    let requested = Instant::now();
+    // Take the guest's process out and hold the guest while it is captured.
+    let (mut child, dir) = {
+        let mut guests = node.guests();
+        let guest = guests.get_mut(&id).ok_or(format!("no guest {id}"))?;
+        guest.refresh();
+        if !matches!(guest.state, GuestState::Running(_)) {
+            return Err(format!("guest {id} is not running"));
+        }
+        let GuestState::Running(child) = std::mem::replace(&mut guest.state, GuestState::Moving)
+        else {
+            unreachable!("checked above");
+        };
+        (child, guest.dir.clone())
+    };
+    let checkpoint = dir.join("guest.ckpt");
+    let _ = std::fs::remove_file(&checkpoint);
+    // SAFETY: kill has no memory effects; the pid is our own child, not yet reaped.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGUSR1);
+    }
+    let status = wait_with_timeout(&mut child, CAPTURE_TIMEOUT);
+    let set_state = |state: GuestState| {
+        if let Some(guest) = node.guests().get_mut(&id) {
+            guest.state = state;
+        }
+    };
+    if !checkpoint.exists() {
+        let code = status.unwrap_or(-1);
+        set_state(GuestState::Exited(code));
+        return Err(format!(
+            "guest {id} ended (status {code}) before it reached a migration point"
+        ));
+    }
+    let captured = requested.elapsed();
+    let read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"));
+    let blobs = vec![
+        read("image.xisa")?,
+        read("guest.ckpt")?,
+        read("stdout").unwrap_or_default(),
+        read("stderr").unwrap_or_default(),
+    ];
+    let (image_bytes, checkpoint_bytes) = (blobs[0].len() as u64, blobs[1].len() as u64);
+    let sent = Instant::now();
+    let request = Frame::with_blobs(
+        Request::Receive {
+            target,
+            backend,
+            origin: node.address.clone(),
+        },
+        blobs,
+    );
+    let answer = client::call(to, &node.client, &request);
+    let transfer = sent.elapsed();
+    let mut timeline = Timeline {
+        capture_ms: millis(captured),
+        transfer_ms: millis(transfer),
+        restore_ms: 0.0,
+        downtime_ms: 0.0,
+        checkpoint_bytes,
+        image_bytes,
+        remote_guest: None,
+        kept_on_source: None,
+    };
+    match answer {
+        Ok(Frame {
+            message: Response::Received { guest, restore_ms },
+            ..
+        }) => {
+            timeline.downtime_ms = millis(requested.elapsed());
+            timeline.restore_ms = restore_ms;
+            timeline.remote_guest = Some(guest);
+            set_state(GuestState::Moved(format!("{to}#{guest}")));
+            let _ = std::fs::remove_file(&checkpoint);
+        }
+        other => {
+            let reason = match other {
+                Ok(frame) => format!("unexpected answer {:?}", frame.message),
+                Err(error) => error_chain(&error),
+            };
+            eprintln!("xisa node: moving guest {id} to {to} failed, resuming it here: {reason}");
+            let guests = node.guests();
+            let guest = guests.get(&id).ok_or(format!("no guest {id}"))?;
+            let resumed = resume_guest(node, guest);
+            drop(guests);
+            match resumed {
+                Ok(child) => set_state(GuestState::Running(child)),
+                Err(why) => {
+                    set_state(GuestState::Failed(format!(
+                        "the move failed ({reason}) and so did resuming here: {why}; the checkpoint is kept at {}",
+                        checkpoint.display()
+                    )));
+                    return Err(why);
+                }
+            }
+            timeline.downtime_ms = millis(requested.elapsed());
+            timeline.kept_on_source = Some(reason);
+        }
+    }
+    Ok(Frame::new(Response::Migrated { timeline }))
+}
+
+fn receive(
+    node: &Node,
+    target: String,
+    backend: Option<String>,
+    origin: &str,
+    blobs: Vec<Vec<u8>>,
+) -> Result<Frame<Response>, String> {
+    let [image, checkpoint, stdout, stderr] = blobs.as_slice() else {
+        return Err(
+            "a receive request carries four blobs: image, checkpoint, stdout, stderr".into(),
+        );
+    };
+    let started = Instant::now();
+    let (id, dir) = node.new_guest_dir().map_err(|e| e.to_string())?;
+    for (name, bytes) in [
+        ("image.xisa", image),
+        ("guest.ckpt", checkpoint),
+        ("stdout", stdout),
+        ("stderr", stderr),
+    ] {
+        std::fs::write(dir.join(name), bytes).map_err(|e| format!("{name}: {e}"))?;
+    }
+    let mut guest = Guest {
+        dir,
+        target,
+        backend,
+        state: GuestState::Moving,
+    };
+    let child = resume_guest(node, &guest)?;
+    guest.state = GuestState::Running(child);
+    node.guests().insert(id, guest);
+    eprintln!("xisa node: guest {id} arrived from {origin}");
+    Ok(Frame::new(Response::Received {
+        guest: id,
+        restore_ms: millis(started.elapsed()),
+    }))
+}
+
+fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(
+                status
+                    .code()
+                    .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+            );
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+/// `error` and its causes, one line.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}

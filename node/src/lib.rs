@@ -1,0 +1,14 @@
+//! The node: each machine of a cluster runs `xisa node serve`, which runs guests, lists them
+//! with their load, and moves them to other nodes while they run (spec.md §6). Peers prove
+//! cluster membership with certificates made by `xisa node init` (mutual TLS); a node refuses
+//! anyone else and says why in its log.
+//!
+//! - [`certs`]: the cluster authority, member certificates, TLS configurations;
+//! - [`wire`]: the versioned protocol, checked before use;
+//! - [`daemon`]: the node itself;
+//! - [`client`]: one request to a node.
+
+pub mod certs;
+pub mod client;
+pub mod daemon;
+pub mod wire;

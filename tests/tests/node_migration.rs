@@ -1,0 +1,413 @@
+//! Moving running guests between machines: two `xisa node`s, each in its own network namespace,
+//! joined by a veth pair shaped to 200 Mbit/s (tc tbf), talking mutual TLS with certificates
+//! from `xisa node init`. A guest started on one node moves to the other on another ISA and
+//! back, mid-run, and its output equals an uninterrupted run's; a move to a node that is down
+//! leaves the guest running on its source; a peer from another cluster and a peer that does not
+//! speak TLS are refused with a logged reason while the node carries on.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use xisa_e2e::*;
+
+/// Two network namespaces joined by a shaped veth pair; removed on drop.
+struct Network {
+    names: [String; 2],
+}
+
+impl Network {
+    fn create(tag: &str, subnet: u8) -> Result<Network, String> {
+        if which("ip").is_none() || which("tc").is_none() {
+            return Err("`ip` and `tc` (package iproute2) are not installed".into());
+        }
+        let names = [format!("xisa-{tag}-a"), format!("xisa-{tag}-b")];
+        let network = Network {
+            names: names.clone(),
+        };
+        let (va, vb) = (format!("xv{tag}a"), format!("xv{tag}b"));
+        let steps: Vec<Vec<String>> = vec![
+            vec!["netns".into(), "add".into(), names[0].clone()],
+            vec!["netns".into(), "add".into(), names[1].clone()],
+            vec![
+                "link".into(),
+                "add".into(),
+                va.clone(),
+                "type".into(),
+                "veth".into(),
+                "peer".into(),
+                "name".into(),
+                vb.clone(),
+            ],
+            vec![
+                "link".into(),
+                "set".into(),
+                va.clone(),
+                "netns".into(),
+                names[0].clone(),
+            ],
+            vec![
+                "link".into(),
+                "set".into(),
+                vb.clone(),
+                "netns".into(),
+                names[1].clone(),
+            ],
+        ];
+        let mut all = steps;
+        for (i, (ns, dev)) in [(&names[0], &va), (&names[1], &vb)].into_iter().enumerate() {
+            let address = format!("10.{subnet}.0.{}/24", i + 1);
+            all.push(vec![
+                "-n".into(),
+                ns.clone(),
+                "addr".into(),
+                "add".into(),
+                address,
+                "dev".into(),
+                dev.clone(),
+            ]);
+            for link in [dev.as_str(), "lo"] {
+                all.push(vec![
+                    "-n".into(),
+                    ns.clone(),
+                    "link".into(),
+                    "set".into(),
+                    link.into(),
+                    "up".into(),
+                ]);
+            }
+        }
+        for args in all {
+            let output = Command::new("ip")
+                .args(&args)
+                .output()
+                .map_err(|e| e.to_string())?;
+            if !output.status.success() {
+                return Err(format!(
+                    "`ip {}` failed (network namespaces need root): {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ));
+            }
+        }
+        for (ns, dev) in [(&names[0], &va), (&names[1], &vb)] {
+            let shaped = Command::new("tc")
+                .args(["-n", ns, "qdisc", "add", "dev", dev, "root", "tbf"])
+                .args(["rate", "200mbit", "burst", "64kb", "latency", "50ms"])
+                .output()
+                .map_err(|e| e.to_string())?;
+            if !shaped.status.success() {
+                return Err(format!(
+                    "tc tbf shaping failed: {}",
+                    String::from_utf8_lossy(&shaped.stderr).trim()
+                ));
+            }
+        }
+        Ok(network)
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", name]).output();
+        }
+    }
+}
+
+/// A node process; killed on drop.
+struct Node {
+    child: Child,
+    log: PathBuf,
+    address: String,
+}
+
+impl Node {
+    fn start(namespace: &str, address: &str, cluster: &Path, member: &str, dir: &Path) -> Node {
+        let log = dir.join(format!("{member}.log"));
+        let state = dir.join(format!("{member}.state"));
+        let _ = std::fs::remove_dir_all(&state);
+        let child = Command::new("ip")
+            .args(["netns", "exec", namespace])
+            .arg(xisa())
+            .args(["node", "serve", "--listen", address, "--state"])
+            .arg(&state)
+            .arg("--cluster")
+            .arg(cluster)
+            .args(["--member", member])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start xisa node serve");
+        let node = Node {
+            child,
+            log,
+            address: address.into(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !node.log_text().contains("listening on") {
+            assert!(
+                Instant::now() < deadline,
+                "node {member} did not start: {}",
+                node.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        node
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `xisa ARGS` inside `namespace` as member `client` of `cluster`.
+fn xisa_in(namespace: &str, cluster: &Path, args: &[&str]) -> Output {
+    Command::new("ip")
+        .args(["netns", "exec", namespace])
+        .arg(xisa())
+        .args(args)
+        .env("XISA_CLUSTER", cluster)
+        .env("XISA_MEMBER", "client")
+        .output()
+        .expect("run xisa")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn guests_move_between_nodes_across_isas_and_nothing_is_lost() {
+    let network = match Network::create("mig", 77) {
+        Ok(network) => network,
+        Err(reason) => {
+            println!("SKIPPED node migration: {reason}");
+            return;
+        }
+    };
+    let [ns_a, ns_b] = network.names.clone();
+    let program = corpus()
+        .into_iter()
+        .find(|p| p.name == "malloc_churn")
+        .expect("malloc_churn is in the corpus");
+    let dir = work_dir("node_migration");
+    let image = build(&program, &dir).expect("build");
+    let image = image.to_str().unwrap().to_string();
+    let cluster = dir.join("cluster");
+    let _ = std::fs::remove_dir_all(&cluster);
+    for member in ["a", "b", "client"] {
+        let made = Command::new(xisa())
+            .args(["node", "init"])
+            .arg(&cluster)
+            .arg(member)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "node init: {}", text(&made));
+    }
+    let node_a = Node::start(&ns_a, "10.77.0.1:7400", &cluster, "a", &dir);
+    let node_b = Node::start(&ns_b, "10.77.0.2:7400", &cluster, "b", &dir);
+    let x86 = x86_64_executor();
+    let x86_backend = x86.run_args[x86.run_args.len() - 1];
+
+    // 1. x86-64 on node a -> wasm64 on node b -> AArch64 (qemu-user) on node a, mid-run.
+    let mut run_args = vec![
+        "node",
+        "run",
+        "--node",
+        &node_a.address,
+        "--target",
+        "x86_64",
+        "--backend",
+        x86_backend,
+        image.as_str(),
+    ];
+    run_args.extend(program.args.iter().map(String::as_str));
+    let started = xisa_in(&ns_a, &cluster, &run_args);
+    assert!(started.status.success(), "node run: {}", text(&started));
+    let guest = String::from_utf8_lossy(&started.stdout).trim().to_string();
+    std::thread::sleep(Duration::from_millis(300));
+    let moved = xisa_in(
+        &ns_a,
+        &cluster,
+        &[
+            "migrate",
+            &guest,
+            "--node",
+            &node_a.address,
+            "--to",
+            &node_b.address,
+            "--target",
+            "wasm64",
+            "--json",
+        ],
+    );
+    assert!(moved.status.success(), "migrate to b: {}", text(&moved));
+    let timeline: serde_json::Value = serde_json::from_slice(&moved.stdout).unwrap();
+    let remote = timeline["remote_guest"]
+        .as_u64()
+        .expect("moved to b")
+        .to_string();
+    println!(
+        "ok   kvm/x86_64 on a -> wasm64 on b: downtime {:.1} ms, checkpoint {} bytes",
+        timeline["downtime_ms"].as_f64().unwrap_or(0.0),
+        timeline["checkpoint_bytes"]
+    );
+    let back_target = if which("qemu-aarch64").is_some() {
+        ["--target", "aarch64", "--backend", "process"]
+    } else {
+        println!("SKIPPED process/aarch64: qemu-aarch64 is not installed; moving back as x86_64");
+        ["--target", "x86_64", "--backend", x86_backend]
+    };
+    let mut back = vec![
+        "migrate",
+        &remote,
+        "--node",
+        &node_b.address,
+        "--to",
+        &node_a.address,
+        "--json",
+    ];
+    back.extend(back_target);
+    let moved_back = xisa_in(&ns_a, &cluster, &back);
+    assert!(
+        moved_back.status.success(),
+        "migrate back: {}",
+        text(&moved_back)
+    );
+    println!("ok   wasm64 on b -> {} on a", back_target[1]);
+    let waited = xisa_in(
+        &ns_a,
+        &cluster,
+        &["node", "wait", "--node", &node_a.address, &guest],
+    );
+    assert_eq!(
+        waited.status.code(),
+        Some(program.expected_status),
+        "{}",
+        text(&waited)
+    );
+    assert!(
+        waited.stdout == program.expected_stdout,
+        "output after two moves differs from an uninterrupted run: {}",
+        first_difference(&program.expected_stdout, &waited.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&waited.stderr);
+    let points: Vec<u64> = stderr
+        .lines()
+        .filter_map(|l| l.split(" at migration point ").nth(1))
+        .filter_map(|rest| rest.split(':').next()?.parse().ok())
+        .collect();
+    assert!(
+        // Each run counts the points it passed itself: both captures are past the first.
+        points.len() == 2 && points.iter().all(|&n| n > 1),
+        "the guest was not captured twice mid-run: {stderr}"
+    );
+    println!("ok   output equals an uninterrupted run (captured at points {points:?})");
+
+    // 2. The destination is down: the guest stays on its source and finishes there.
+    let mut run_args = vec![
+        "node",
+        "run",
+        "--node",
+        &node_a.address,
+        "--target",
+        "x86_64",
+        "--backend",
+        x86_backend,
+        image.as_str(),
+    ];
+    run_args.extend(program.args.iter().map(String::as_str));
+    let started = xisa_in(&ns_a, &cluster, &run_args);
+    assert!(started.status.success(), "node run: {}", text(&started));
+    let guest = String::from_utf8_lossy(&started.stdout).trim().to_string();
+    std::thread::sleep(Duration::from_millis(300));
+    let nowhere = xisa_in(
+        &ns_a,
+        &cluster,
+        &[
+            "migrate",
+            &guest,
+            "--node",
+            &node_a.address,
+            "--to",
+            "10.77.0.2:7999",
+            "--target",
+            "wasm64",
+        ],
+    );
+    assert_eq!(nowhere.status.code(), Some(1), "{}", text(&nowhere));
+    assert!(
+        text(&nowhere).contains("the guest runs on 10.77.0.1:7400 again"),
+        "{}",
+        text(&nowhere)
+    );
+    let waited = xisa_in(
+        &ns_a,
+        &cluster,
+        &["node", "wait", "--node", &node_a.address, &guest],
+    );
+    assert!(
+        waited.stdout == program.expected_stdout,
+        "output after a failed move differs: {}",
+        first_difference(&program.expected_stdout, &waited.stdout)
+    );
+    println!("ok   a move to a node that is down keeps the guest on its source");
+
+    // 3. Strangers are refused, and the node carries on.
+    let stranger = dir.join("stranger");
+    let _ = std::fs::remove_dir_all(&stranger);
+    let made = Command::new(xisa())
+        .args(["node", "init"])
+        .arg(&stranger)
+        .arg("client")
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let refused = xisa_in(
+        &ns_a,
+        &stranger,
+        &["node", "list", "--node", &node_a.address],
+    );
+    assert!(!refused.status.success(), "a stranger was served");
+    let mut garbage = Command::new("ip")
+        .args(["netns", "exec", &ns_a, "python3", "-c"])
+        .arg(
+            "import socket; s = socket.create_connection(('10.77.0.1', 7400)); \
+             s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n' * 100); s.close()",
+        )
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = garbage.stdin.take().map(|mut s| s.flush());
+    let _ = garbage.wait();
+    let listed = xisa_in(
+        &ns_a,
+        &cluster,
+        &["node", "list", "--node", &node_a.address, "--json"],
+    );
+    assert!(
+        listed.status.success(),
+        "node a stopped serving: {}",
+        text(&listed)
+    );
+    let log = node_a.log_text();
+    assert!(
+        log.matches("refused").count() >= 2,
+        "node a did not log the refusals: {log}"
+    );
+    println!("ok   a stranger's certificate and a non-TLS peer are refused and logged");
+    drop(node_b);
+}
