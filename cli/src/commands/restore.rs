@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use xisa_format::checkpoint::CheckpointFile;
+use xisa_format::checkpoint::{CheckpointFile, PageCheck};
 use xisa_format::image::Image;
 use xisa_format::target::Target;
 use xisa_runtime::{RestoreMemory, RestorePlan, Session};
@@ -57,8 +57,16 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
     // SIGUSR1 would still end the process.
     let policy = args.capture.policy()?;
     let started = Instant::now();
-    let file = CheckpointFile::open(&args.checkpoint)
+    // A lazy restore decodes each page when it fills it (and fails the run if one is bad), so
+    // opening checks only the pages' frames.
+    let pages = if args.eager {
+        PageCheck::Decode
+    } else {
+        PageCheck::FrameOnly
+    };
+    let file = CheckpointFile::open_checking(&args.checkpoint, pages)
         .with_context(|| format!("cannot restore {}", args.checkpoint.display()))?;
+    let opened = started.elapsed();
     let image_path = match &args.image {
         Some(path) => path.clone(),
         None => find_image(&args.checkpoint, &file)?,
@@ -92,6 +100,7 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
     let machine = executor
         .machine(&image, plan.map, guest)
         .with_context(context)?;
+    let machine_ready = started.elapsed();
     let memory = if args.eager {
         RestoreMemory::Eager
     } else {
@@ -101,6 +110,15 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
         .with_context(context)?;
     if let Some(fd) = args.ready_fd {
         signal_ready(fd);
+    }
+    if verbose > 1 {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        eprintln!(
+            "xisa: restore phases: checkpoint opened and checked {:.2} ms, machine ready {:.2} ms, memory and frames in place {:.2} ms",
+            ms(opened),
+            ms(machine_ready),
+            ms(started.elapsed())
+        );
     }
     let summary = session.run().with_context(context)?;
     let status = finish(summary, &args.capture, verbose);

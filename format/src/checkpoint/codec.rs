@@ -187,20 +187,7 @@ impl PageDecoder {
         data: &[u8],
         out: &mut [u8; PAGE_SIZE],
     ) -> Result<(), String> {
-        const NOT_A_PAGE: &str = "zstd data does not decompress to 4096 bytes";
-        if !data.starts_with(&ZSTD_MAGIC) {
-            return Err(format!("{NOT_A_PAGE} (it is not a zstd frame)"));
-        }
-        match zstd::zstd_safe::find_frame_compressed_size(data) {
-            Ok(size) if size == data.len() => {}
-            Ok(size) => {
-                return Err(format!(
-                    "{NOT_A_PAGE} ({} bytes follow the {size}-byte frame)",
-                    data.len() - size.min(data.len())
-                ));
-            }
-            Err(_) => return Err(format!("{NOT_A_PAGE} (the frame is damaged)")),
-        }
+        check_zstd_frame(data)?;
         let decompressor = self
             .decompressor
             .as_mut()
@@ -210,5 +197,32 @@ impl PageDecoder {
             Ok(length) => Err(format!("{NOT_A_PAGE} (it gives {length})")),
             Err(error) => Err(format!("{NOT_A_PAGE} (zstd: {error})")),
         }
+    }
+}
+
+const NOT_A_PAGE: &str = "zstd data does not decompress to 4096 bytes";
+
+/// Checks a zstd page's frame without decompressing it: one whole frame, and a content size
+/// of 4096 bytes where the frame records one.
+pub(crate) fn check_zstd_frame(data: &[u8]) -> Result<(), String> {
+    if !data.starts_with(&ZSTD_MAGIC) {
+        return Err(format!("{NOT_A_PAGE} (it is not a zstd frame)"));
+    }
+    match zstd::zstd_safe::find_frame_compressed_size(data) {
+        Ok(size) if size == data.len() => {}
+        Ok(size) => {
+            return Err(format!(
+                "{NOT_A_PAGE} ({} bytes follow the {size}-byte frame)",
+                data.len() - size.min(data.len())
+            ));
+        }
+        Err(_) => return Err(format!("{NOT_A_PAGE} (the frame is damaged)")),
+    }
+    match zstd::zstd_safe::get_frame_content_size(data) {
+        Ok(Some(size)) if size != PAGE_SIZE as u64 => {
+            Err(format!("{NOT_A_PAGE} (its frame says {size})"))
+        }
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!("{NOT_A_PAGE} (the frame header is damaged)")),
     }
 }

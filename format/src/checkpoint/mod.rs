@@ -32,6 +32,7 @@ pub use model::{
 };
 pub use read::{CheckpointFile, Page};
 pub use summary::{CheckpointSummary, PageStats, RegionStats};
+pub use validate::PageCheck;
 pub use write::write;
 
 use crate::memory_map::GUEST_PAGE_SIZE;

@@ -8,7 +8,8 @@ use super::error::{CheckpointError, hex};
 use super::model::{
     ArchivedCheckpoint, ArchivedPageRecord, Checkpoint, PageEncoding, PersonalityRecord,
 };
-use super::{FORMAT_VERSION, HEADER_SIZE, MAGIC, PAGE_SIZE, ROOT_SIZE, validate};
+use super::validate::{self, PageCheck};
+use super::{FORMAT_VERSION, HEADER_SIZE, MAGIC, PAGE_SIZE, ROOT_SIZE};
 use crate::file_bytes::FileBytes;
 use crate::image::{self, Image};
 use crate::memory_map::MemoryMap;
@@ -37,21 +38,29 @@ impl std::fmt::Debug for CheckpointFile {
 pub type Page<'a> = (u64, PageView<'a>);
 
 impl CheckpointFile {
-    /// Maps the file and validates it.
+    /// Maps the file and validates it, every page included.
     pub fn open(path: &Path) -> Result<CheckpointFile, CheckpointError> {
+        CheckpointFile::open_checking(path, PageCheck::Decode)
+    }
+
+    /// Maps the file and validates it, checking the pages' data as far as `pages` says.
+    pub fn open_checking(path: &Path, pages: PageCheck) -> Result<CheckpointFile, CheckpointError> {
         let bytes = FileBytes::map(path).map_err(|source| CheckpointError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        CheckpointFile::parse(bytes)
+        CheckpointFile::parse(bytes, pages)
     }
 
     /// Validates a checkpoint held in memory.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<CheckpointFile, CheckpointError> {
-        CheckpointFile::parse(FileBytes::Owned(std::sync::Arc::new(bytes)))
+        CheckpointFile::parse(
+            FileBytes::Owned(std::sync::Arc::new(bytes)),
+            PageCheck::Decode,
+        )
     }
 
-    fn parse(bytes: FileBytes) -> Result<CheckpointFile, CheckpointError> {
+    fn parse(bytes: FileBytes, pages: PageCheck) -> Result<CheckpointFile, CheckpointError> {
         check_header(&bytes)?;
         let archive = &bytes[HEADER_SIZE..];
         let actual = blake3::hash(archive);
@@ -63,7 +72,7 @@ impl CheckpointFile {
         }
         let checkpoint = rkyv::access::<ArchivedCheckpoint, rancor::BoxedError>(archive)
             .map_err(|e| CheckpointError::Archive(archive_positions(&e.to_string(), archive)))?;
-        let (source_target, map) = validate::check(checkpoint)?;
+        let (source_target, map) = validate::check(checkpoint, pages)?;
         Ok(CheckpointFile {
             bytes,
             source_target,

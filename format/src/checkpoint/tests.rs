@@ -539,6 +539,15 @@ fn zstd_frame(bytes: &[u8]) -> Vec<u8> {
     zstd::bulk::compress(bytes, 3).unwrap()
 }
 
+/// A frame that does not record its content size: only decompressing it tells.
+fn zstd_frame_without_size(bytes: &[u8]) -> Vec<u8> {
+    let mut compressor = zstd::bulk::Compressor::new(3).unwrap();
+    compressor
+        .set_parameter(zstd::zstd_safe::CParameter::ContentSizeFlag(false))
+        .unwrap();
+    compressor.compress(bytes).unwrap()
+}
+
 /// Checkpoints that pass the digest and bytecheck but break a semantic rule: the writer
 /// does not validate, so each is made by writing a bad `Checkpoint`.
 fn semantic_cases() -> Vec<(&'static str, Mutation)> {
@@ -569,7 +578,7 @@ fn semantic_cases() -> Vec<(&'static str, Mutation)> {
     two_frames.extend(zstd_frame(&[7u8; 2048]));
     let mut damaged = zstd_frame(&Noise::new(5).bytes(64).repeat(64));
     damaged.truncate(damaged.len() - 3);
-    let bomb = zstd_frame(&vec![0u8; 16 << 20]);
+    let bomb = zstd_frame_without_size(&vec![0u8; 16 << 20]);
     assert!(
         bomb.len() < PAGE_SIZE,
         "the bomb must pass the length rule to reach zstd"
@@ -727,8 +736,12 @@ fn semantic_cases() -> Vec<(&'static str, Mutation)> {
             zstd(b"hello".to_vec()),
         ),
         case(
-            "region 0 page 0: zstd data does not decompress to 4096 bytes (it gives 100)",
+            "region 0 page 0: zstd data does not decompress to 4096 bytes (its frame says 100)",
             zstd(zstd_frame(&[1; 100])),
+        ),
+        case(
+            "region 0 page 0: zstd data does not decompress to 4096 bytes (it gives 100)",
+            zstd(zstd_frame_without_size(&[1; 100])),
         ),
         case(
             "region 0 page 0: zstd data does not decompress to 4096 bytes (zstd:",
@@ -971,4 +984,31 @@ fn archived_sizes_match_the_spec() {
     assert_eq!(size_of::<ArchivedOpenFileRecord>(), 9);
     assert_eq!(size_of::<ArchivedSignalActionRecord>(), 20);
     assert_eq!(std::mem::align_of::<ArchivedCheckpoint>(), 1);
+}
+
+#[test]
+fn opening_for_a_lazy_restore_checks_frames_and_leaves_decoding_to_first_use() {
+    let mut checkpoint = sample().checkpoint;
+    checkpoint.regions[0].pages[0].encoding = PageEncoding::Zstd as u8;
+    checkpoint.regions[0].pages[0].data = zstd_frame_without_size(&[1; 100]);
+    let bytes = write(&checkpoint).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lazy.ckpt");
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(CheckpointFile::open_checking(&path, PageCheck::Decode).is_err());
+    let file = CheckpointFile::open_checking(&path, PageCheck::FrameOnly).unwrap();
+    let (address, view) = file.pages().next().unwrap();
+    let mut out = [0u8; PAGE_SIZE];
+    let error = PageDecoder::new()
+        .materialise(address, view, None, &mut out)
+        .unwrap_err();
+    assert!(error.to_string().contains("(it gives 100)"), "{error}");
+    // A frame that says it is not a page is refused either way.
+    checkpoint.regions[0].pages[0].data = zstd_frame(&[1; 100]);
+    std::fs::write(&path, write(&checkpoint).unwrap()).unwrap();
+    let refused = CheckpointFile::open_checking(&path, PageCheck::FrameOnly).unwrap_err();
+    assert!(
+        refused.to_string().contains("(its frame says 100)"),
+        "{refused}"
+    );
 }

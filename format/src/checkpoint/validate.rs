@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::codec::PageDecoder;
+use super::codec::{PageDecoder, check_zstd_frame};
 use super::error::{CheckpointError, invalid};
 use super::model::{
     ArchivedCheckpoint, ArchivedPersonalityRecord, ArchivedRegionRecord, ArchivedThreadRecord,
@@ -29,8 +29,19 @@ const FORBIDDEN: [(&str, Range<u64>); 4] = [
     ("the reserved range", SHADOW_STACK.end..IMAGE_BASE),
 ];
 
+/// How much of the pages' data opening a checkpoint checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageCheck {
+    /// Decompress every zstd page (what `open` does).
+    Decode,
+    /// Check zstd pages' frames only; a reader that decodes each page on first use (a lazy
+    /// restore) finds the rest, and must then fail the run.
+    FrameOnly,
+}
+
 pub(crate) fn check(
     checkpoint: &ArchivedCheckpoint,
+    pages: PageCheck,
 ) -> Result<(Target, MemoryMap), CheckpointError> {
     let abi = checkpoint.abi_version.to_native();
     if abi != ABI_VERSION {
@@ -48,7 +59,7 @@ pub(crate) fn check(
     for (t, thread) in checkpoint.threads.iter().enumerate() {
         check_thread(t, thread, &map)?;
     }
-    check_regions(&checkpoint.regions, &map)?;
+    check_regions(&checkpoint.regions, &map, pages)?;
     check_personality(&checkpoint.personality, &map)?;
     check_image_hint(&checkpoint.image_hint)?;
     Ok((target, map))
@@ -145,7 +156,11 @@ fn forbidden_overlap(map: &MemoryMap, addr: u64, len: u64) -> Option<String> {
         .map(|(name, range)| format!("{name} ({:#x}..{:#x})", range.start, range.end))
 }
 
-fn check_regions(regions: &[ArchivedRegionRecord], map: &MemoryMap) -> Result<(), CheckpointError> {
+fn check_regions(
+    regions: &[ArchivedRegionRecord],
+    map: &MemoryMap,
+    pages: PageCheck,
+) -> Result<(), CheckpointError> {
     let mut decoder = PageDecoder::new();
     let mut scratch = [0u8; PAGE_SIZE];
     let mut previous_end = 0u64;
@@ -221,7 +236,11 @@ fn check_regions(regions: &[ArchivedRegionRecord], map: &MemoryMap) -> Result<()
                             data.len()
                         )));
                     }
-                    decoder.decompress(data, &mut scratch).map_err(fail)?;
+                    match pages {
+                        PageCheck::Decode => decoder.decompress(data, &mut scratch),
+                        PageCheck::FrameOnly => check_zstd_frame(data),
+                    }
+                    .map_err(fail)?;
                 }
             }
         }
