@@ -243,6 +243,9 @@ pub struct CaptureReport {
     pub write_time: Duration,
     /// From an asynchronous request to the point being reached.
     pub response_latency: Option<Duration>,
+    /// The pages were encoded and written while the program ran on (copy-on-write): the
+    /// program was held only for `state_time` and the write protection.
+    pub background: bool,
 }
 
 impl std::fmt::Display for CaptureReport {
@@ -260,6 +263,9 @@ impl std::fmt::Display for CaptureReport {
         )?;
         if let Some(latency) = self.response_latency {
             write!(f, ", response {:.2} ms", latency.as_secs_f64() * 1e3)?;
+        }
+        if self.background {
+            f.write_str(", in the background")?;
         }
         f.write_str(")")
     }

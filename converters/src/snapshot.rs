@@ -92,11 +92,68 @@ pub fn read_global(
     Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
 }
 
+/// Copies the page at a guest address into the buffer, as it was at the capture.
+pub type ReadPage<'r> = dyn FnMut(u64, &mut [u8; PAGE_SIZE]) -> Result<(), SnapshotError> + 'r;
+
+/// A capture decided at a migration point: everything but the pages, and which guest ranges
+/// hold the pages to store. Taking it needs the program held only for a few reads; the pages
+/// can be encoded afterwards ([`CapturePlan::encode`]) from a copy-on-write view.
+pub struct CapturePlan {
+    checkpoint: Checkpoint,
+    ranges: Vec<Range<u64>>,
+}
+
+impl CapturePlan {
+    /// Page-aligned, ascending, disjoint.
+    pub fn ranges(&self) -> &[Range<u64>] {
+        &self.ranges
+    }
+
+    pub fn frames(&self) -> usize {
+        self.checkpoint.threads.iter().map(|t| t.frames.len()).sum()
+    }
+
+    /// The checkpoint, with the pages `read_page` gives for each page of the ranges.
+    pub fn encode(
+        mut self,
+        image: &Image,
+        read_page: &mut ReadPage<'_>,
+    ) -> Result<Checkpoint, SnapshotError> {
+        self.checkpoint.regions = capture_ranges(image, read_page, &self.ranges)?;
+        Ok(self.checkpoint)
+    }
+}
+
+/// Copies the page at `address` out of `memory`.
+pub fn copy_page(
+    memory: &dyn GuestMemory,
+    address: u64,
+    out: &mut [u8; PAGE_SIZE],
+) -> Result<(), SnapshotError> {
+    let page = memory
+        .bytes(address, GUEST_PAGE_SIZE)
+        .map_err(|_| SnapshotError::Read {
+            address,
+            length: GUEST_PAGE_SIZE,
+        })?;
+    out.copy_from_slice(page);
+    Ok(())
+}
+
 /// Builds the checkpoint of a program stopped at a migration point.
 pub fn capture(
     memory: &dyn GuestMemory,
     input: CaptureInput<'_>,
 ) -> Result<Checkpoint, SnapshotError> {
+    let image = input.image;
+    plan_capture(memory, input)?.encode(image, &mut |address, out| copy_page(memory, address, out))
+}
+
+/// Plans the capture of a program stopped at a migration point (see [`CapturePlan`]).
+pub fn plan_capture(
+    memory: &dyn GuestMemory,
+    input: CaptureInput<'_>,
+) -> Result<CapturePlan, SnapshotError> {
     let CaptureInput {
         image,
         source,
@@ -117,8 +174,7 @@ pub fn capture(
     for region in &personality.mmap_regions {
         ranges.push(region.start..region.end);
     }
-    let regions = capture_ranges(image, memory, &merge(ranges))?;
-    Ok(Checkpoint {
+    let checkpoint = Checkpoint {
         image_id: image.id(),
         abi_version: ABI_VERSION,
         source_target: source.id(),
@@ -145,13 +201,17 @@ pub fn capture(
                 thread_pointer,
             },
         }],
-        regions,
+        regions: Vec::new(),
         personality,
         image_hint: image
             .path()
             .map(|p| p.as_os_str().as_encoded_bytes().to_vec())
             .filter(|hint| hint.len() <= MAX_PATH_LEN)
             .unwrap_or_default(),
+    };
+    Ok(CapturePlan {
+        checkpoint,
+        ranges: merge(ranges),
     })
 }
 
@@ -166,13 +226,24 @@ pub fn capture_to_file(
     let frames = input.frames.len();
     let started = Instant::now();
     let checkpoint = capture(memory, input)?;
-    let memory_time = started.elapsed();
+    write_checkpoint(&checkpoint, frames, path, state_time, started.elapsed())
+}
+
+/// Writes a captured checkpoint and reports; `memory_time` is what encoding its pages took.
+pub fn write_checkpoint(
+    checkpoint: &Checkpoint,
+    frames: usize,
+    path: &Path,
+    state_time: Duration,
+    memory_time: Duration,
+) -> Result<CaptureReport, SnapshotError> {
+    let started = Instant::now();
     let pages = checkpoint
         .regions
         .iter()
         .map(|r| r.pages.len() as u64)
         .sum();
-    let bytes = checkpoint::write(&checkpoint)?;
+    let bytes = checkpoint::write(checkpoint)?;
     write_atomically(path, &bytes)?;
     Ok(CaptureReport {
         path: path.to_path_buf(),
@@ -182,8 +253,9 @@ pub fn capture_to_file(
         file_size: bytes.len() as u64,
         state_time,
         memory_time,
-        write_time: started.elapsed() - memory_time,
+        write_time: started.elapsed(),
         response_latency: None,
+        background: false,
     })
 }
 
@@ -218,22 +290,18 @@ fn merge(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
 /// such pages.
 fn capture_ranges(
     image: &Image,
-    memory: &dyn GuestMemory,
+    read_page: &mut ReadPage<'_>,
     ranges: &[Range<u64>],
 ) -> Result<Vec<RegionRecord>, SnapshotError> {
     let mut encoder = PageEncoder::new();
     let mut regions: Vec<RegionRecord> = Vec::new();
     let zero = [0u8; PAGE_SIZE];
+    let mut buffer = [0u8; PAGE_SIZE];
     for range in ranges {
         let mut address = range.start;
         while address < range.end {
-            let page = memory
-                .bytes(address, GUEST_PAGE_SIZE)
-                .map_err(|_| SnapshotError::Read {
-                    address,
-                    length: GUEST_PAGE_SIZE,
-                })?;
-            let page: &[u8; PAGE_SIZE] = page.try_into().expect("one page");
+            read_page(address, &mut buffer)?;
+            let page = &buffer;
             let initial = image.initial_page(address);
             let unchanged = match initial {
                 Some(initial) => {

@@ -10,10 +10,12 @@
 //!   checks and memory of a restore;
 //! - [`migration_point`]: what happens when a program reaches a migration point (the capture
 //!   policy, the countdown, asynchronous requests);
+//! - [`cow_capture`]: a capture whose pages are written while the program runs on;
 //! - [`lazy_restore`]: a restore that fills guest pages on first touch;
 //! - [`long_jump`]: what a `longjmp` does (cut the frames down to the `setjmp`'s);
 //! - [`session`]: the run loop, captures to checkpoint files, and the run's summary.
 
+pub mod cow_capture;
 pub mod lazy_restore;
 pub mod long_jump;
 pub mod machine;

@@ -1,6 +1,7 @@
 //! One run of a guest on any backend: start it or resume it, serve it until it exits or
 //! faults, write the checkpoints its policy asks for, and sum up how it went.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use xisa_converters::control::{AfterCapture, CaptureReport};
@@ -9,6 +10,7 @@ use xisa_format::checkpoint::CheckpointFile;
 use xisa_format::image::Image;
 use xisa_personality::PersonalityError;
 
+use crate::cow_capture::{BackgroundCapture, CowCaptureError};
 use crate::lazy_restore::{LazyRestore, LazyRestoreError, LazyRestoreStats};
 use crate::long_jump::{self, LongJumpError};
 use crate::machine::{GuestFault, Machine, MachineError, Stop};
@@ -31,6 +33,8 @@ pub enum RuntimeError {
     NoCheckpointFile,
     #[error("the lazy restore failed")]
     LazyRestore(#[source] LazyRestoreError),
+    #[error("the background capture failed")]
+    BackgroundCapture(#[source] CowCaptureError),
 }
 
 /// How a restore puts the checkpoint's pages into guest memory.
@@ -93,6 +97,8 @@ pub struct Session<'a> {
     image: &'a Image,
     /// Before the machine: its thread stops before guest memory goes.
     lazy: Option<LazyRestore>,
+    /// Likewise: a capture still being encoded while the program runs on.
+    background: Option<BackgroundCapture>,
     machine: Box<dyn Machine + 'a>,
     restore_started: Option<Instant>,
     restored_memory: Option<RestoredMemory>,
@@ -113,6 +119,7 @@ impl<'a> Session<'a> {
             restore_started: None,
             restored_memory: None,
             lazy: None,
+            background: None,
         })
     }
 
@@ -156,6 +163,7 @@ impl<'a> Session<'a> {
             restore_started: Some(plan.started),
             restored_memory,
             lazy,
+            background: None,
         })
     }
 
@@ -171,7 +179,14 @@ impl<'a> Session<'a> {
         }
         let resume_time = self.restore_started.map(|t| t.elapsed());
         let running = Instant::now();
-        let result = self.serve();
+        let mut result = self.serve();
+        if let Some(capture) = self.background.take() {
+            let finished = capture.finish().map_err(RuntimeError::BackgroundCapture);
+            result = result.and_then(|(outcome, mut captures)| {
+                captures.push(finished?);
+                Ok((outcome, captures))
+            });
+        }
         let run_time = running.elapsed();
         let points = self
             .machine
@@ -201,9 +216,17 @@ impl<'a> Session<'a> {
                 Stop::Exited(code) => return Ok((Outcome::Exited(code), captures)),
                 Stop::Faulted(fault) => return Ok((Outcome::Faulted(fault), captures)),
                 Stop::Capture(request) => {
-                    captures.push(self.capture(request)?);
-                    if self.machine.guest().points.policy().then == AfterCapture::Exit {
+                    // One capture at a time: an earlier one still in the background ends first.
+                    if let Some(earlier) = self.background.take() {
+                        captures.push(earlier.finish().map_err(RuntimeError::BackgroundCapture)?);
+                    }
+                    let then = self.machine.guest().points.policy().then;
+                    if then == AfterCapture::Exit {
+                        captures.push(self.capture(request)?);
                         return Ok((Outcome::Checkpointed, captures));
+                    }
+                    if let Some(report) = self.capture_and_carry_on(request)? {
+                        captures.push(report);
                     }
                     self.machine.carry_on()?;
                 }
@@ -233,8 +256,32 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Writes the checkpoint of the program held at `request`'s migration point.
-    fn capture(&mut self, request: CaptureRequest) -> Result<CaptureReport, RuntimeError> {
+    /// For a program that carries on after its capture: plans the capture and has its pages
+    /// encoded in the background (copy-on-write) where the backend's memory allows it
+    /// (`None`: the report comes later); else captures here and now.
+    fn capture_and_carry_on(
+        &mut self,
+        request: CaptureRequest,
+    ) -> Result<Option<CaptureReport>, RuntimeError> {
+        let regions = match (&self.lazy, self.machine.host_memory()) {
+            // A lazy restore still watches the memory; one watcher at a time.
+            (None, Some(regions)) => regions,
+            _ => return Ok(Some(self.capture(request)?)),
+        };
+        let (input, path) = self.capture_input()?;
+        let plan = snapshot::plan_capture(self.machine.memory(), input)?;
+        match BackgroundCapture::start(plan, self.image, &regions, path, &request) {
+            Ok(background) => {
+                self.background = Some(background);
+                Ok(None)
+            }
+            // Protection is not available here: capture with the program held.
+            Err(_) => Ok(Some(self.capture(request)?)),
+        }
+    }
+
+    /// What a capture needs besides memory, and where it goes.
+    fn capture_input(&mut self) -> Result<(CaptureInput<'a>, PathBuf), RuntimeError> {
         let frames = self.machine.frames()?;
         let guest = self.machine.guest();
         let path = guest
@@ -248,16 +295,22 @@ impl<'a> Session<'a> {
             .state()
             .map_err(RuntimeError::Personality)?
             .to_record();
-        let state_time = request.reached.elapsed();
-        let memory = self.machine.memory();
         let input = CaptureInput {
             image: self.image,
             source: self.machine.target(),
-            map: *memory.map(),
+            map: *self.machine.memory().map(),
             frames,
             personality,
         };
-        let mut report = snapshot::capture_to_file(memory, input, &path, state_time)?;
+        Ok((input, path))
+    }
+
+    /// Writes the checkpoint of the program held at `request`'s migration point.
+    fn capture(&mut self, request: CaptureRequest) -> Result<CaptureReport, RuntimeError> {
+        let (input, path) = self.capture_input()?;
+        let state_time = request.reached.elapsed();
+        let mut report =
+            snapshot::capture_to_file(self.machine.memory(), input, &path, state_time)?;
         report.point = request.point;
         report.response_latency = request.requested.map(|t| t.elapsed());
         Ok(report)

@@ -188,6 +188,7 @@ pub fn report_run(args: &CaptureArgs, facts: &RunSummary, status: i32, verbose: 
                 "memory_us": micros(c.memory_time),
                 "write_us": micros(c.write_time),
                 "response_us": c.response_latency.map(micros),
+                "background": c.background,
             })).collect::<Vec<_>>(),
         });
         let text = serde_json::to_string_pretty(&value).unwrap_or_default();
