@@ -1,7 +1,8 @@
-//! A short fuzzing run of the checkpoint reader (`format/fuzz/run-short 30`): libFuzzer
-//! feeds mutated checkpoints, seeded from the committed corpus, to the reader and to
-//! everything a valid checkpoint offers. Without cargo-fuzz the script replays the corpus
-//! on stable Rust; the test then says SKIPPED for the fuzzing itself.
+//! Short fuzzing runs of the two readers of untrusted bytes: the checkpoint reader
+//! (`format/fuzz/run-short 30`: mutated checkpoints, seeded from the committed corpus, into the
+//! reader and everything a valid checkpoint offers) and the node protocol's frame decoder
+//! (`node/fuzz/run-short 20`). Without cargo-fuzz each script replays its corpus on stable
+//! Rust; the test then says SKIPPED for the fuzzing itself.
 
 use std::process::Command;
 
@@ -9,6 +10,17 @@ use xisa_e2e::*;
 
 #[test]
 fn checkpoint_reader_survives_a_short_fuzz_run() {
+    fuzz_for("format/fuzz/run-short", 30, "the checkpoint reader");
+}
+
+#[test]
+fn node_message_decoder_survives_a_short_fuzz_run() {
+    fuzz_for("node/fuzz/run-short", 20, "the node message decoder");
+}
+
+/// Runs `script` for `seconds` and checks that libFuzzer ran many inputs without a crash (or,
+/// without cargo-fuzz, that the corpus replayed).
+fn fuzz_for(script: &str, seconds: u32, what: &str) {
     let fuzz = Command::new("cargo").args(["fuzz", "--version"]).output();
     let cargo_fuzz = match &fuzz {
         Ok(output) if output.status.success() => {
@@ -21,10 +33,10 @@ fn checkpoint_reader_survives_a_short_fuzz_run() {
         Err(e) => Err(format!("cannot run cargo: {e}")),
     };
     let started = std::time::Instant::now();
-    let output = Command::new(repo_root().join("format/fuzz/run-short"))
-        .arg("30")
+    let output = Command::new(repo_root().join(script))
+        .arg(seconds.to_string())
         .output()
-        .expect("run format/fuzz/run-short");
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let tail = |text: &str| {
@@ -33,8 +45,7 @@ fn checkpoint_reader_survives_a_short_fuzz_run() {
     };
     assert!(
         output.status.success(),
-        "format/fuzz/run-short 30 failed ({:?}); a crashing input is saved under \
-         format/fuzz/artifacts/checkpoint_reader/:\n{}\n{}",
+        "{script} {seconds} failed ({:?}); a crashing input is saved under its artifacts/:\n{}\n{}",
         output.status,
         tail(&stdout),
         tail(&stderr)
@@ -47,9 +58,9 @@ fn checkpoint_reader_survives_a_short_fuzz_run() {
                 .find_map(|l| l.strip_prefix("stat::number_of_executed_units:"))
                 .and_then(|n| n.trim().parse().ok())
                 .unwrap_or_else(|| panic!("no libFuzzer statistics:\n{}", tail(&stderr)));
-            assert!(runs > 1000, "only {runs} inputs were run in 30 s");
+            assert!(runs > 1000, "only {runs} inputs were run in {seconds} s");
             println!(
-                "ok   {version}: {runs} inputs through the checkpoint reader in {:.0} s, no crash",
+                "ok   {version}: {runs} inputs through {what} in {:.0} s, no crash",
                 started.elapsed().as_secs_f64()
             );
         }
@@ -62,7 +73,7 @@ fn checkpoint_reader_survives_a_short_fuzz_run() {
                 tail(&stderr)
             );
             println!("ok   the committed corpus replays without panics");
-            println!("SKIPPED fuzzing the checkpoint reader: {reason}");
+            println!("SKIPPED fuzzing {what}: {reason}");
         }
     }
 }
