@@ -64,6 +64,16 @@ impl<'a> NativeMachine<'a> {
         })
     }
 
+    /// Builds the program's call-site table once (captures and longjmps use it).
+    fn call_site_table(&mut self) -> Result<(), MachineError> {
+        if self.table.is_none() {
+            let table = migration::call_site_table(self.image, self.target)
+                .map_err(|e| stopped(self.backend.name(), e))?;
+            self.table = Some(table);
+        }
+        Ok(())
+    }
+
     fn fault(&mut self, fault: Fault) -> GuestFault {
         let report = GuestFaultReport {
             target: self.target,
@@ -180,11 +190,7 @@ impl Machine for NativeMachine<'_> {
     fn frames(&mut self) -> Result<Vec<NeutralFrame>, MachineError> {
         let state = self.vcpu.migration_state()?;
         let backend = self.backend.name();
-        if self.table.is_none() {
-            let table = migration::call_site_table(self.image, self.target)
-                .map_err(|e| stopped(backend, e))?;
-            self.table = Some(table);
-        }
+        self.call_site_table()?;
         let table = self.table.as_ref().expect("just built");
         migration::native_frames(self.image, self.target, table, state, &self.ram)
             .map_err(|e| stopped(backend, e))
@@ -195,9 +201,17 @@ impl Machine for NativeMachine<'_> {
     }
 
     fn resume(&mut self, frames: Vec<NeutralFrame>, poison: bool) -> Result<(), MachineError> {
-        let resume =
-            migration::place_frames(self.image, self.target, &frames, &mut self.ram, poison)
-                .map_err(|e| stopped(self.backend.name(), e))?;
+        self.call_site_table()?;
+        let table = self.table.as_ref().expect("just built");
+        let resume = migration::place_frames(
+            self.image,
+            self.target,
+            table,
+            &frames,
+            &mut self.ram,
+            poison,
+        )
+        .map_err(|e| stopped(self.backend.name(), e))?;
         let at = NativeState {
             return_address: resume.pc,
             stack_pointer: resume.stack_pointer,

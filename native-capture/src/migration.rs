@@ -71,6 +71,7 @@ pub fn native_frames(
 pub fn place_frames(
     image: &Image,
     target: Target,
+    table: &CallSiteTable,
     frames: &[xisa_converters::NeutralFrame],
     ram: &mut GuestRam,
     poison: bool,
@@ -79,11 +80,10 @@ pub fn place_frames(
     let program = manifest
         .program(target)
         .ok_or(MigrationError::NoTable(target))?;
-    let table = call_site_table(image, target)?;
     let rules = rules_for(target).ok_or(MigrationError::NoTable(target))?;
     let resume = neutral_to_native(
         rules,
-        &table,
+        table,
         frames,
         native::STACK.end,
         native::STACK.start,
