@@ -460,6 +460,7 @@ fn migrate(
         read("guest.ckpt")?,
         read("stdout").unwrap_or_default(),
         read("stderr").unwrap_or_default(),
+        pack_folder(&dir.join("files"))?,
     ];
     let (image_bytes, checkpoint_bytes) = (blobs[0].len() as u64, blobs[1].len() as u64);
     let sent = Instant::now();
@@ -528,9 +529,9 @@ fn receive(
     origin: &str,
     blobs: Vec<Vec<u8>>,
 ) -> Result<Frame<Response>, String> {
-    let [image, checkpoint, stdout, stderr] = blobs.as_slice() else {
+    let [image, checkpoint, stdout, stderr, files] = blobs.as_slice() else {
         return Err(
-            "a receive request carries four blobs: image, checkpoint, stdout, stderr".into(),
+            "a receive request carries five blobs: image, checkpoint, stdout, stderr, files".into(),
         );
     };
     let started = Instant::now();
@@ -543,6 +544,7 @@ fn receive(
     ] {
         std::fs::write(dir.join(name), bytes).map_err(|e| format!("{name}: {e}"))?;
     }
+    unpack_folder(files, &dir.join("files"))?;
     let mut guest = Guest {
         dir,
         target,
@@ -557,6 +559,23 @@ fn receive(
         guest: id,
         restore_ms: millis(started.elapsed()),
     }))
+}
+
+/// The guest's folder (its `/`) as a tar archive: what it wrote travels with it.
+fn pack_folder(folder: &Path) -> Result<Vec<u8>, String> {
+    let mut archive = tar::Builder::new(Vec::new());
+    archive.follow_symlinks(false);
+    archive
+        .append_dir_all(".", folder)
+        .and_then(|()| archive.into_inner())
+        .map_err(|e| format!("cannot pack the guest's files: {e}"))
+}
+
+/// Unpacks a guest's folder; tar refuses entries that would land outside it.
+fn unpack_folder(archive: &[u8], folder: &Path) -> Result<(), String> {
+    tar::Archive::new(archive)
+        .unpack(folder)
+        .map_err(|e| format!("cannot unpack the guest's files: {e}"))
 }
 
 fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<i32> {

@@ -62,7 +62,7 @@ pub enum Request {
         backend: Option<String>,
     },
     /// From another node: resume a captured guest here. Blobs: image, checkpoint, the
-    /// output the guest wrote so far (stdout, stderr).
+    /// output the guest wrote so far (stdout, stderr), and its folder as a tar archive.
     Receive {
         target: String,
         backend: Option<String>,

@@ -12,6 +12,29 @@ use std::time::{Duration, Instant};
 
 use xisa_e2e::*;
 
+/// Writes a line to a file, works long enough to be moved, then appends and prints the file.
+const WRITER: &str = r#"
+#include <stdio.h>
+static double work(int n) { double x = 1; for (int i = 1; i <= n; i++) x = x * 1.0000001 + 1.0 / i; return x; }
+int main(void) {
+    FILE *f = fopen("/log.txt", "w");
+    fputs("before\n", f);
+    fclose(f);
+    double total = 0;
+    for (int round = 0; round < 4000; round++)
+        total += work(200000);
+    f = fopen("/log.txt", "a");
+    fputs("after\n", f);
+    fclose(f);
+    char line[64];
+    f = fopen("/log.txt", "r");
+    while (fgets(line, sizeof line, f))
+        printf("log: %s", line);
+    fclose(f);
+    return total > 0 ? 0 : 1;
+}
+"#;
+
 /// Two network namespaces joined by a shaped veth pair; removed on drop.
 struct Network {
     names: [String; 2],
@@ -366,7 +389,62 @@ fn guests_move_between_nodes_across_isas_and_nothing_is_lost() {
     );
     println!("ok   a move to a node that is down keeps the guest on its source");
 
-    // 3. Strangers are refused, and the node carries on.
+    // 3. The guest's files move with it: a line written before the move is read after it.
+    let writer_source = dir.join("writer.c");
+    std::fs::write(&writer_source, WRITER).unwrap();
+    let writer = dir.join("writer.xisa");
+    build_source(&writer_source, &writer).expect("build the writer");
+    let started = xisa_in(
+        &ns_a,
+        &cluster,
+        &[
+            "node",
+            "run",
+            "--node",
+            &node_a.address,
+            "--target",
+            "x86_64",
+            "--backend",
+            x86_backend,
+            writer.to_str().unwrap(),
+        ],
+    );
+    assert!(started.status.success(), "node run: {}", text(&started));
+    let guest = String::from_utf8_lossy(&started.stdout).trim().to_string();
+    std::thread::sleep(Duration::from_millis(200));
+    let moved = xisa_in(
+        &ns_a,
+        &cluster,
+        &[
+            "migrate",
+            &guest,
+            "--node",
+            &node_a.address,
+            "--to",
+            &node_b.address,
+            "--target",
+            "wasm64",
+        ],
+    );
+    assert!(
+        moved.status.success(),
+        "migrate the writer: {}",
+        text(&moved)
+    );
+    let waited = xisa_in(
+        &ns_a,
+        &cluster,
+        &["node", "wait", "--node", &node_a.address, &guest],
+    );
+    let printed = String::from_utf8_lossy(&waited.stdout);
+    assert!(
+        waited.status.success() && printed.contains("log: before\nlog: after\n"),
+        "the guest's file did not move with it: {}",
+        text(&waited)
+    );
+    println!("ok   a file written before the move is there after it");
+
+    // 4. Strangers are refused, and the node carries on.
     let stranger = dir.join("stranger");
     let _ = std::fs::remove_dir_all(&stranger);
     let made = Command::new(xisa())
