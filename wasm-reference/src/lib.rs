@@ -6,9 +6,10 @@ mod engine;
 mod host;
 mod linear_memory;
 mod migration;
+mod module_cache;
 mod trap;
 
-use wasmtime::{Instance, Linker, Module, Store, Table, TableType, TypedFunc};
+use wasmtime::{Instance, Linker, Store, Table, TableType, TypedFunc};
 use xisa_converters::NeutralFrame;
 use xisa_format::image::Image;
 use xisa_format::memory_map::MemoryMap;
@@ -66,7 +67,8 @@ impl WasmMachine {
         let wasm = image.program(Target::Wasm64)?;
         let start_error = |e: wasmtime::Error| WasmError::Start(format!("{e:#}"));
         let engine = engine::engine(map.mem_top).map_err(start_error)?;
-        let module = Module::new(&engine, wasm).map_err(|e| WasmError::Module(format!("{e:#}")))?;
+        let module =
+            module_cache::module(&engine, wasm).map_err(|e| WasmError::Module(format!("{e:#}")))?;
         let mut store = Store::new(
             &engine,
             Guest {
