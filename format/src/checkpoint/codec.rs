@@ -16,10 +16,20 @@ const ZSTD_MAX: usize = PAGE_SIZE * 9 / 10;
 /// and skippable frames are refused even though the zstd library could decode some of them.
 pub(crate) const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
+/// Bytes of the elements a shuffled page is transposed over.
+const SHUFFLE_ELEMENT: usize = 8;
+/// How often (in pages) the encoder tries both zstd and shuffled zstd; in between it keeps the
+/// last winner, so a capture compresses each page about once (bench/page-compression).
+const TRIAL_EVERY: u32 = 16;
+
 /// Chooses page encodings. Reuses one zstd context across pages; keep one per capture.
 pub struct PageEncoder {
     /// `None` if zstd could not set up a context (out of memory): pages are then stored raw.
     compressor: Option<zstd::bulk::Compressor<'static>>,
+    /// The compressed encoding that won the last trial.
+    preferred: PageEncoding,
+    /// Pages compressed since the last trial; `TRIAL_EVERY` forces one.
+    since_trial: u32,
 }
 
 impl Default for PageEncoder {
@@ -32,13 +42,15 @@ impl PageEncoder {
     pub fn new() -> Self {
         PageEncoder {
             compressor: zstd::bulk::Compressor::new(ZSTD_LEVEL).ok(),
+            preferred: PageEncoding::Zstd,
+            since_trial: TRIAL_EVERY,
         }
     }
 
     /// Encodes one page: zero if it is all zeros, same-as-image if it equals `image_page`
     /// (the image's initial bytes of this page, zero-extended to 4096; `None` outside the
-    /// image's rodata and data), zstd if that saves at least 10%, raw otherwise. The
-    /// record's `index` is 0: the caller numbers pages within their region.
+    /// image's rodata and data), zstd or shuffled zstd if that saves at least 10%, raw
+    /// otherwise. The record's `index` is 0: the caller numbers pages within their region.
     pub fn encode(&mut self, page: &[u8; PAGE_SIZE], image_page: Option<&[u8]>) -> PageRecord {
         let record = |encoding: PageEncoding, data: Vec<u8>| PageRecord {
             index: 0,
@@ -55,14 +67,55 @@ impl PageEncoder {
         {
             return record(PageEncoding::SameAsImage, Vec::new());
         }
-        if let Some(compressor) = &mut self.compressor {
-            let mut buffer = [0u8; ZSTD_MAX];
-            // Fails when the frame would not fit, which is exactly "saves less than 10%".
-            if let Ok(length) = compressor.compress_to_buffer(&page[..], &mut buffer[..]) {
-                return record(PageEncoding::Zstd, buffer[..length].to_vec());
+        match self.compress(page) {
+            Some((encoding, data)) => record(encoding, data),
+            None => {
+                // The next compressible page is tried both ways.
+                self.since_trial = TRIAL_EVERY;
+                record(PageEncoding::Raw, page.to_vec())
             }
         }
-        record(PageEncoding::Raw, page.to_vec())
+    }
+
+    /// The smaller of zstd and shuffled zstd that saves at least 10%, trying both every
+    /// `TRIAL_EVERY` pages and the last winner in between.
+    fn compress(&mut self, page: &[u8; PAGE_SIZE]) -> Option<(PageEncoding, Vec<u8>)> {
+        let compressor = self.compressor.as_mut()?;
+        let mut shuffled = [0u8; PAGE_SIZE];
+        let mut attempt = |encoding: PageEncoding| {
+            let input = match encoding {
+                PageEncoding::ShuffledZstd => {
+                    shuffle(page, &mut shuffled);
+                    &shuffled
+                }
+                _ => page,
+            };
+            let mut buffer = [0u8; ZSTD_MAX];
+            // Fails when the frame would not fit, which is exactly "saves less than 10%".
+            let length = compressor
+                .compress_to_buffer(&input[..], &mut buffer[..])
+                .ok()?;
+            Some((encoding, buffer[..length].to_vec()))
+        };
+        if self.since_trial < TRIAL_EVERY {
+            self.since_trial += 1;
+            let other = match self.preferred {
+                PageEncoding::Zstd => PageEncoding::ShuffledZstd,
+                _ => PageEncoding::Zstd,
+            };
+            return attempt(self.preferred).or_else(|| attempt(other));
+        }
+        let best = match (
+            attempt(PageEncoding::Zstd),
+            attempt(PageEncoding::ShuffledZstd),
+        ) {
+            (Some(plain), Some(shuffled)) if shuffled.1.len() < plain.1.len() => Some(shuffled),
+            (Some(plain), _) => Some(plain),
+            (None, shuffled) => shuffled,
+        }?;
+        self.preferred = best.0;
+        self.since_trial = 0;
+        Some(best)
     }
 
     /// Encodes `memory`, the bytes of guest memory from `start` (page-aligned), as a region;
@@ -96,6 +149,26 @@ pub fn encode_page(page: &[u8; PAGE_SIZE], image_page: Option<&[u8]>) -> PageRec
     PageEncoder::new().encode(page, image_page)
 }
 
+/// Transposes a page of 8-byte elements: byte `b` of element `e` goes to `b * 512 + e`.
+fn shuffle(page: &[u8; PAGE_SIZE], out: &mut [u8; PAGE_SIZE]) {
+    let elements = PAGE_SIZE / SHUFFLE_ELEMENT;
+    for (e, element) in page.chunks_exact(SHUFFLE_ELEMENT).enumerate() {
+        for (b, &byte) in element.iter().enumerate() {
+            out[b * elements + e] = byte;
+        }
+    }
+}
+
+/// The inverse of [`shuffle`].
+fn unshuffle(shuffled: &[u8; PAGE_SIZE], out: &mut [u8; PAGE_SIZE]) {
+    let elements = PAGE_SIZE / SHUFFLE_ELEMENT;
+    for (e, element) in out.chunks_exact_mut(SHUFFLE_ELEMENT).enumerate() {
+        for (b, byte) in element.iter_mut().enumerate() {
+            *byte = shuffled[b * elements + e];
+        }
+    }
+}
+
 fn is_zero(bytes: &[u8]) -> bool {
     bytes.iter().all(|&b| b == 0)
 }
@@ -109,6 +182,8 @@ pub enum PageView<'a> {
     Raw(&'a [u8]),
     /// One zstd frame that decompresses to exactly [`PAGE_SIZE`] bytes.
     Zstd(&'a [u8]),
+    /// One zstd frame of the page byte-shuffled over 8-byte elements.
+    ShuffledZstd(&'a [u8]),
 }
 
 impl PageView<'_> {
@@ -116,7 +191,7 @@ impl PageView<'_> {
     pub fn stored_len(&self) -> usize {
         match self {
             PageView::Zero | PageView::SameAsImage => 0,
-            PageView::Raw(data) | PageView::Zstd(data) => data.len(),
+            PageView::Raw(data) | PageView::Zstd(data) | PageView::ShuffledZstd(data) => data.len(),
         }
     }
 }
@@ -175,6 +250,11 @@ impl PageDecoder {
                 out.copy_from_slice(data);
             }
             PageView::Zstd(data) => self.decompress(data, out).map_err(fail)?,
+            PageView::ShuffledZstd(data) => {
+                let mut shuffled = [0u8; PAGE_SIZE];
+                self.decompress(data, &mut shuffled).map_err(fail)?;
+                unshuffle(&shuffled, out);
+            }
         }
         Ok(())
     }
@@ -224,5 +304,41 @@ pub(crate) fn check_zstd_frame(data: &[u8]) -> Result<(), String> {
         }
         Ok(_) => Ok(()),
         Err(_) => Err(format!("{NOT_A_PAGE} (the frame header is damaged)")),
+    }
+}
+
+#[cfg(test)]
+mod shuffle_tests {
+    use super::*;
+
+    #[test]
+    fn shuffling_is_undone_and_doubles_pick_the_shuffled_encoding() {
+        let mut page = [0u8; PAGE_SIZE];
+        for (k, element) in page.chunks_exact_mut(8).enumerate() {
+            element.copy_from_slice(&(1000.0 + k as f64 * 0.37).to_le_bytes());
+        }
+        let (mut shuffled, mut back) = ([0u8; PAGE_SIZE], [0u8; PAGE_SIZE]);
+        shuffle(&page, &mut shuffled);
+        unshuffle(&shuffled, &mut back);
+        assert_eq!(back, page);
+        let record = PageEncoder::new().encode(&page, None);
+        assert_eq!(record.encoding, PageEncoding::ShuffledZstd as u8);
+        let mut out = [0u8; PAGE_SIZE];
+        PageDecoder::new()
+            .materialise(0, PageView::ShuffledZstd(&record.data), None, &mut out)
+            .unwrap();
+        assert_eq!(out, page);
+        // A trial keeps the smaller of the two.
+        let mut text = [0u8; PAGE_SIZE];
+        let mut state = 7u32;
+        for byte in text.iter_mut() {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            *byte = b"etaoin shrdlu"[(state >> 16) as usize % 13];
+        }
+        let plain = zstd::bulk::compress(&text, ZSTD_LEVEL).unwrap().len();
+        shuffle(&text, &mut shuffled);
+        let transposed = zstd::bulk::compress(&shuffled, ZSTD_LEVEL).unwrap().len();
+        let record = PageEncoder::new().encode(&text, None);
+        assert_eq!(record.data.len(), plain.min(transposed));
     }
 }

@@ -94,6 +94,9 @@ coded_enum! {
         Raw = 2,
         /// Stored as one zstd frame.
         Zstd = 3,
+        /// Byte-shuffled over 8-byte elements (all first bytes, then all second bytes, ...),
+        /// then stored as one zstd frame: doubles and 64-bit integers compress better so.
+        ShuffledZstd = 4,
     }
 }
 
@@ -104,6 +107,7 @@ impl PageEncoding {
             PageEncoding::SameAsImage => "same as image",
             PageEncoding::Raw => "raw",
             PageEncoding::Zstd => "zstd",
+            PageEncoding::ShuffledZstd => "shuffled zstd",
         }
     }
 }

@@ -218,6 +218,7 @@ pub(super) fn view(page: &ArchivedPageRecord) -> PageView<'_> {
         Some(PageEncoding::Zero) => PageView::Zero,
         Some(PageEncoding::SameAsImage) => PageView::SameAsImage,
         Some(PageEncoding::Zstd) => PageView::Zstd(data),
+        Some(PageEncoding::ShuffledZstd) => PageView::ShuffledZstd(data),
         // Only raw remains after validation; were it anything else, a raw view of the
         // wrong length fails `materialise` instead of panicking.
         Some(PageEncoding::Raw) | None => PageView::Raw(data),

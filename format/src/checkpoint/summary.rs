@@ -34,7 +34,7 @@ impl PageStats {
             PageView::Zero => self.zero += 1,
             PageView::SameAsImage => self.same_as_image += 1,
             PageView::Raw(_) => self.raw += 1,
-            PageView::Zstd(_) => self.zstd += 1,
+            PageView::Zstd(_) | PageView::ShuffledZstd(_) => self.zstd += 1,
         }
         self.stored_bytes += view.stored_len() as u64;
     }

@@ -229,7 +229,7 @@ fn check_regions(
                         )));
                     }
                 }
-                Some(PageEncoding::Zstd) => {
+                Some(PageEncoding::Zstd | PageEncoding::ShuffledZstd) => {
                     if data.is_empty() || data.len() >= PAGE_SIZE {
                         return Err(fail(format!(
                             "zstd data of {} bytes (it must be shorter than a raw page)",
