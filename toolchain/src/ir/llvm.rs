@@ -1088,6 +1088,10 @@ impl Value {
         // SAFETY: live value.
         unsafe { !LLVMIsAPHINode(self.0).is_null() }
     }
+    pub fn is_terminator(self) -> bool {
+        // SAFETY: live value.
+        unsafe { !LLVMIsATerminatorInst(self.0).is_null() }
+    }
     pub fn is_argument(self) -> bool {
         // SAFETY: live value.
         unsafe { !LLVMIsAArgument(self.0).is_null() }
@@ -1249,6 +1253,18 @@ impl Value {
     pub fn delete_function(self) {
         // SAFETY: caller passes a function with no remaining uses.
         unsafe { LLVMDeleteFunction(self.0) }
+    }
+    /// Moves this instruction, keeping its name, to just before `at` (in the same function).
+    pub fn move_before(self, at: Value) {
+        let name = cstring(&self.name());
+        // SAFETY: both are live instructions of one function; the builder is disposed here.
+        unsafe {
+            let builder = LLVMCreateBuilderInContext(LLVMGetTypeContext(LLVMTypeOf(self.0)));
+            LLVMInstructionRemoveFromParent(self.0);
+            LLVMPositionBuilderBefore(builder, at.0);
+            LLVMInsertIntoBuilderWithName(builder, self.0, name.as_ptr());
+            LLVMDisposeBuilder(builder);
+        }
     }
     pub fn replace_all_uses_with(self, new: Value) {
         // SAFETY: new has the same type as self.

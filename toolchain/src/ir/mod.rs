@@ -7,6 +7,7 @@ pub mod checks;
 pub mod computed_goto;
 pub mod entry;
 pub mod fnptr;
+pub mod lanes;
 pub mod layout;
 pub mod libcalls;
 pub mod liveness;
@@ -155,6 +156,9 @@ pub fn neutralise(
     migration::create_countdown(module);
     setjmp::create_serial(module);
     let placement = regions::place_globals(module)?;
+    if points != migration::MigrationPoints::None {
+        lanes::hoist_lane_extracts(module);
+    }
     let call_sites = migration::instrument(module, points, &functions.names)?;
     fnptr::keep_indexed_functions(module, &functions);
     module
