@@ -4,8 +4,11 @@
 pub mod abi;
 pub mod checkpoint;
 mod coded_enum;
+mod error_chain;
 mod file_bytes;
 pub mod image;
 pub mod memory_map;
 pub mod output;
 pub mod target;
+
+pub use error_chain::error_chain;

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use rustls::{ClientConfig, ServerConfig, ServerConnection, StreamOwned};
 
+use xisa_format::error_chain;
+
 use crate::certs::{CertError, Identity};
 use crate::client;
 use crate::wire::{self, Frame, GuestInfo, Request, Response, Timeline};
@@ -501,10 +503,18 @@ fn migrate(
                 Err(error) => error_chain(&error),
             };
             eprintln!("xisa node: moving guest {id} to {to} failed, resuming it here: {reason}");
-            let guests = node.guests();
-            let guest = guests.get(&id).ok_or(format!("no guest {id}"))?;
-            let resumed = resume_guest(node, guest);
-            drop(guests);
+            // Not under the lock: resuming waits until the guest runs.
+            let held = {
+                let guests = node.guests();
+                let guest = guests.get(&id).ok_or(format!("no guest {id}"))?;
+                Guest {
+                    dir: guest.dir.clone(),
+                    target: guest.target.clone(),
+                    backend: guest.backend.clone(),
+                    state: GuestState::Moving,
+                }
+            };
+            let resumed = resume_guest(node, &held);
             match resumed {
                 Ok(child) => set_state(GuestState::Running(child)),
                 Err(why) => {
@@ -599,16 +609,4 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<i32> {
 
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
-}
-
-/// `error` and its causes, one line.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
 }

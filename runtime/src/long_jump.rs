@@ -9,13 +9,11 @@
 //! target, and across a migration between the `setjmp` and the `longjmp`.
 
 use xisa_converters::NeutralFrame;
+use xisa_converters::snapshot::SHADOW_STACK_POINTER;
 use xisa_format::abi::jump_buffer;
 use xisa_format::image::Image;
 use xisa_format::memory_map::SHADOW_STACK;
 use xisa_personality::GuestMemory;
-
-/// The neutral shadow-stack pointer, restored to its value at the `setjmp`.
-pub const SHADOW_STACK_POINTER: &str = "__xisa_ssp";
 
 /// A `longjmp` that cannot be done: the program's fault, reported like a crash.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

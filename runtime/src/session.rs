@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use xisa_converters::control::{AfterCapture, CaptureReport};
 use xisa_converters::snapshot::{self, CaptureInput, SnapshotError};
 use xisa_format::checkpoint::CheckpointFile;
+use xisa_format::error_chain;
 use xisa_format::image::Image;
 use xisa_personality::PersonalityError;
 
@@ -315,16 +316,4 @@ impl<'a> Session<'a> {
         report.response_latency = request.requested.map(|t| t.elapsed());
         Ok(report)
     }
-}
-
-/// `error` and its causes, one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
 }

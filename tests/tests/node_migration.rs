@@ -5,7 +5,6 @@
 //! leaves the guest running on its source; a peer from another cluster and a peer that does not
 //! speak TLS are refused with a logged reason while the node carries on.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -50,66 +49,30 @@ impl Network {
             names: names.clone(),
         };
         let (va, vb) = (format!("xv{tag}a"), format!("xv{tag}b"));
-        let steps: Vec<Vec<String>> = vec![
-            vec!["netns".into(), "add".into(), names[0].clone()],
-            vec!["netns".into(), "add".into(), names[1].clone()],
-            vec![
-                "link".into(),
-                "add".into(),
-                va.clone(),
-                "type".into(),
-                "veth".into(),
-                "peer".into(),
-                "name".into(),
-                vb.clone(),
-            ],
-            vec![
-                "link".into(),
-                "set".into(),
-                va.clone(),
-                "netns".into(),
-                names[0].clone(),
-            ],
-            vec![
-                "link".into(),
-                "set".into(),
-                vb.clone(),
-                "netns".into(),
-                names[1].clone(),
-            ],
+        let (a, b) = (&names[0], &names[1]);
+        let mut steps = vec![
+            format!("netns add {a}"),
+            format!("netns add {b}"),
+            format!("link add {va} type veth peer name {vb}"),
+            format!("link set {va} netns {a}"),
+            format!("link set {vb} netns {b}"),
         ];
-        let mut all = steps;
-        for (i, (ns, dev)) in [(&names[0], &va), (&names[1], &vb)].into_iter().enumerate() {
-            let address = format!("10.{subnet}.0.{}/24", i + 1);
-            all.push(vec![
-                "-n".into(),
-                ns.clone(),
-                "addr".into(),
-                "add".into(),
-                address,
-                "dev".into(),
-                dev.clone(),
-            ]);
-            for link in [dev.as_str(), "lo"] {
-                all.push(vec![
-                    "-n".into(),
-                    ns.clone(),
-                    "link".into(),
-                    "set".into(),
-                    link.into(),
-                    "up".into(),
-                ]);
-            }
+        for (i, (ns, dev)) in [(a, &va), (b, &vb)].into_iter().enumerate() {
+            steps.push(format!(
+                "-n {ns} addr add 10.{subnet}.0.{}/24 dev {dev}",
+                i + 1
+            ));
+            steps.push(format!("-n {ns} link set {dev} up"));
+            steps.push(format!("-n {ns} link set lo up"));
         }
-        for args in all {
+        for step in steps {
             let output = Command::new("ip")
-                .args(&args)
+                .args(step.split(' '))
                 .output()
                 .map_err(|e| e.to_string())?;
             if !output.status.success() {
                 return Err(format!(
-                    "`ip {}` failed (network namespaces need root): {}",
-                    args.join(" "),
+                    "`ip {step}` failed (network namespaces need root): {}",
                     String::from_utf8_lossy(&output.stderr).trim()
                 ));
             }
@@ -192,16 +155,45 @@ impl Drop for Node {
     }
 }
 
-/// `xisa ARGS` inside `namespace` as member `client` of `cluster`.
-fn xisa_in(namespace: &str, cluster: &Path, args: &[&str]) -> Output {
-    Command::new("ip")
-        .args(["netns", "exec", namespace])
-        .arg(xisa())
-        .args(args)
-        .env("XISA_CLUSTER", cluster)
-        .env("XISA_MEMBER", "client")
-        .output()
-        .expect("run xisa")
+/// `xisa` run inside a namespace as a member of a cluster.
+struct Client<'a> {
+    namespace: &'a str,
+    cluster: &'a Path,
+}
+
+impl Client<'_> {
+    fn xisa(&self, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", self.namespace])
+            .arg(xisa())
+            .args(args)
+            .env("XISA_CLUSTER", self.cluster)
+            .env("XISA_MEMBER", "client")
+            .output()
+            .expect("run xisa")
+    }
+
+    /// Starts `image` on `node` and returns the guest's number.
+    fn run(&self, node: &str, placement: &[&str], image: &str, args: &[String]) -> String {
+        let mut command = vec!["node", "run", "--node", node];
+        command.extend(placement);
+        command.push(image);
+        command.extend(args.iter().map(String::as_str));
+        let started = self.xisa(&command);
+        assert!(started.status.success(), "node run: {}", text(&started));
+        String::from_utf8_lossy(&started.stdout).trim().to_string()
+    }
+
+    /// `xisa migrate GUEST --node FROM --to TO ARGS` (the placement, maybe `--json`).
+    fn migrate(&self, guest: &str, from: &str, to: &str, args: &[&str]) -> Output {
+        let mut command = vec!["migrate", guest, "--node", from, "--to", to];
+        command.extend(args);
+        self.xisa(&command)
+    }
+
+    fn wait(&self, node: &str, guest: &str) -> Output {
+        self.xisa(&["node", "wait", "--node", node, guest])
+    }
 }
 
 fn text(output: &Output) -> String {
@@ -243,39 +235,26 @@ fn guests_move_between_nodes_across_isas_and_nothing_is_lost() {
     let node_a = Node::start(&ns_a, "10.77.0.1:7400", &cluster, "a", &dir);
     let node_b = Node::start(&ns_b, "10.77.0.2:7400", &cluster, "b", &dir);
     let x86 = x86_64_executor();
-    let x86_backend = x86.run_args[x86.run_args.len() - 1];
-
-    // 1. x86-64 on node a -> wasm64 on node b -> AArch64 (qemu-user) on node a, mid-run.
-    let mut run_args = vec![
-        "node",
-        "run",
-        "--node",
-        &node_a.address,
+    let on_x86 = [
         "--target",
         "x86_64",
         "--backend",
-        x86_backend,
-        image.as_str(),
+        x86.run_args[x86.run_args.len() - 1],
     ];
-    run_args.extend(program.args.iter().map(String::as_str));
-    let started = xisa_in(&ns_a, &cluster, &run_args);
-    assert!(started.status.success(), "node run: {}", text(&started));
-    let guest = String::from_utf8_lossy(&started.stdout).trim().to_string();
+    let on_wasm = ["--target", "wasm64"];
+    let client = Client {
+        namespace: &ns_a,
+        cluster: &cluster,
+    };
+
+    // 1. x86-64 on node a -> wasm64 on node b -> AArch64 (qemu-user) on node a, mid-run.
+    let guest = client.run(&node_a.address, &on_x86, &image, &program.args);
     std::thread::sleep(Duration::from_millis(300));
-    let moved = xisa_in(
-        &ns_a,
-        &cluster,
-        &[
-            "migrate",
-            &guest,
-            "--node",
-            &node_a.address,
-            "--to",
-            &node_b.address,
-            "--target",
-            "wasm64",
-            "--json",
-        ],
+    let moved = client.migrate(
+        &guest,
+        &node_a.address,
+        &node_b.address,
+        &["--target", "wasm64", "--json"],
     );
     assert!(moved.status.success(), "migrate to b: {}", text(&moved));
     let timeline: serde_json::Value = serde_json::from_slice(&moved.stdout).unwrap();
@@ -292,30 +271,16 @@ fn guests_move_between_nodes_across_isas_and_nothing_is_lost() {
         ["--target", "aarch64", "--backend", "process"]
     } else {
         println!("SKIPPED process/aarch64: qemu-aarch64 is not installed; moving back as x86_64");
-        ["--target", "x86_64", "--backend", x86_backend]
+        on_x86
     };
-    let mut back = vec![
-        "migrate",
-        &remote,
-        "--node",
-        &node_b.address,
-        "--to",
-        &node_a.address,
-        "--json",
-    ];
-    back.extend(back_target);
-    let moved_back = xisa_in(&ns_a, &cluster, &back);
+    let moved_back = client.migrate(&remote, &node_b.address, &node_a.address, &back_target);
     assert!(
         moved_back.status.success(),
         "migrate back: {}",
         text(&moved_back)
     );
     println!("ok   wasm64 on b -> {} on a", back_target[1]);
-    let waited = xisa_in(
-        &ns_a,
-        &cluster,
-        &["node", "wait", "--node", &node_a.address, &guest],
-    );
+    let waited = client.wait(&node_a.address, &guest);
     assert_eq!(
         waited.status.code(),
         Some(program.expected_status),
@@ -341,47 +306,16 @@ fn guests_move_between_nodes_across_isas_and_nothing_is_lost() {
     println!("ok   output equals an uninterrupted run (captured at points {points:?})");
 
     // 2. The destination is down: the guest stays on its source and finishes there.
-    let mut run_args = vec![
-        "node",
-        "run",
-        "--node",
-        &node_a.address,
-        "--target",
-        "x86_64",
-        "--backend",
-        x86_backend,
-        image.as_str(),
-    ];
-    run_args.extend(program.args.iter().map(String::as_str));
-    let started = xisa_in(&ns_a, &cluster, &run_args);
-    assert!(started.status.success(), "node run: {}", text(&started));
-    let guest = String::from_utf8_lossy(&started.stdout).trim().to_string();
+    let guest = client.run(&node_a.address, &on_x86, &image, &program.args);
     std::thread::sleep(Duration::from_millis(300));
-    let nowhere = xisa_in(
-        &ns_a,
-        &cluster,
-        &[
-            "migrate",
-            &guest,
-            "--node",
-            &node_a.address,
-            "--to",
-            "10.77.0.2:7999",
-            "--target",
-            "wasm64",
-        ],
-    );
+    let nowhere = client.migrate(&guest, &node_a.address, "10.77.0.2:7999", &on_wasm);
     assert_eq!(nowhere.status.code(), Some(1), "{}", text(&nowhere));
     assert!(
         text(&nowhere).contains("the guest runs on 10.77.0.1:7400 again"),
         "{}",
         text(&nowhere)
     );
-    let waited = xisa_in(
-        &ns_a,
-        &cluster,
-        &["node", "wait", "--node", &node_a.address, &guest],
-    );
+    let waited = client.wait(&node_a.address, &guest);
     assert!(
         waited.stdout == program.expected_stdout,
         "output after a failed move differs: {}",
@@ -394,48 +328,15 @@ fn guests_move_between_nodes_across_isas_and_nothing_is_lost() {
     std::fs::write(&writer_source, WRITER).unwrap();
     let writer = dir.join("writer.xisa");
     build_source(&writer_source, &writer).expect("build the writer");
-    let started = xisa_in(
-        &ns_a,
-        &cluster,
-        &[
-            "node",
-            "run",
-            "--node",
-            &node_a.address,
-            "--target",
-            "x86_64",
-            "--backend",
-            x86_backend,
-            writer.to_str().unwrap(),
-        ],
-    );
-    assert!(started.status.success(), "node run: {}", text(&started));
-    let guest = String::from_utf8_lossy(&started.stdout).trim().to_string();
+    let guest = client.run(&node_a.address, &on_x86, writer.to_str().unwrap(), &[]);
     std::thread::sleep(Duration::from_millis(200));
-    let moved = xisa_in(
-        &ns_a,
-        &cluster,
-        &[
-            "migrate",
-            &guest,
-            "--node",
-            &node_a.address,
-            "--to",
-            &node_b.address,
-            "--target",
-            "wasm64",
-        ],
-    );
+    let moved = client.migrate(&guest, &node_a.address, &node_b.address, &on_wasm);
     assert!(
         moved.status.success(),
         "migrate the writer: {}",
         text(&moved)
     );
-    let waited = xisa_in(
-        &ns_a,
-        &cluster,
-        &["node", "wait", "--node", &node_a.address, &guest],
-    );
+    let waited = client.wait(&node_a.address, &guest);
     let printed = String::from_utf8_lossy(&waited.stdout);
     assert!(
         waited.status.success() && printed.contains("log: before\nlog: after\n"),
@@ -454,28 +355,21 @@ fn guests_move_between_nodes_across_isas_and_nothing_is_lost() {
         .output()
         .unwrap();
     assert!(made.status.success());
-    let refused = xisa_in(
-        &ns_a,
-        &stranger,
-        &["node", "list", "--node", &node_a.address],
-    );
+    let stranger_client = Client {
+        namespace: &ns_a,
+        cluster: &stranger,
+    };
+    let refused = stranger_client.xisa(&["node", "list", "--node", &node_a.address]);
     assert!(!refused.status.success(), "a stranger was served");
-    let mut garbage = Command::new("ip")
+    // The node may reset the connection mid-send; what matters is that it carries on.
+    let _ = Command::new("ip")
         .args(["netns", "exec", &ns_a, "python3", "-c"])
         .arg(
             "import socket; s = socket.create_connection(('10.77.0.1', 7400)); \
              s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n' * 100); s.close()",
         )
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = garbage.stdin.take().map(|mut s| s.flush());
-    let _ = garbage.wait();
-    let listed = xisa_in(
-        &ns_a,
-        &cluster,
-        &["node", "list", "--node", &node_a.address, "--json"],
-    );
+        .status();
+    let listed = client.xisa(&["node", "list", "--node", &node_a.address, "--json"]);
     assert!(
         listed.status.success(),
         "node a stopped serving: {}",

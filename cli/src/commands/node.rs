@@ -38,6 +38,17 @@ impl Member {
     }
 }
 
+/// Where a guest runs on a node.
+#[derive(clap::Args)]
+pub struct Placement {
+    /// Target: x86_64, aarch64 or wasm64.
+    #[arg(long)]
+    target: String,
+    /// Backend for a native target: kvm, emu or process.
+    #[arg(long)]
+    backend: Option<String>,
+}
+
 #[derive(clap::Subcommand)]
 pub enum NodeCommand {
     /// Make the cluster authority (once) and a member certificate for NAME in DIR.
@@ -63,12 +74,8 @@ pub enum NodeCommand {
         /// The node's address.
         #[arg(long)]
         node: String,
-        /// Target to run: x86_64, aarch64 or wasm64.
-        #[arg(long)]
-        target: String,
-        /// Backend for a native target: kvm, emu or process.
-        #[arg(long)]
-        backend: Option<String>,
+        #[command(flatten)]
+        placement: Placement,
         #[command(flatten)]
         member: Member,
         /// Print the answer as JSON.
@@ -108,12 +115,9 @@ pub struct MigrateArgs {
     /// The node to move it to.
     #[arg(long)]
     to: String,
-    /// Target to resume on there: x86_64, aarch64 or wasm64.
-    #[arg(long)]
-    target: String,
-    /// Backend for a native target there: kvm, emu or process.
-    #[arg(long)]
-    backend: Option<String>,
+    /// Where it resumes there.
+    #[command(flatten)]
+    placement: Placement,
     #[command(flatten)]
     member: Member,
     /// Print the timeline as JSON.
@@ -153,8 +157,7 @@ pub fn run(command: NodeCommand, verbose: u8) -> anyhow::Result<ExitCode> {
         }
         NodeCommand::Run {
             node,
-            target,
-            backend,
+            placement: Placement { target, backend },
             member,
             json,
             image,
@@ -251,8 +254,8 @@ pub fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     let request = Frame::new(Request::Migrate {
         guest: args.guest,
         to: args.to.clone(),
-        target: args.target.clone(),
-        backend: args.backend.clone(),
+        target: args.placement.target.clone(),
+        backend: args.placement.backend.clone(),
     });
     let answer = client::call(&args.node, &args.member.client()?, &request)
         .with_context(|| format!("cannot move guest {} to {}", args.guest, args.to))?;
@@ -290,7 +293,7 @@ fn print_timeline(args: &MigrateArgs, t: &Timeline) {
     match (&t.remote_guest, &t.kept_on_source) {
         (Some(guest), _) => println!(
             "moved      guest {} is guest {guest} on {} ({})",
-            args.guest, args.to, args.target
+            args.guest, args.to, args.placement.target
         ),
         (None, Some(reason)) => {
             println!("kept       the guest runs on {} again: {reason}", args.node)
