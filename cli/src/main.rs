@@ -47,6 +47,10 @@ enum Command {
     Node(commands::node::NodeCommand),
     /// Move a running guest from its node to another node, on any ISA.
     Migrate(commands::node::MigrateArgs),
+    /// The cluster controller: submit jobs, see where they run; it offloads them from busy
+    /// servers to boards and takes them back.
+    #[command(subcommand)]
+    Cluster(commands::cluster::ClusterCommand),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         Command::OciImage(args) => commands::oci_image::run(args),
         Command::Node(command) => commands::node::run(command, cli.verbose),
         Command::Migrate(args) => commands::node::migrate(args),
+        Command::Cluster(command) => commands::cluster::run(command, cli.verbose),
     };
     finish(result)
 }

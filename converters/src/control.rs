@@ -59,7 +59,18 @@ pub struct Trigger {
 #[derive(Debug, Default)]
 struct TriggerState {
     requested_at: Option<Instant>,
+    /// The pending request ends the run after its capture, whatever `then` says.
+    last: bool,
     closed: bool,
+}
+
+/// A capture request as the executor takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// When it was made (the earliest, when several came before the program took them).
+    pub at: Instant,
+    /// The run ends after this capture, even one that otherwise continues.
+    pub last: bool,
 }
 
 impl Trigger {
@@ -74,13 +85,21 @@ impl Trigger {
         self.changed.notify_all();
     }
 
-    /// Takes the pending request, if any, with the time it was made.
-    pub fn take(&self) -> Option<Instant> {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .requested_at
-            .take()
+    /// Asks for a capture at the next migration point after which the run ends, even a run
+    /// whose periodic captures continue (a move to another machine).
+    pub fn request_last(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.requested_at.get_or_insert_with(Instant::now);
+        state.last = true;
+        self.changed.notify_all();
+    }
+
+    /// Takes the pending request, if any.
+    pub fn take(&self) -> Option<Request> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let at = state.requested_at.take()?;
+        let last = std::mem::take(&mut state.last);
+        Some(Request { at, last })
     }
 
     fn pending(&self) -> bool {

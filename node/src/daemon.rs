@@ -2,10 +2,14 @@
 //! other nodes (stop-and-copy: capture at the next migration point, send image, checkpoint and
 //! output, resume lazily there). Nothing is lost: the source keeps the checkpoint until the
 //! destination says its guest runs, and resumes the guest itself when the move fails.
+//!
+//! A node declares what it is ([`NodeInfo`]: target, cores, power profile). A node standing in
+//! for a slower machine gives each guest only a share of a host core (`cpu_share`): its guests
+//! are stopped and continued on a short period.
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -13,18 +17,21 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rustls::{ClientConfig, ServerConfig, ServerConnection, StreamOwned};
+use rustls::ClientConfig;
 
 use xisa_format::error_chain;
 
 use crate::certs::{CertError, Identity};
 use crate::client;
-use crate::wire::{self, Frame, GuestInfo, Request, Response, Timeline};
+use crate::server::serve_forever;
+use crate::wire::{Frame, GuestInfo, NodeInfo, Request, Response, Timeline};
 
 /// The descriptor a resuming `xisa restore` reports readiness on (`--ready-fd`).
 const READY_FD: i32 = 3;
 /// How long a guest may take to reach its next migration point after a capture request.
 const CAPTURE_TIMEOUT: Duration = Duration::from_secs(120);
+/// The period over which a throttled node shares a core between running and stopped.
+const THROTTLE_PERIOD: Duration = Duration::from_millis(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -54,6 +61,8 @@ pub struct NodeConfig {
     pub state: PathBuf,
     /// The `xisa` binary that runs guests.
     pub xisa: PathBuf,
+    /// What the node declares (its `member` is filled in from the member name).
+    pub info: NodeInfo,
 }
 
 enum GuestState {
@@ -69,6 +78,8 @@ struct Guest {
     dir: PathBuf,
     target: String,
     backend: Option<String>,
+    job: Option<String>,
+    checkpoint_every_ms: Option<u64>,
     state: GuestState,
 }
 
@@ -81,6 +92,35 @@ impl Guest {
     }
     fn files(&self) -> PathBuf {
         self.dir.join("files")
+    }
+    fn stats(&self) -> PathBuf {
+        self.dir.join("stats.json")
+    }
+
+    /// Migration points passed and guest run time of the ended run, from its `--stats`.
+    fn run_figures(&self) -> (Option<u64>, Option<u64>) {
+        let Ok(text) = std::fs::read_to_string(self.stats()) else {
+            return (None, None);
+        };
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
+            return (None, None);
+        };
+        (
+            value["points"].as_u64(),
+            value["run_us"].as_f64().map(|us| us as u64),
+        )
+    }
+
+    /// A copy that holds no process: for work done without the guest table's lock.
+    fn detached(&self) -> Guest {
+        Guest {
+            dir: self.dir.clone(),
+            target: self.target.clone(),
+            backend: self.backend.clone(),
+            job: self.job.clone(),
+            checkpoint_every_ms: self.checkpoint_every_ms,
+            state: GuestState::Moving,
+        }
     }
 
     /// Notices a guest process that ended.
@@ -96,12 +136,21 @@ impl Guest {
     }
 
     fn info(&self, guest: u64) -> GuestInfo {
+        let mut rss_kb = 0;
         let (state, status, moved_to, reason, cpu) = match &self.state {
-            GuestState::Running(child) => ("running", None, None, None, process_cpu_ms(child.id())),
+            GuestState::Running(child) => {
+                let (cpu, rss) = process_tree_usage(child.id());
+                rss_kb = rss;
+                ("running", None, None, None, cpu)
+            }
             GuestState::Moving => ("moving", None, None, None, 0),
             GuestState::Exited(code) => ("exited", Some(*code), None, None, 0),
             GuestState::Moved(to) => ("moved", None, Some(to.clone()), None, 0),
             GuestState::Failed(why) => ("failed", None, None, Some(why.clone()), 0),
+        };
+        let (points, run_us) = match &self.state {
+            GuestState::Exited(_) | GuestState::Moved(_) => self.run_figures(),
+            _ => (None, None),
         };
         GuestInfo {
             guest,
@@ -112,30 +161,77 @@ impl Guest {
             cpu_ms: cpu,
             moved_to,
             reason,
+            job: self.job.clone(),
+            rss_kb,
+            points,
+            run_us,
         }
     }
 }
 
-/// CPU time of a running process, from /proc.
-fn process_cpu_ms(pid: u32) -> u64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
-        .sum();
+/// The fields of /proc/PID/stat after the command name (which may hold spaces).
+fn stat_fields(pid: u32) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.split_whitespace().map(String::from).collect())
+        })
+        .unwrap_or_default()
+}
+
+/// CPU time (milliseconds) and resident memory (KiB) of a process and its descendants (a
+/// process-backend guest runs in a child of `xisa run`), from /proc.
+fn process_tree_usage(root: u32) -> (u64, u64) {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if let Some(parent) = stat_fields(pid).get(1).and_then(|f| f.parse().ok()) {
+                parents.push((pid, parent));
+            }
+        }
+    }
+    let mut tree = vec![root];
+    let mut at = 0;
+    while at < tree.len() {
+        let parent = tree[at];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        at += 1;
+    }
     // SAFETY: sysconf has no memory effects.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    ticks * 1000 / per_second
+    // SAFETY: as above.
+    let page_kb = (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) / 1024) as u64;
+    let (mut ticks, mut rss_kb) = (0, 0);
+    for pid in tree {
+        let fields = stat_fields(pid);
+        let number = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        // utime and stime; the resident set in pages.
+        ticks += number(11) + number(12);
+        rss_kb += number(21) * page_kb;
+    }
+    (ticks * 1000 / per_second, rss_kb)
 }
 
 struct Node {
+    info: NodeInfo,
     guests: Mutex<BTreeMap<u64, Guest>>,
     next_guest: Mutex<u64>,
     state: PathBuf,
@@ -177,7 +273,12 @@ pub fn serve(config: NodeConfig, ready: impl FnOnce(SocketAddr)) -> Result<(), N
         address: config.listen.clone(),
         source,
     })?;
+    let info = NodeInfo {
+        member: config.member.clone(),
+        ..config.info
+    };
     let node = Arc::new(Node {
+        info,
         guests: Mutex::new(BTreeMap::new()),
         next_guest: Mutex::new(0),
         state: config.state,
@@ -185,51 +286,40 @@ pub fn serve(config: NodeConfig, ready: impl FnOnce(SocketAddr)) -> Result<(), N
         client,
         address: bound.to_string(),
     });
-    ready(bound);
-    for connection in listener.incoming() {
-        let Ok(tcp) = connection else { continue };
+    if node.info.cpu_share < 1.0 {
         let node = Arc::clone(&node);
-        let server = Arc::clone(&server);
-        std::thread::spawn(move || serve_connection(&node, server, tcp));
+        std::thread::spawn(move || throttle(&node));
     }
+    ready(bound);
+    serve_forever(listener, server, "node", move |request| {
+        handle(&node, request)
+    });
     Ok(())
 }
 
-fn serve_connection(node: &Node, server: Arc<ServerConfig>, tcp: TcpStream) {
-    let peer = tcp
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|_| "unknown peer".into());
-    let _ = tcp.set_nodelay(true);
-    let Ok(connection) = ServerConnection::new(server) else {
-        return;
-    };
-    let mut stream = StreamOwned::new(connection, tcp);
-    // The handshake happens on first use; a peer without a member certificate fails here.
-    while stream.conn.is_handshaking() {
-        if let Err(error) = stream.conn.complete_io(&mut stream.sock) {
-            eprintln!("xisa node: refused {peer}: {error}");
-            return;
+/// Gives each running guest `cpu_share` of every period: all are continued, then stopped.
+fn throttle(node: &Node) {
+    let share = node.info.cpu_share.clamp(0.01, 1.0);
+    let running = THROTTLE_PERIOD.mul_f64(share);
+    loop {
+        signal_running(node, libc::SIGCONT);
+        std::thread::sleep(running);
+        signal_running(node, libc::SIGSTOP);
+        std::thread::sleep(THROTTLE_PERIOD - running);
+    }
+}
+
+/// Sends `signal` to the process group of every running guest.
+fn signal_running(node: &Node, signal: i32) {
+    for guest in node.guests().values() {
+        if let GuestState::Running(child) = &guest.state {
+            // SAFETY: kill has no memory effects; the group is our own child's (started with
+            // its own process group), not yet reaped while it is in the table as running.
+            unsafe {
+                libc::kill(-(child.id() as i32), signal);
+            }
         }
     }
-    let request: Frame<Request> = match wire::read_frame(&mut stream) {
-        Ok(request) => request,
-        Err(error) => {
-            eprintln!("xisa node: bad request from {peer}: {error}");
-            let answer = Frame::new(Response::Error {
-                message: format!("bad request: {error}"),
-            });
-            let _ = wire::write_frame(&mut stream, &answer);
-            return;
-        }
-    };
-    let answer = handle(node, request).unwrap_or_else(|message| {
-        eprintln!("xisa node: request from {peer} failed: {message}");
-        Frame::new(Response::Error { message })
-    });
-    let _ = wire::write_frame(&mut stream, &answer);
-    stream.conn.send_close_notify();
-    let _ = stream.conn.complete_io(&mut stream.sock);
 }
 
 fn handle(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, String> {
@@ -238,16 +328,29 @@ fn handle(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, Strin
             target,
             backend,
             args,
+            job,
+            checkpoint_every_ms,
         } => {
-            let [image] = request.blobs.as_slice() else {
-                return Err("a run request carries exactly one blob, the image".into());
+            let (image, files) = match request.blobs.as_slice() {
+                [image] => (image, None),
+                [image, files] => (image, Some(files)),
+                _ => {
+                    return Err(
+                        "a run request carries the image and, optionally, a tar archive of the guest's files".into(),
+                    );
+                }
             };
             let (id, dir) = node.new_guest_dir().map_err(|e| e.to_string())?;
             std::fs::write(dir.join("image.xisa"), image).map_err(|e| e.to_string())?;
+            if let Some(files) = files {
+                unpack_folder(files, &dir.join("files"))?;
+            }
             let mut guest = Guest {
                 dir,
                 target,
                 backend,
+                job,
+                checkpoint_every_ms,
                 state: GuestState::Moving,
             };
             let child = start_guest(node, &guest, &args)?;
@@ -266,7 +369,12 @@ fn handle(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, Strin
                 .collect();
             Ok(Frame::new(Response::Guests { guests: list }))
         }
+        Request::Info => Ok(Frame::new(Response::Node {
+            info: node.info.clone(),
+        })),
         Request::Wait { guest } => wait(node, guest),
+        Request::Fetch { guest } => fetch(node, guest),
+        Request::Kill { guest } => kill(node, guest),
         Request::Migrate {
             guest,
             to,
@@ -277,8 +385,60 @@ fn handle(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, Strin
             target,
             backend,
             origin,
-        } => receive(node, target, backend, &origin, request.blobs),
+            job,
+            checkpoint_every_ms,
+        } => receive(
+            node,
+            Guest {
+                dir: PathBuf::new(),
+                target,
+                backend,
+                job,
+                checkpoint_every_ms,
+                state: GuestState::Moving,
+            },
+            &origin,
+            request.blobs,
+        ),
+        Request::Submit { .. } | Request::Status | Request::Result { .. } => {
+            Err("this is a node; jobs go to a cluster controller (`xisa cluster`)".into())
+        }
     }
+}
+
+/// The guest's latest periodic checkpoint, with its output and files.
+fn fetch(node: &Node, id: u64) -> Result<Frame<Response>, String> {
+    let dir = {
+        let guests = node.guests();
+        let guest = guests.get(&id).ok_or(format!("no guest {id}"))?;
+        guest.dir.clone()
+    };
+    let checkpoint = std::fs::read(dir.join("guest.ckpt"))
+        .map_err(|e| format!("guest {id} has no checkpoint yet: {e}"))?;
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap_or_default();
+    Ok(Frame::with_blobs(
+        Response::Snapshot { guest: id },
+        vec![
+            checkpoint,
+            read("stdout"),
+            read("stderr"),
+            pack_folder(&dir.join("files"))?,
+        ],
+    ))
+}
+
+/// Ends a guest's process and forgets the guest.
+fn kill(node: &Node, id: u64) -> Result<Frame<Response>, String> {
+    let guest = node.guests().remove(&id).ok_or(format!("no guest {id}"))?;
+    if let GuestState::Running(mut child) = guest.state {
+        // SAFETY: kill has no memory effects; the group is our own child's.
+        unsafe {
+            libc::kill(-(child.id() as i32), libc::SIGKILL);
+        }
+        let _ = child.wait();
+    }
+    let _ = std::fs::remove_dir_all(&guest.dir);
+    Ok(Frame::new(Response::Killed { guest: id }))
 }
 
 fn output_files(dir: &Path, append: bool) -> Result<(Stdio, Stdio), String> {
@@ -295,10 +455,26 @@ fn output_files(dir: &Path, append: bool) -> Result<(Stdio, Stdio), String> {
     Ok((open("stdout")?, open("stderr")?))
 }
 
-fn executor_args(guest: &Guest) -> Vec<String> {
-    let mut args = vec!["--target".to_string(), guest.target.clone()];
+/// Options `xisa run` and `xisa restore` get for a guest: where it runs, its folder, where it
+/// writes checkpoints and figures.
+fn executor_args(guest: &Guest) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = vec!["--target".into(), guest.target.clone().into()];
     if let Some(backend) = &guest.backend {
-        args.extend(["--backend".to_string(), backend.clone()]);
+        args.extend(["--backend".into(), backend.into()]);
+    }
+    args.extend([
+        "--dir".into(),
+        guest.files().into(),
+        "--checkpoint-to".into(),
+        guest.checkpoint().into(),
+        "--stats".into(),
+        guest.stats().into(),
+    ]);
+    if let Some(every) = guest.checkpoint_every_ms {
+        args.extend([
+            "--checkpoint-every".into(),
+            format!("{}ms", every.max(1)).into(),
+        ]);
     }
     args
 }
@@ -308,16 +484,13 @@ fn start_guest(node: &Node, guest: &Guest, args: &[String]) -> Result<Child, Str
     Command::new(&node.xisa)
         .arg("run")
         .args(executor_args(guest))
-        .arg("--dir")
-        .arg(guest.files())
-        .arg("--checkpoint-to")
-        .arg(guest.checkpoint())
         .arg(guest.image())
         .arg("--")
         .args(args)
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
+        .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", node.xisa.display()))
 }
@@ -347,16 +520,13 @@ fn resume_guest(node: &Node, guest: &Guest) -> Result<Child, String> {
         .args(executor_args(guest))
         .arg("--image")
         .arg(guest.image())
-        .arg("--dir")
-        .arg(guest.files())
-        .arg("--checkpoint-to")
-        .arg(guest.checkpoint())
         .arg("--ready-fd")
         .arg(READY_FD.to_string())
         .arg(guest.checkpoint())
         .stdin(Stdio::null())
         .stdout(stdout)
-        .stderr(stderr);
+        .stderr(stderr)
+        .process_group(0);
     // SAFETY: runs in the forked child before exec and only calls dup2, which is
     // async-signal-safe, on a descriptor this function keeps open until after the spawn.
     unsafe {
@@ -438,9 +608,12 @@ fn migrate(
     };
     let checkpoint = dir.join("guest.ckpt");
     let _ = std::fs::remove_file(&checkpoint);
+    // SIGUSR2 captures and ends the run even when periodic captures continue it; SIGCONT
+    // undoes a throttle's stop (the guest is out of the table, so the throttle lets it be).
     // SAFETY: kill has no memory effects; the pid is our own child, not yet reaped.
     unsafe {
-        libc::kill(child.id() as i32, libc::SIGUSR1);
+        libc::kill(child.id() as i32, libc::SIGUSR2);
+        libc::kill(-(child.id() as i32), libc::SIGCONT);
     }
     let status = wait_with_timeout(&mut child, CAPTURE_TIMEOUT);
     let set_state = |state: GuestState| {
@@ -466,11 +639,18 @@ fn migrate(
     ];
     let (image_bytes, checkpoint_bytes) = (blobs[0].len() as u64, blobs[1].len() as u64);
     let sent = Instant::now();
+    let (job, checkpoint_every_ms) = {
+        let guests = node.guests();
+        let guest = guests.get(&id).ok_or(format!("no guest {id}"))?;
+        (guest.job.clone(), guest.checkpoint_every_ms)
+    };
     let request = Frame::with_blobs(
         Request::Receive {
             target,
             backend,
             origin: node.address.clone(),
+            job,
+            checkpoint_every_ms,
         },
         blobs,
     );
@@ -507,12 +687,7 @@ fn migrate(
             let held = {
                 let guests = node.guests();
                 let guest = guests.get(&id).ok_or(format!("no guest {id}"))?;
-                Guest {
-                    dir: guest.dir.clone(),
-                    target: guest.target.clone(),
-                    backend: guest.backend.clone(),
-                    state: GuestState::Moving,
-                }
+                guest.detached()
             };
             let resumed = resume_guest(node, &held);
             match resumed {
@@ -532,10 +707,11 @@ fn migrate(
     Ok(Frame::new(Response::Migrated { timeline }))
 }
 
+/// Resumes a guest sent by another node (or a controller restarting a lost one); `guest`
+/// holds where it runs, the folder is made here.
 fn receive(
     node: &Node,
-    target: String,
-    backend: Option<String>,
+    mut guest: Guest,
     origin: &str,
     blobs: Vec<Vec<u8>>,
 ) -> Result<Frame<Response>, String> {
@@ -555,12 +731,7 @@ fn receive(
         std::fs::write(dir.join(name), bytes).map_err(|e| format!("{name}: {e}"))?;
     }
     unpack_folder(files, &dir.join("files"))?;
-    let mut guest = Guest {
-        dir,
-        target,
-        backend,
-        state: GuestState::Moving,
-    };
+    guest.dir = dir;
     let child = resume_guest(node, &guest)?;
     guest.state = GuestState::Running(child);
     node.guests().insert(id, guest);

@@ -5,10 +5,12 @@
 //!
 //! - [`certs`]: the cluster authority, member certificates, TLS configurations;
 //! - [`wire`]: the versioned protocol, checked before use;
+//! - [`server`]: answering requests over TLS (the node and the cluster controller);
 //! - [`daemon`]: the node itself;
 //! - [`client`]: one request to a node.
 
 pub mod certs;
 pub mod client;
 pub mod daemon;
+pub mod server;
 pub mod wire;

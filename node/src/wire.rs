@@ -44,12 +44,25 @@ pub enum WireError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum Request {
-    /// Run the image (blob 0) with these guest arguments.
+    /// Run the image (blob 0) with these guest arguments; blob 1, when sent, is a tar archive
+    /// of the guest's folder (its inputs).
     Run {
         target: String,
         backend: Option<String>,
         args: Vec<String>,
+        /// A label the guest carries (a controller's job name), shown by `list`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        job: Option<String>,
+        /// Capture the guest every so many milliseconds (kept for `fetch`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        checkpoint_every_ms: Option<u64>,
     },
+    /// What this node is: its ISA, cores and profile.
+    Info,
+    /// The guest's latest periodic checkpoint with the output and files that go with it.
+    Fetch { guest: u64 },
+    /// Stop a guest and forget it.
+    Kill { guest: u64 },
     /// List the guests with their state and load.
     List,
     /// Wait until a guest ends; the response carries its output.
@@ -67,7 +80,91 @@ pub enum Request {
         target: String,
         backend: Option<String>,
         origin: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        job: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        checkpoint_every_ms: Option<u64>,
     },
+    /// To a controller: run this job somewhere in the cluster. Blob 0 is the image, blob 1
+    /// (optional) the tar archive of its input folder.
+    Submit { name: String, args: Vec<String> },
+    /// To a controller: the cluster's nodes and jobs.
+    Status,
+    /// To a controller: wait until a job ends; the answer is `finished` with its output.
+    Result { job: u64 },
+}
+
+/// A node as it describes itself (`xisa node serve --cores ... --watts ...`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// Its member name in the cluster.
+    pub member: String,
+    /// Where its guests run.
+    pub target: String,
+    pub backend: Option<String>,
+    /// Guests it runs at once (one per core).
+    pub cores: u32,
+    /// The share of a host core each guest gets (1 is unthrottled): how a slower board is
+    /// modelled on a faster machine.
+    pub cpu_share: f64,
+    /// Power drawn idle, and added per busy core, in watts (for energy estimates).
+    pub watts_idle: f64,
+    pub watts_per_core: f64,
+}
+
+/// A job as a controller shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobInfo {
+    pub job: u64,
+    pub name: String,
+    pub args: Vec<String>,
+    /// `pending`, `running`, `moving`, `finished` or `failed`.
+    pub state: String,
+    /// Milliseconds since the controller's epoch.
+    pub submitted_ms: u64,
+    pub finished_ms: Option<u64>,
+    pub status: Option<i32>,
+    /// Where it ran: one entry per stay on a node.
+    pub placements: Vec<Placement>,
+    pub migrations: u32,
+    /// Checkpoint and image bytes moved by migrations.
+    pub bytes_moved: u64,
+    /// Restarts after a node was lost (from the last checkpoint, or from the start).
+    pub restarts: u32,
+    pub reason: Option<String>,
+}
+
+/// One stay of a job on a node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Placement {
+    pub node: String,
+    pub target: String,
+    pub from_ms: u64,
+    pub to_ms: Option<u64>,
+    /// Migration points passed and guest run time on this stay, once it ended.
+    pub points: Option<u64>,
+    pub run_us: Option<u64>,
+}
+
+/// A node as a controller sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub address: String,
+    pub info: Option<NodeInfo>,
+    pub alive: bool,
+    pub running: u32,
+}
+
+/// What `xisa cluster status` shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    pub policy: String,
+    /// The controller's epoch, in milliseconds since 1970.
+    pub epoch_unix_ms: u64,
+    /// Milliseconds since the epoch, now.
+    pub now_ms: u64,
+    pub nodes: Vec<NodeStatus>,
+    pub jobs: Vec<JobInfo>,
 }
 
 /// A guest as `list` shows it.
@@ -86,6 +183,17 @@ pub struct GuestInfo {
     pub moved_to: Option<String>,
     /// Why it failed, once failed.
     pub reason: Option<String>,
+    /// The label it was started with.
+    #[serde(default)]
+    pub job: Option<String>,
+    /// Resident memory of its process, in KiB (0 when not running).
+    #[serde(default)]
+    pub rss_kb: u64,
+    /// Migration points passed and guest run time, once ended (exited or moved).
+    #[serde(default)]
+    pub points: Option<u64>,
+    #[serde(default)]
+    pub run_us: Option<u64>,
 }
 
 /// The phases of a migration as the source node measured them (milliseconds).
@@ -134,6 +242,22 @@ pub enum Response {
     Received {
         guest: u64,
         restore_ms: f64,
+    },
+    Node {
+        info: NodeInfo,
+    },
+    /// Blobs: checkpoint, stdout, stderr, files (tar).
+    Snapshot {
+        guest: u64,
+    },
+    Killed {
+        guest: u64,
+    },
+    Submitted {
+        job: u64,
+    },
+    Cluster {
+        status: ClusterStatus,
     },
     Error {
         message: String,
@@ -265,6 +389,8 @@ mod tests {
                 target: "aarch64".into(),
                 backend: Some("emu".into()),
                 origin: "10.0.0.1:7000".into(),
+                job: Some("cg-3".into()),
+                checkpoint_every_ms: None,
             },
             vec![vec![1, 2, 3], Vec::new(), vec![9; 5000]],
         );
@@ -333,6 +459,8 @@ mod tests {
                 target: "wasm64".into(),
                 backend: None,
                 args: vec!["-v".into()],
+                job: None,
+                checkpoint_every_ms: Some(500),
             },
             vec![vec![7; 300]],
         ));

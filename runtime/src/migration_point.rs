@@ -48,6 +48,8 @@ pub struct CaptureRequest {
     pub reached: Instant,
     /// When the asynchronous request that caused it was made, if one did.
     pub requested: Option<Instant>,
+    /// The run ends after this capture whatever the policy's `then` (a request to move).
+    pub last: bool,
 }
 
 /// The migration-point side of one run.
@@ -145,7 +147,8 @@ impl PointControl {
             Ok(PointDecision::Capture(CaptureRequest {
                 point,
                 reached,
-                requested,
+                requested: requested.map(|r| r.at),
+                last: requested.is_some_and(|r| r.last),
             }))
         } else {
             Ok(PointDecision::Continue)

@@ -222,7 +222,7 @@ impl<'a> Session<'a> {
                         captures.push(earlier.finish().map_err(RuntimeError::BackgroundCapture)?);
                     }
                     let then = self.machine.guest().points.policy().then;
-                    if then == AfterCapture::Exit {
+                    if then == AfterCapture::Exit || request.last {
                         captures.push(self.capture(request)?);
                         return Ok((Outcome::Checkpointed, captures));
                     }

@@ -12,7 +12,8 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "N", requires = "checkpoint_to", value_parser = clap::value_parser!(u64).range(1..))]
     pub checkpoint_at: Option<u64>,
     /// Where to write checkpoints. With this option, SIGUSR1 (or `xisa checkpoint --pid`)
-    /// also captures at the next migration point.
+    /// also captures at the next migration point, and SIGUSR2 (`xisa checkpoint --pid
+    /// --stop`) captures there and ends the run.
     #[arg(long, value_name = "FILE")]
     pub checkpoint_to: Option<PathBuf>,
     /// What the run does after a capture: exit (status 0) or continue (default: exit, or
@@ -113,15 +114,21 @@ impl CaptureArgs {
     }
 }
 
-/// Turns every SIGUSR1 into a capture request.
+/// Turns every SIGUSR1 into a capture request, and every SIGUSR2 into a capture request that
+/// ends the run.
 fn listen_for_requests() -> anyhow::Result<Arc<Trigger>> {
+    use signal_hook::consts::{SIGUSR1, SIGUSR2};
     let trigger = Trigger::new();
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGUSR1])
-        .map_err(|e| anyhow::anyhow!("cannot listen for SIGUSR1: {e}"))?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGUSR1, SIGUSR2])
+        .map_err(|e| anyhow::anyhow!("cannot listen for SIGUSR1 and SIGUSR2: {e}"))?;
     let requests = Arc::clone(&trigger);
     std::thread::spawn(move || {
-        for _ in signals.forever() {
-            requests.request();
+        for signal in signals.forever() {
+            if signal == SIGUSR2 {
+                requests.request_last();
+            } else {
+                requests.request();
+            }
         }
     });
     Ok(trigger)
@@ -130,7 +137,15 @@ fn listen_for_requests() -> anyhow::Result<Arc<Trigger>> {
 /// Prints what a run captured, warns when `--checkpoint-at` was never reached and writes
 /// `--stats`.
 pub fn report_run(args: &CaptureArgs, facts: &RunSummary, status: i32, verbose: u8) {
-    for capture in &facts.captures {
+    // Periodic captures are detail (shown with -v); a capture that ended the run is its
+    // result.
+    let ended_by_capture = matches!(facts.outcome, xisa_runtime::Outcome::Checkpointed);
+    let shown = if verbose > 0 || args.checkpoint_every.is_none() {
+        facts.captures.len()
+    } else {
+        usize::from(ended_by_capture)
+    };
+    for capture in &facts.captures[facts.captures.len() - shown.min(facts.captures.len())..] {
         eprintln!("xisa: {capture}");
     }
     if let Some(n) = args.checkpoint_at

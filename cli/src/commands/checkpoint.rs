@@ -10,6 +10,10 @@ pub struct Args {
     /// Process id of the `xisa run` (or `xisa restore`) to checkpoint.
     #[arg(long)]
     pid: i32,
+    /// End the run after this capture, even one started with `--then continue` or
+    /// `--checkpoint-every` (SIGUSR2 instead of SIGUSR1).
+    #[arg(long)]
+    stop: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -49,14 +53,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "start the run with --checkpoint-to FILE (add --then continue to keep it running)",
         ));
     }
+    let signal = if args.stop {
+        libc::SIGUSR2
+    } else {
+        libc::SIGUSR1
+    };
     // SAFETY: kill has no memory-safety preconditions.
-    if unsafe { libc::kill(args.pid, libc::SIGUSR1) } != 0 {
+    if unsafe { libc::kill(args.pid, signal) } != 0 {
         let error = std::io::Error::last_os_error();
         anyhow::bail!("cannot signal process {}: {error}", args.pid);
     }
     eprintln!(
-        "xisa: asked process {} to checkpoint at its next migration point",
-        args.pid
+        "xisa: asked process {} to checkpoint at its next migration point{}",
+        args.pid,
+        if args.stop { " and stop" } else { "" }
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@ pub mod build_libc;
 pub mod capture;
 pub mod cc;
 pub mod checkpoint;
+pub mod cluster;
 pub mod info;
 pub mod inspect;
 pub mod node;

@@ -10,21 +10,21 @@ use xisa_node::certs::{self, Identity};
 use xisa_node::client;
 use xisa_node::client::ClientConfig;
 use xisa_node::daemon::{self, NodeConfig};
-use xisa_node::wire::{Frame, Request, Response, Timeline};
+use xisa_node::wire::{Frame, NodeInfo, Request, Response, Timeline};
 
 /// Who this command is in the cluster.
 #[derive(clap::Args)]
 pub struct Member {
     /// The cluster folder (`xisa node init` makes it): its authority and member certificates.
     #[arg(long, env = "XISA_CLUSTER", value_name = "DIR")]
-    cluster: PathBuf,
+    pub cluster: PathBuf,
     /// This member's name in the cluster folder.
     #[arg(long, env = "XISA_MEMBER", default_value = "client")]
-    member: String,
+    pub member: String,
 }
 
 impl Member {
-    fn client(&self) -> anyhow::Result<Arc<ClientConfig>> {
+    pub fn client(&self) -> anyhow::Result<Arc<ClientConfig>> {
         let identity = Identity::load(&self.cluster, &self.member).with_context(|| {
             format!(
                 "cannot load member `{}` of cluster {} (hint: `xisa node init {} {}`)",
@@ -49,6 +49,37 @@ pub struct Placement {
     backend: Option<String>,
 }
 
+/// What a node declares to a cluster controller.
+#[derive(clap::Args)]
+pub struct Profile {
+    /// The target its guests run on, as a controller places them.
+    #[arg(long = "isa", default_value = "x86_64", value_name = "TARGET")]
+    target: String,
+    /// The backend for that target (kvm, emu or process).
+    #[arg(long = "runs-on", value_name = "BACKEND")]
+    backend: Option<String>,
+    /// Guests it runs at once (one per core).
+    #[arg(long, default_value_t = 1)]
+    cores: u32,
+    /// The share of a host core each guest gets, in (0, 1]: a slower board modelled on a
+    /// faster machine (e.g. 0.25 runs guests at a quarter of this machine's speed).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_share)]
+    cpu_share: f64,
+    /// Power drawn when idle, in watts (for the controller's energy estimate).
+    #[arg(long, default_value_t = 0.0)]
+    watts_idle: f64,
+    /// Power each busy core adds, in watts.
+    #[arg(long, default_value_t = 0.0)]
+    watts_per_core: f64,
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(share) if share > 0.0 && share <= 1.0 => Ok(share),
+        _ => Err(format!("`{text}` is not a share in (0, 1]")),
+    }
+}
+
 #[derive(clap::Subcommand)]
 pub enum NodeCommand {
     /// Make the cluster authority (once) and a member certificate for NAME in DIR.
@@ -68,6 +99,8 @@ pub enum NodeCommand {
         state: PathBuf,
         #[command(flatten)]
         member: Member,
+        #[command(flatten)]
+        profile: Profile,
     },
     /// Start an image on a node; prints the guest's number.
     Run {
@@ -140,14 +173,24 @@ pub fn run(command: NodeCommand, verbose: u8) -> anyhow::Result<ExitCode> {
             listen,
             state,
             member,
+            profile,
         } => {
             let xisa = std::env::current_exe().context("cannot find the xisa binary")?;
             let config = NodeConfig {
                 listen,
                 cluster: member.cluster,
-                member: member.member,
+                member: member.member.clone(),
                 state,
                 xisa,
+                info: NodeInfo {
+                    member: member.member,
+                    target: profile.target,
+                    backend: profile.backend,
+                    cores: profile.cores.max(1),
+                    cpu_share: profile.cpu_share,
+                    watts_idle: profile.watts_idle,
+                    watts_per_core: profile.watts_per_core,
+                },
             };
             daemon::serve(config, |address| {
                 eprintln!("xisa node: listening on {address}");
@@ -170,6 +213,8 @@ pub fn run(command: NodeCommand, verbose: u8) -> anyhow::Result<ExitCode> {
                     target,
                     backend,
                     args,
+                    job: None,
+                    checkpoint_every_ms: None,
                 },
                 vec![bytes],
             );

@@ -1,0 +1,904 @@
+//! The controller: a control loop that watches the nodes, collects ended jobs, keeps a recent
+//! snapshot of every running job, and carries out the policy's decisions; and a server that
+//! takes jobs from submitters and answers status and result requests.
+//!
+//! Nothing is lost: the job table is on disk after every change; a job whose node stops
+//! answering is restarted elsewhere from its latest snapshot (or from the start when it has
+//! none); a restarted controller reads the table back and checks every running job against
+//! its node.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use xisa_format::error_chain;
+use xisa_node::certs::{CertError, Identity};
+use xisa_node::client::{self, ClientConfig};
+use xisa_node::server::serve_forever;
+use xisa_node::wire::{
+    ClusterStatus, Frame, GuestInfo, JobInfo, NodeInfo, NodeStatus, Placement, Request, Response,
+};
+
+use crate::jobs::{Job, JobState, Stay, Store, Table, write_whole};
+use crate::policy::{self, Action, JobPlace, JobView, NodeView, Policy, Role, View};
+
+/// Rounds a node may miss before its jobs are restarted elsewhere.
+const DEAD_AFTER: u32 = 4;
+/// Slowdown assumed for work done on a board before the program's is measured.
+const ASSUMED_BOARD_SLOWDOWN: f64 = 8.0;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error(transparent)]
+    Certificates(#[from] CertError),
+    #[error("cannot listen on {address}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot use the state folder: {0}")]
+    State(String),
+    #[error("there is no policy `{0}` (there are hexo and xisa)")]
+    Policy(String),
+    #[error("a cluster needs at least one server node (--server ADDR)")]
+    NoServer,
+}
+
+/// How a controller is set up.
+pub struct ControllerConfig {
+    pub listen: String,
+    pub cluster: PathBuf,
+    pub member: String,
+    pub state: PathBuf,
+    /// Node addresses, servers then boards; a restarted controller gets the same lists.
+    pub servers: Vec<String>,
+    pub boards: Vec<String>,
+    pub policy: String,
+    /// How often running jobs are snapshotted for recovery.
+    pub checkpoint_every: Duration,
+    /// How often the control loop runs.
+    pub tick: Duration,
+}
+
+struct NodeSlot {
+    address: String,
+    role: Role,
+    info: Option<NodeInfo>,
+    /// Rounds in a row it did not answer.
+    failures: u32,
+    guests: Vec<GuestInfo>,
+}
+
+impl NodeSlot {
+    fn alive(&self) -> bool {
+        self.info.is_some() && self.failures < DEAD_AFTER
+    }
+    fn name(&self) -> String {
+        self.info
+            .as_ref()
+            .map_or_else(|| self.address.clone(), |i| i.member.clone())
+    }
+}
+
+struct Controller {
+    store: Store,
+    table: Mutex<Table>,
+    nodes: Mutex<Vec<NodeSlot>>,
+    client: Arc<ClientConfig>,
+    policy: String,
+    checkpoint_every: Duration,
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Runs a controller until the process ends; `ready` gets the bound address.
+pub fn serve(
+    config: ControllerConfig,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ControllerError> {
+    if config.servers.is_empty() {
+        return Err(ControllerError::NoServer);
+    }
+    let mut policy =
+        policy::by_name(&config.policy).ok_or(ControllerError::Policy(config.policy.clone()))?;
+    let identity = Identity::load(&config.cluster, &config.member)?;
+    let tls = identity.server_config()?;
+    let client = identity.client_config()?;
+    let store = Store::new(&config.state)
+        .map_err(|e| ControllerError::State(format!("{}: {e}", config.state.display())))?;
+    let table = match store.load().map_err(ControllerError::State)? {
+        Some(table) => {
+            let live = table.jobs.values().filter(|j| j.is_live()).count();
+            eprintln!(
+                "xisa cluster: recovered {live} unfinished jobs from {}",
+                config.state.display()
+            );
+            table
+        }
+        None => Table {
+            epoch_unix_ms: unix_ms(),
+            next_job: 1,
+            ..Table::default()
+        },
+    };
+    let slot = |address: &String, role| NodeSlot {
+        address: address.clone(),
+        role,
+        info: None,
+        failures: 0,
+        guests: Vec::new(),
+    };
+    let nodes = config
+        .servers
+        .iter()
+        .map(|a| slot(a, Role::Server))
+        .chain(config.boards.iter().map(|a| slot(a, Role::Board)))
+        .collect();
+    let listener = TcpListener::bind(&config.listen).map_err(|source| ControllerError::Listen {
+        address: config.listen.clone(),
+        source,
+    })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ControllerError::Listen {
+            address: config.listen.clone(),
+            source,
+        })?;
+    let controller = Arc::new(Controller {
+        store,
+        table: Mutex::new(table),
+        nodes: Mutex::new(nodes),
+        client,
+        policy: config.policy.clone(),
+        checkpoint_every: config.checkpoint_every,
+    });
+    {
+        let controller = Arc::clone(&controller);
+        let tick = config.tick;
+        std::thread::spawn(move || {
+            loop {
+                controller.round(policy.as_mut());
+                std::thread::sleep(tick);
+            }
+        });
+    }
+    ready(bound);
+    serve_forever(listener, tls, "cluster", move |request| {
+        controller.handle(request)
+    });
+    Ok(())
+}
+
+impl Controller {
+    fn table(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn nodes(&self) -> MutexGuard<'_, Vec<NodeSlot>> {
+        self.nodes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn now_ms(&self) -> u64 {
+        unix_ms().saturating_sub(self.table().epoch_unix_ms)
+    }
+
+    fn save(&self) {
+        let table = self.table().clone();
+        if let Err(error) = self.store.save(&table) {
+            eprintln!("xisa cluster: {error}");
+        }
+    }
+
+    fn call(
+        &self,
+        address: &str,
+        request: Request,
+        blobs: Vec<Vec<u8>>,
+    ) -> Result<Frame<Response>, String> {
+        client::call(address, &self.client, &Frame::with_blobs(request, blobs))
+            .map_err(|e| error_chain(&e))
+    }
+
+    // ---- requests -------------------------------------------------------------------------
+
+    fn handle(&self, request: Frame<Request>) -> Result<Frame<Response>, String> {
+        match request.message {
+            Request::Submit { name, args } => self.submit(name, args, request.blobs),
+            Request::Status => Ok(Frame::new(Response::Cluster {
+                status: self.status(),
+            })),
+            Request::Result { job } => self.result(job),
+            _ => Err(
+                "this is a cluster controller: it takes submit, status and result requests".into(),
+            ),
+        }
+    }
+
+    fn submit(
+        &self,
+        name: String,
+        args: Vec<String>,
+        blobs: Vec<Vec<u8>>,
+    ) -> Result<Frame<Response>, String> {
+        let (image, files) = match blobs.as_slice() {
+            [image] => (image, None),
+            [image, files] => (image, Some(files)),
+            _ => return Err("a submit request carries the image and, optionally, a tar archive of the job's folder".into()),
+        };
+        if name.is_empty() || name.contains(['/', '\0']) {
+            return Err(format!("`{name}` is not a job name (no slashes)"));
+        }
+        let now = self.now_ms();
+        let mut table = self.table();
+        let id = table.next_job.max(1);
+        table.next_job = id + 1;
+        let dir = self.store.job_dir(id);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        write_whole(&self.store.image(id), image)?;
+        if let Some(files) = files {
+            write_whole(&self.store.files(id), files)?;
+        }
+        table.jobs.insert(
+            id,
+            Job {
+                id,
+                name,
+                args,
+                state: JobState::Pending,
+                submitted_ms: now,
+                finished_ms: None,
+                stays: Vec::new(),
+                migrations: 0,
+                bytes_moved: 0,
+                restarts: 0,
+                snapshot_ms: None,
+                has_files: files.is_some(),
+                rss_kb: 0,
+            },
+        );
+        let copy = table.clone();
+        drop(table);
+        self.store.save(&copy)?;
+        Ok(Frame::new(Response::Submitted { job: id }))
+    }
+
+    fn result(&self, id: u64) -> Result<Frame<Response>, String> {
+        loop {
+            let state = {
+                let table = self.table();
+                table
+                    .jobs
+                    .get(&id)
+                    .ok_or(format!("no job {id}"))?
+                    .state
+                    .clone()
+            };
+            match state {
+                JobState::Finished { status } => {
+                    let read = |name: &str| {
+                        std::fs::read(self.store.output(id).join(name)).unwrap_or_default()
+                    };
+                    return Ok(Frame::with_blobs(
+                        Response::Finished { guest: id, status },
+                        vec![read("stdout"), read("stderr")],
+                    ));
+                }
+                JobState::Failed { reason } => return Err(format!("job {id} failed: {reason}")),
+                JobState::Pending | JobState::Running { .. } => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+    }
+
+    fn status(&self) -> ClusterStatus {
+        let now_ms = self.now_ms();
+        let nodes = self.nodes();
+        let table = self.table();
+        let running_on = |index: usize| {
+            table
+                .jobs
+                .values()
+                .filter(|j| matches!(j.state, JobState::Running { node, .. } if node == index))
+                .count() as u32
+        };
+        let node_status = nodes
+            .iter()
+            .enumerate()
+            .map(|(index, slot)| NodeStatus {
+                address: slot.address.clone(),
+                info: slot.info.clone(),
+                alive: slot.alive(),
+                running: running_on(index),
+            })
+            .collect();
+        let jobs = table
+            .jobs
+            .values()
+            .map(|job| {
+                let (state, status, reason) = match &job.state {
+                    JobState::Pending => ("pending", None, None),
+                    JobState::Running { .. } => ("running", None, None),
+                    JobState::Finished { status } => ("finished", Some(*status), None),
+                    JobState::Failed { reason } => ("failed", None, Some(reason.clone())),
+                };
+                JobInfo {
+                    job: job.id,
+                    name: job.name.clone(),
+                    args: job.args.clone(),
+                    state: state.into(),
+                    submitted_ms: job.submitted_ms,
+                    finished_ms: job.finished_ms,
+                    status,
+                    placements: job
+                        .stays
+                        .iter()
+                        .map(|stay| {
+                            let slot = nodes.get(stay.node);
+                            Placement {
+                                node: slot.map_or_else(|| format!("#{}", stay.node), |s| s.name()),
+                                target: slot
+                                    .and_then(|s| s.info.as_ref())
+                                    .map_or_else(String::new, |i| i.target.clone()),
+                                from_ms: stay.from_ms,
+                                to_ms: stay.to_ms,
+                                points: stay.points,
+                                run_us: stay.run_us,
+                            }
+                        })
+                        .collect(),
+                    migrations: job.migrations,
+                    bytes_moved: job.bytes_moved,
+                    restarts: job.restarts,
+                    reason,
+                }
+            })
+            .collect();
+        ClusterStatus {
+            policy: self.policy.clone(),
+            epoch_unix_ms: table.epoch_unix_ms,
+            now_ms,
+            nodes: node_status,
+            jobs,
+        }
+    }
+
+    // ---- the control loop -----------------------------------------------------------------
+
+    fn round(&self, policy: &mut dyn Policy) {
+        self.poll_nodes();
+        self.reconcile();
+        self.fetch_snapshots();
+        let actions = {
+            let view_parts = self.view();
+            let table = self.table();
+            let view = View {
+                now_ms: view_parts.0,
+                nodes: view_parts.1,
+                jobs: view_parts.2,
+                knowledge: &table.knowledge,
+                move_cost_s: if table.moves > 0 {
+                    table.move_seconds
+                } else {
+                    1.0
+                },
+            };
+            policy.decide(&view)
+        };
+        for action in actions {
+            self.carry_out(action);
+        }
+        self.save();
+    }
+
+    /// Asks every node for its guests (and, once, what it is).
+    fn poll_nodes(&self) {
+        let addresses: Vec<(String, bool)> = self
+            .nodes()
+            .iter()
+            .map(|n| (n.address.clone(), n.info.is_none()))
+            .collect();
+        for (index, (address, needs_info)) in addresses.into_iter().enumerate() {
+            let info = if needs_info {
+                match self.call(&address, Request::Info, Vec::new()) {
+                    Ok(Frame {
+                        message: Response::Node { info },
+                        ..
+                    }) => Some(info),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            let guests = match self.call(&address, Request::List, Vec::new()) {
+                Ok(Frame {
+                    message: Response::Guests { guests },
+                    ..
+                }) => Some(guests),
+                _ => None,
+            };
+            let mut nodes = self.nodes();
+            let slot = &mut nodes[index];
+            if info.is_some() {
+                slot.info = info;
+            }
+            match guests {
+                Some(guests) => {
+                    if slot.failures >= DEAD_AFTER {
+                        eprintln!("xisa cluster: node {address} answers again");
+                    }
+                    slot.failures = 0;
+                    slot.guests = guests;
+                }
+                None => {
+                    slot.failures += 1;
+                    if slot.failures == DEAD_AFTER {
+                        eprintln!(
+                            "xisa cluster: node {address} stopped answering; its jobs restart elsewhere"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks every running job against what its node says.
+    fn reconcile(&self) {
+        let running: Vec<(u64, usize, u64)> = self
+            .table()
+            .jobs
+            .values()
+            .filter_map(|j| match j.state {
+                JobState::Running { node, guest } => Some((j.id, node, guest)),
+                _ => None,
+            })
+            .collect();
+        for (id, node, guest) in running {
+            let seen = {
+                let nodes = self.nodes();
+                let Some(slot) = nodes.get(node) else {
+                    drop(nodes);
+                    self.lose(id, "its node is not in this controller's node list");
+                    continue;
+                };
+                if slot.failures >= DEAD_AFTER {
+                    None
+                } else if slot.failures > 0 {
+                    continue;
+                } else {
+                    Some((
+                        slot.address.clone(),
+                        slot.role,
+                        slot.guests.iter().find(|g| g.guest == guest).cloned(),
+                    ))
+                }
+            };
+            match seen {
+                None => self.lose(id, "its node stopped answering"),
+                Some((_, _, None)) => self.lose(id, "its node no longer knows its guest"),
+                Some((address, role, Some(info))) => match info.state.as_str() {
+                    "exited" => self.collect(id, &address, role, &info),
+                    "failed" => {
+                        let reason = info.reason.unwrap_or_else(|| "the guest failed".into());
+                        let now = self.now_ms();
+                        let mut table = self.table();
+                        if let Some(job) = table.jobs.get_mut(&id) {
+                            job.end_stay(now);
+                            job.state = JobState::Failed { reason };
+                            job.finished_ms = Some(now);
+                        }
+                    }
+                    "running" => {
+                        let mut table = self.table();
+                        let name = table.jobs.get(&id).map(|j| j.name.clone());
+                        if let Some(name) = name {
+                            table.knowledge.record_rss(&name, info.rss_kb);
+                        }
+                        if let Some(job) = table.jobs.get_mut(&id) {
+                            job.rss_kb = info.rss_kb;
+                        }
+                    }
+                    _ => {}
+                },
+            }
+        }
+    }
+
+    /// A job's node was lost: restart it from its snapshot, or from the start.
+    fn lose(&self, id: u64, why: &str) {
+        let now = self.now_ms();
+        let mut table = self.table();
+        let Some(job) = table.jobs.get_mut(&id) else {
+            return;
+        };
+        job.end_stay(now);
+        let snapshot = job.snapshot_ms;
+        for stay in &mut job.stays {
+            // Work after the snapshot (all of it, without one) is gone.
+            if snapshot.is_none_or(|at| stay.to_ms.unwrap_or(now) > at) {
+                stay.lost = snapshot.is_none() || stay.from_ms >= snapshot.unwrap_or(0);
+            }
+        }
+        job.restarts += 1;
+        job.state = JobState::Pending;
+        job.rss_kb = 0;
+        eprintln!(
+            "xisa cluster: job {id} ({}) lost ({why}); it restarts {}",
+            job.name,
+            if snapshot.is_some() {
+                "from its latest snapshot"
+            } else {
+                "from the start"
+            }
+        );
+    }
+
+    /// A job's guest exited: take its output and learn from its run.
+    fn collect(&self, id: u64, address: &str, role: Role, info: &GuestInfo) {
+        let answer = self.call(address, Request::Wait { guest: info.guest }, Vec::new());
+        let Ok(Frame {
+            message: Response::Finished { status, .. },
+            blobs,
+        }) = answer
+        else {
+            return;
+        };
+        let output = self.store.output(id);
+        let written = std::fs::create_dir_all(&output)
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                for (name, bytes) in ["stdout", "stderr"].iter().zip(&blobs) {
+                    write_whole(&output.join(name), bytes)?;
+                }
+                Ok(())
+            });
+        if let Err(error) = written {
+            eprintln!("xisa cluster: cannot keep job {id}'s output: {error}");
+            return;
+        }
+        let now = self.now_ms();
+        {
+            let mut table = self.table();
+            let Some(job) = table.jobs.get_mut(&id) else {
+                return;
+            };
+            if let Some(stay) = job.current_stay() {
+                stay.points = info.points;
+                stay.run_us = info.run_us;
+            }
+            job.end_stay(now);
+            job.state = JobState::Finished { status };
+            job.finished_ms = Some(now);
+            let name = job.name.clone();
+            let whole = job.restarts == 0;
+            let total: u64 = job.stays.iter().filter_map(|s| s.points).sum();
+            if let (Some(points), Some(run_us)) = (info.points, info.run_us) {
+                table.knowledge.record_stay(&name, role, points, run_us);
+            }
+            if whole {
+                table.knowledge.record_run(&name, total);
+            }
+        }
+        let _ = self.call(address, Request::Kill { guest: info.guest }, Vec::new());
+    }
+
+    /// Keeps a recent snapshot of every running job, for restarts after a node is lost.
+    fn fetch_snapshots(&self) {
+        let now = self.now_ms();
+        let every = self.checkpoint_every.as_millis() as u64;
+        let due: Vec<(u64, usize, u64)> = self
+            .table()
+            .jobs
+            .values()
+            .filter_map(|j| match j.state {
+                JobState::Running { node, guest }
+                    if j.snapshot_ms
+                        .is_none_or(|at| now.saturating_sub(at) >= every)
+                        && j.stays
+                            .last()
+                            .is_some_and(|s| now.saturating_sub(s.from_ms) >= every) =>
+                {
+                    Some((j.id, node, guest))
+                }
+                _ => None,
+            })
+            .collect();
+        for (id, node, guest) in due {
+            let Some(address) = self
+                .nodes()
+                .get(node)
+                .filter(|n| n.alive())
+                .map(|n| n.address.clone())
+            else {
+                continue;
+            };
+            let Ok(Frame {
+                message: Response::Snapshot { .. },
+                blobs,
+            }) = self.call(&address, Request::Fetch { guest }, Vec::new())
+            else {
+                continue;
+            };
+            let [checkpoint, stdout, stderr, files] = blobs.as_slice() else {
+                continue;
+            };
+            // Written beside, then swapped in whole: a crash leaves the old snapshot or the new.
+            let target = self.store.snapshot(id);
+            let fresh = target.with_extension("new");
+            let _ = std::fs::remove_dir_all(&fresh);
+            let written = std::fs::create_dir_all(&fresh)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    for (name, bytes) in [
+                        ("guest.ckpt", checkpoint),
+                        ("stdout", stdout),
+                        ("stderr", stderr),
+                        ("files.tar", files),
+                    ] {
+                        std::fs::write(fresh.join(name), bytes).map_err(|e| e.to_string())?;
+                    }
+                    let _ = std::fs::remove_dir_all(&target);
+                    std::fs::rename(&fresh, &target).map_err(|e| e.to_string())
+                });
+            match written {
+                Ok(()) => {
+                    if let Some(job) = self.table().jobs.get_mut(&id) {
+                        job.snapshot_ms = Some(now);
+                    }
+                }
+                Err(error) => eprintln!("xisa cluster: cannot keep job {id}'s snapshot: {error}"),
+            }
+        }
+    }
+
+    /// The cluster as the policy sees it.
+    fn view(&self) -> (u64, Vec<NodeView>, Vec<JobView>) {
+        let now = self.now_ms();
+        let nodes = self.nodes();
+        let table = self.table();
+        let node_views = nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.alive())
+            .map(|(index, slot)| {
+                let cores = slot.info.as_ref().map_or(0, |i| i.cores);
+                let busy = table
+                    .jobs
+                    .values()
+                    .filter(|j| matches!(j.state, JobState::Running { node, .. } if node == index))
+                    .count() as u32;
+                NodeView {
+                    index,
+                    role: slot.role,
+                    cores,
+                    free: cores.saturating_sub(busy),
+                }
+            })
+            .collect();
+        let knowledge = &table.knowledge;
+        let jobs = table
+            .jobs
+            .values()
+            .filter(|j| j.is_live())
+            .map(|job| {
+                let slowdown = knowledge
+                    .slowdown(&job.name)
+                    .unwrap_or(ASSUMED_BOARD_SLOWDOWN);
+                let seconds_on = |role: Role, seconds: f64| match role {
+                    Role::Server => seconds,
+                    Role::Board => seconds / slowdown,
+                };
+                let done_s = job
+                    .stays
+                    .iter()
+                    .filter(|s| !s.lost)
+                    .map(|stay| match (stay.points, stay.run_us, stay.to_ms) {
+                        (Some(points), _, _)
+                            if knowledge.work_seconds(&job.name, points).is_some() =>
+                        {
+                            knowledge.work_seconds(&job.name, points).unwrap_or(0.0)
+                        }
+                        (_, Some(run_us), _) => seconds_on(stay.role, run_us as f64 / 1e6),
+                        (_, _, end) => seconds_on(
+                            stay.role,
+                            end.unwrap_or(now).saturating_sub(stay.from_ms) as f64 / 1e3,
+                        ),
+                    })
+                    .sum();
+                let place = match (&job.state, job.stays.last()) {
+                    (JobState::Running { node, .. }, Some(stay)) => JobPlace::Running {
+                        node: *node,
+                        since_ms: stay.from_ms,
+                    },
+                    _ => JobPlace::Pending,
+                };
+                JobView {
+                    job: job.id,
+                    program: job.name.clone(),
+                    place,
+                    submitted_ms: job.submitted_ms,
+                    done_s,
+                    rss_kb: job.rss_kb,
+                }
+            })
+            .collect();
+        (now, node_views, jobs)
+    }
+
+    fn carry_out(&self, action: Action) {
+        let result = match action {
+            Action::Start { job, node } => self.start(job, node),
+            Action::Move { job, to } => self.move_job(job, to),
+        };
+        if let Err(error) = result {
+            eprintln!("xisa cluster: {action:?} failed: {error}");
+        }
+    }
+
+    fn node_target(&self, node: usize) -> Result<(String, Role, NodeInfo), String> {
+        let nodes = self.nodes();
+        let slot = nodes
+            .get(node)
+            .filter(|s| s.alive())
+            .ok_or(format!("node #{node} is not available"))?;
+        let info = slot
+            .info
+            .clone()
+            .ok_or(format!("node {} has not said what it is", slot.address))?;
+        Ok((slot.address.clone(), slot.role, info))
+    }
+
+    fn start(&self, id: u64, node: usize) -> Result<(), String> {
+        let (address, role, info) = self.node_target(node)?;
+        let job = self
+            .table()
+            .jobs
+            .get(&id)
+            .cloned()
+            .ok_or(format!("no job {id}"))?;
+        if job.state != JobState::Pending {
+            return Err(format!("job {id} is not waiting"));
+        }
+        let read =
+            |path: PathBuf| std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()));
+        let label = Some(id.to_string());
+        let every = Some(self.checkpoint_every.as_millis() as u64);
+        let answer = if job.snapshot_ms.is_some() {
+            let snapshot = self.store.snapshot(id);
+            let blobs = vec![
+                read(self.store.image(id))?,
+                read(snapshot.join("guest.ckpt"))?,
+                read(snapshot.join("stdout"))?,
+                read(snapshot.join("stderr"))?,
+                read(snapshot.join("files.tar"))?,
+            ];
+            let request = Request::Receive {
+                target: info.target.clone(),
+                backend: info.backend.clone(),
+                origin: "cluster controller".into(),
+                job: label,
+                checkpoint_every_ms: every,
+            };
+            self.call(&address, request, blobs)?
+        } else {
+            let mut blobs = vec![read(self.store.image(id))?];
+            if job.has_files {
+                blobs.push(read(self.store.files(id))?);
+            }
+            let request = Request::Run {
+                target: info.target.clone(),
+                backend: info.backend.clone(),
+                args: job.args.clone(),
+                job: label,
+                checkpoint_every_ms: every,
+            };
+            self.call(&address, request, blobs)?
+        };
+        let guest = match answer.message {
+            Response::Started { guest } | Response::Received { guest, .. } => guest,
+            other => return Err(format!("node {address} answered {other:?}")),
+        };
+        let now = self.now_ms();
+        let mut table = self.table();
+        if let Some(job) = table.jobs.get_mut(&id) {
+            job.state = JobState::Running { node, guest };
+            job.stays.push(Stay {
+                node,
+                role,
+                from_ms: now,
+                to_ms: None,
+                points: None,
+                run_us: None,
+                lost: false,
+            });
+        }
+        Ok(())
+    }
+
+    fn move_job(&self, id: u64, to: usize) -> Result<(), String> {
+        let (destination, to_role, info) = self.node_target(to)?;
+        let (from, guest) = match self.table().jobs.get(&id).map(|j| j.state.clone()) {
+            Some(JobState::Running { node, guest }) => (node, guest),
+            _ => return Err(format!("job {id} is not running")),
+        };
+        let (source, from_role, _) = self.node_target(from)?;
+        let request = Request::Migrate {
+            guest,
+            to: destination.clone(),
+            target: info.target.clone(),
+            backend: info.backend.clone(),
+        };
+        let answer = self.call(&source, request, Vec::new())?;
+        let Response::Migrated { timeline } = answer.message else {
+            return Err(format!("node {source} answered {:?}", answer.message));
+        };
+        let Some(new_guest) = timeline.remote_guest else {
+            return Err(format!(
+                "the job stays on {source}: {}",
+                timeline.kept_on_source.unwrap_or_default()
+            ));
+        };
+        // The stay that ended: its figures are in the source's list now.
+        let figures = match self.call(&source, Request::List, Vec::new()) {
+            Ok(Frame {
+                message: Response::Guests { guests },
+                ..
+            }) => guests
+                .into_iter()
+                .find(|g| g.guest == guest)
+                .map(|g| (g.points, g.run_us)),
+            _ => None,
+        };
+        let now = self.now_ms();
+        let mut table = self.table();
+        let moves = f64::from(table.moves);
+        table.move_seconds =
+            (table.move_seconds * moves + timeline.downtime_ms / 1e3) / (moves + 1.0);
+        table.moves += 1;
+        let Some(job) = table.jobs.get_mut(&id) else {
+            return Ok(());
+        };
+        let name = job.name.clone();
+        let mut learned = None;
+        if let Some(stay) = job.current_stay()
+            && let Some((points, run_us)) = figures
+        {
+            stay.points = points;
+            stay.run_us = run_us;
+            learned = points.zip(run_us);
+        }
+        job.end_stay(now);
+        job.state = JobState::Running {
+            node: to,
+            guest: new_guest,
+        };
+        job.migrations += 1;
+        job.bytes_moved += timeline.checkpoint_bytes + timeline.image_bytes;
+        job.rss_kb = 0;
+        job.stays.push(Stay {
+            node: to,
+            role: to_role,
+            from_ms: now,
+            to_ms: None,
+            points: None,
+            run_us: None,
+            lost: false,
+        });
+        if let Some((points, run_us)) = learned {
+            table
+                .knowledge
+                .record_stay(&name, from_role, points, run_us);
+        }
+        eprintln!(
+            "xisa cluster: job {id} ({name}) moved {source} -> {destination} in {:.0} ms",
+            timeline.downtime_ms
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,66 @@
+//! Serving the node protocol: accept TLS connections from cluster members, read one request
+//! per connection, answer it. Shared by the node daemon and the cluster controller.
+
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+
+use crate::wire::{self, Frame, Request, Response};
+
+/// Answers requests on `listener` until the process ends, each connection on its own thread.
+/// `who` names the server in its log lines; a handler's `Err` goes back as an `error` answer.
+pub fn serve_forever<H>(listener: TcpListener, tls: Arc<ServerConfig>, who: &'static str, handle: H)
+where
+    H: Fn(Frame<Request>) -> Result<Frame<Response>, String> + Send + Sync + 'static,
+{
+    let handle = Arc::new(handle);
+    for connection in listener.incoming() {
+        let Ok(tcp) = connection else { continue };
+        let tls = Arc::clone(&tls);
+        let handle = Arc::clone(&handle);
+        std::thread::spawn(move || serve_connection(tls, tcp, who, &*handle));
+    }
+}
+
+fn serve_connection(
+    tls: Arc<ServerConfig>,
+    tcp: TcpStream,
+    who: &str,
+    handle: &dyn Fn(Frame<Request>) -> Result<Frame<Response>, String>,
+) {
+    let peer = tcp
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| "unknown peer".into());
+    let _ = tcp.set_nodelay(true);
+    let Ok(connection) = ServerConnection::new(tls) else {
+        return;
+    };
+    let mut stream = StreamOwned::new(connection, tcp);
+    // The handshake happens on first use; a peer without a member certificate fails here.
+    while stream.conn.is_handshaking() {
+        if let Err(error) = stream.conn.complete_io(&mut stream.sock) {
+            eprintln!("xisa {who}: refused {peer}: {error}");
+            return;
+        }
+    }
+    let request: Frame<Request> = match wire::read_frame(&mut stream) {
+        Ok(request) => request,
+        Err(error) => {
+            eprintln!("xisa {who}: bad request from {peer}: {error}");
+            let answer = Frame::new(Response::Error {
+                message: format!("bad request: {error}"),
+            });
+            let _ = wire::write_frame(&mut stream, &answer);
+            return;
+        }
+    };
+    let answer = handle(request).unwrap_or_else(|message| {
+        eprintln!("xisa {who}: request from {peer} failed: {message}");
+        Frame::new(Response::Error { message })
+    });
+    let _ = wire::write_frame(&mut stream, &answer);
+    stream.conn.send_close_notify();
+    let _ = stream.conn.complete_io(&mut stream.sock);
+}
