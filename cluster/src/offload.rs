@@ -253,4 +253,36 @@ mod tests {
         };
         assert!(Offload::default().decide(&view).is_empty());
     }
+
+    #[test]
+    fn a_program_never_run_on_a_board_is_tried_there_once() {
+        let knowledge = Knowledge::default();
+        let running = job(
+            1,
+            "new",
+            JobPlace::Running {
+                node: 0,
+                since_ms: 0,
+            },
+        );
+        let jobs = vec![
+            running,
+            job(2, "new", JobPlace::Pending),
+            job(3, "new", JobPlace::Pending),
+        ];
+        let mut cluster = nodes(1, 2);
+        occupy(&mut cluster, &jobs);
+        let view = View {
+            now_ms: 0,
+            nodes: cluster,
+            jobs,
+            knowledge: &knowledge,
+            move_cost_s: 1.0,
+        };
+        // One job measures the program; the other waits (8x assumed is too slow to pay).
+        assert_eq!(
+            Offload::default().decide(&view),
+            vec![Action::Start { job: 2, node: 1 }]
+        );
+    }
 }
