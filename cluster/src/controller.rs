@@ -483,7 +483,7 @@ impl Controller {
                 None => self.lose(id, "its node stopped answering"),
                 Some((_, _, None)) => self.lose(id, "its node no longer knows its guest"),
                 Some((address, role, Some(info))) => match info.state.as_str() {
-                    "exited" => self.collect(id, &address, role, &info),
+                    "exited" => self.collect(id, &address, &info),
                     "failed" => {
                         let reason = info.reason.unwrap_or_else(|| "the guest failed".into());
                         let now = self.now_ms();
@@ -494,18 +494,38 @@ impl Controller {
                             job.finished_ms = Some(now);
                         }
                     }
-                    "running" => {
-                        let mut table = self.table();
-                        let name = table.jobs.get(&id).map(|j| j.name.clone());
-                        if let Some(name) = name {
-                            table.knowledge.record_rss(&name, info.rss_kb);
-                        }
-                        if let Some(job) = table.jobs.get_mut(&id) {
-                            job.rss_kb = info.rss_kb;
-                        }
-                    }
+                    "running" => self.observe(id, role, &info),
+                    // Moved, but not by this controller (a move whose answer was lost).
+                    "moved" => self.lose(id, "its guest moved away unannounced"),
                     _ => {}
                 },
+            }
+        }
+    }
+
+    /// Notes a running job's memory and progress, and what its progress says about its
+    /// program on this kind of node.
+    fn observe(&self, id: u64, role: Role, info: &GuestInfo) {
+        let mut table = self.table();
+        let Some(job) = table.jobs.get_mut(&id) else {
+            return;
+        };
+        job.rss_kb = info.rss_kb;
+        let name = job.name.clone();
+        let mut fresh_samples = None;
+        if let (Some(progress), Some(stay)) = (info.progress, job.current_stay()) {
+            stay.sample(progress);
+            if stay.fresh {
+                fresh_samples = Some(stay.samples.clone());
+            }
+        }
+        table.knowledge.record_rss(&name, info.rss_kb);
+        if let Some(samples) = fresh_samples {
+            match role {
+                Role::Server => table.knowledge.offer_server_curve(&name, &samples),
+                Role::Board => {
+                    table.knowledge.observe_board_run(&name, &samples);
+                }
             }
         }
     }
@@ -540,7 +560,7 @@ impl Controller {
     }
 
     /// A job's guest exited: take its output and learn from its run.
-    fn collect(&self, id: u64, address: &str, role: Role, info: &GuestInfo) {
+    fn collect(&self, id: u64, address: &str, info: &GuestInfo) {
         let answer = self.call(address, Request::Wait { guest: info.guest }, Vec::new());
         let Ok(Frame {
             message: Response::Finished { status, .. },
@@ -577,12 +597,9 @@ impl Controller {
             job.finished_ms = Some(now);
             let name = job.name.clone();
             let whole = job.restarts == 0;
-            let total: u64 = job.stays.iter().filter_map(|s| s.points).sum();
-            if let (Some(points), Some(run_us)) = (info.points, info.run_us) {
-                table.knowledge.record_stay(&name, role, points, run_us);
-            }
+            let (server, board) = job.seconds_by_role(now);
             if whole {
-                table.knowledge.record_run(&name, total);
+                table.knowledge.record_job(&name, server, board);
             }
         }
         let _ = self.call(address, Request::Kill { guest: info.guest }, Vec::new());
@@ -592,6 +609,8 @@ impl Controller {
     fn fetch_snapshots(&self) {
         let now = self.now_ms();
         let every = self.checkpoint_every.as_millis() as u64;
+        // A guest writes its first checkpoint one period after it starts: ask a little later.
+        let first = every + every / 2;
         let due: Vec<(u64, usize, u64)> = self
             .table()
             .jobs
@@ -602,7 +621,7 @@ impl Controller {
                         .is_none_or(|at| now.saturating_sub(at) >= every)
                         && j.stays
                             .last()
-                            .is_some_and(|s| now.saturating_sub(s.from_ms) >= every) =>
+                            .is_some_and(|s| now.saturating_sub(s.from_ms) >= first) =>
                 {
                     Some((j.id, node, guest))
                 }
@@ -628,25 +647,7 @@ impl Controller {
             let [checkpoint, stdout, stderr, files] = blobs.as_slice() else {
                 continue;
             };
-            // Written beside, then swapped in whole: a crash leaves the old snapshot or the new.
-            let target = self.store.snapshot(id);
-            let fresh = target.with_extension("new");
-            let _ = std::fs::remove_dir_all(&fresh);
-            let written = std::fs::create_dir_all(&fresh)
-                .map_err(|e| e.to_string())
-                .and_then(|()| {
-                    for (name, bytes) in [
-                        ("guest.ckpt", checkpoint),
-                        ("stdout", stdout),
-                        ("stderr", stderr),
-                        ("files.tar", files),
-                    ] {
-                        std::fs::write(fresh.join(name), bytes).map_err(|e| e.to_string())?;
-                    }
-                    let _ = std::fs::remove_dir_all(&target);
-                    std::fs::rename(&fresh, &target).map_err(|e| e.to_string())
-                });
-            match written {
+            match self.keep_snapshot(id, checkpoint, stdout, stderr, files) {
                 Ok(()) => {
                     if let Some(job) = self.table().jobs.get_mut(&id) {
                         job.snapshot_ms = Some(now);
@@ -655,6 +656,63 @@ impl Controller {
                 Err(error) => eprintln!("xisa cluster: cannot keep job {id}'s snapshot: {error}"),
             }
         }
+    }
+
+    /// Stores a job's snapshot: written beside, then swapped in whole, so a crash leaves the old
+    /// snapshot or the new.
+    fn keep_snapshot(
+        &self,
+        id: u64,
+        checkpoint: &[u8],
+        stdout: &[u8],
+        stderr: &[u8],
+        files: &[u8],
+    ) -> Result<(), String> {
+        let target = self.store.snapshot(id);
+        let fresh = target.with_extension("new");
+        let _ = std::fs::remove_dir_all(&fresh);
+        std::fs::create_dir_all(&fresh).map_err(|e| e.to_string())?;
+        for (name, bytes) in [
+            ("guest.ckpt", checkpoint),
+            ("stdout", stdout),
+            ("stderr", stderr),
+            ("files.tar", files),
+        ] {
+            std::fs::write(fresh.join(name), bytes).map_err(|e| e.to_string())?;
+        }
+        let _ = std::fs::remove_dir_all(&target);
+        std::fs::rename(&fresh, &target).map_err(|e| e.to_string())
+    }
+
+    /// Captures a running job and keeps it waiting here, its snapshot ready to resume.
+    fn park(&self, id: u64) -> Result<(), String> {
+        let (node, guest) = match self.table().jobs.get(&id).map(|j| j.state.clone()) {
+            Some(JobState::Running { node, guest }) => (node, guest),
+            _ => return Err(format!("job {id} is not running")),
+        };
+        let (address, _, _) = self.node_target(node)?;
+        let answer = self.call(&address, Request::Stop { guest }, Vec::new())?;
+        let (Response::Snapshot { .. }, [checkpoint, stdout, stderr, files]) =
+            (&answer.message, answer.blobs.as_slice())
+        else {
+            return Err(format!("node {address} answered {:?}", answer.message));
+        };
+        self.keep_snapshot(id, checkpoint, stdout, stderr, files)?;
+        let now = self.now_ms();
+        let mut table = self.table();
+        if let Some(job) = table.jobs.get_mut(&id) {
+            job.end_stay(now);
+            job.state = JobState::Pending;
+            job.snapshot_ms = Some(now);
+            job.migrations += 1;
+            job.bytes_moved += checkpoint.len() as u64;
+            job.rss_kb = 0;
+            eprintln!(
+                "xisa cluster: job {id} ({}) parked from {address}",
+                job.name
+            );
+        }
+        Ok(())
     }
 
     /// The cluster as the policy sees it.
@@ -689,28 +747,10 @@ impl Controller {
             .map(|job| {
                 let slowdown = knowledge
                     .slowdown(&job.name)
+                    .or_else(|| knowledge.median_of(|p| knowledge.slowdown(p)))
                     .unwrap_or(ASSUMED_BOARD_SLOWDOWN);
-                let seconds_on = |role: Role, seconds: f64| match role {
-                    Role::Server => seconds,
-                    Role::Board => seconds / slowdown,
-                };
-                let done_s = job
-                    .stays
-                    .iter()
-                    .filter(|s| !s.lost)
-                    .map(|stay| match (stay.points, stay.run_us, stay.to_ms) {
-                        (Some(points), _, _)
-                            if knowledge.work_seconds(&job.name, points).is_some() =>
-                        {
-                            knowledge.work_seconds(&job.name, points).unwrap_or(0.0)
-                        }
-                        (_, Some(run_us), _) => seconds_on(stay.role, run_us as f64 / 1e6),
-                        (_, _, end) => seconds_on(
-                            stay.role,
-                            end.unwrap_or(now).saturating_sub(stay.from_ms) as f64 / 1e3,
-                        ),
-                    })
-                    .sum();
+                let (server, board) = job.seconds_by_role(now);
+                let done_s = server + board / slowdown.max(0.1);
                 let place = match (&job.state, job.stays.last()) {
                     (JobState::Running { node, .. }, Some(stay)) => JobPlace::Running {
                         node: *node,
@@ -735,6 +775,7 @@ impl Controller {
         let result = match action {
             Action::Start { job, node } => self.start(job, node),
             Action::Move { job, to } => self.move_job(job, to),
+            Action::Park { job } => self.park(job),
         };
         if let Err(error) = result {
             eprintln!("xisa cluster: {action:?} failed: {error}");
@@ -769,7 +810,8 @@ impl Controller {
             |path: PathBuf| std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()));
         let label = Some(id.to_string());
         let every = Some(self.checkpoint_every.as_millis() as u64);
-        let answer = if job.snapshot_ms.is_some() {
+        let fresh = job.snapshot_ms.is_none();
+        let answer = if !fresh {
             let snapshot = self.store.snapshot(id);
             let blobs = vec![
                 read(self.store.image(id))?,
@@ -816,6 +858,8 @@ impl Controller {
                 points: None,
                 run_us: None,
                 lost: false,
+                fresh,
+                samples: Vec::new(),
             });
         }
         Ok(())
@@ -827,7 +871,7 @@ impl Controller {
             Some(JobState::Running { node, guest }) => (node, guest),
             _ => return Err(format!("job {id} is not running")),
         };
-        let (source, from_role, _) = self.node_target(from)?;
+        let (source, _, _) = self.node_target(from)?;
         let request = Request::Migrate {
             guest,
             to: destination.clone(),
@@ -865,13 +909,11 @@ impl Controller {
             return Ok(());
         };
         let name = job.name.clone();
-        let mut learned = None;
         if let Some(stay) = job.current_stay()
             && let Some((points, run_us)) = figures
         {
             stay.points = points;
             stay.run_us = run_us;
-            learned = points.zip(run_us);
         }
         job.end_stay(now);
         job.state = JobState::Running {
@@ -889,12 +931,9 @@ impl Controller {
             points: None,
             run_us: None,
             lost: false,
+            fresh: false,
+            samples: Vec::new(),
         });
-        if let Some((points, run_us)) = learned {
-            table
-                .knowledge
-                .record_stay(&name, from_role, points, run_us);
-        }
         eprintln!(
             "xisa cluster: job {id} ({name}) moved {source} -> {destination} in {:.0} ms",
             timeline.downtime_ms

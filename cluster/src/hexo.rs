@@ -40,23 +40,21 @@ impl Policy for Hexo {
             .chain(view.running_on(Role::Server))
             .collect();
         candidates.sort_by_key(|j| (std::cmp::Reverse(memory_intensity(view, j)), j.job));
-        let mut waiting = waiting.into_iter();
+        let started = |plan: &Plan, id: u64| {
+            plan.actions
+                .iter()
+                .any(|a| matches!(a, Action::Start { job, .. } if *job == id))
+        };
         for job in candidates {
             let Some(board) = plan.free_node(Role::Board) else {
                 break;
             };
             match job.place {
-                JobPlace::Pending => {
-                    plan.start(job.job, board);
-                }
+                JobPlace::Pending if !started(&plan, job.job) => plan.start(job.job, board),
+                JobPlace::Pending => {}
                 JobPlace::Running { node, .. } => {
                     // Only worth it when a waiting job takes the freed core.
-                    let Some(next) = waiting.find(|w| {
-                        !plan
-                            .actions
-                            .iter()
-                            .any(|a| matches!(a, Action::Start { job, .. } if *job == w.job))
-                    }) else {
+                    let Some(next) = waiting.iter().find(|w| !started(&plan, w.job)) else {
                         continue;
                     };
                     plan.move_job(job, board);
@@ -153,5 +151,36 @@ mod tests {
             move_cost_s: 1.0,
         };
         assert!(Hexo.decide(&view).is_empty());
+    }
+
+    #[test]
+    fn a_waiting_job_that_takes_a_freed_server_core_is_not_also_offloaded() {
+        let knowledge = Knowledge::default();
+        let mut running = job(
+            1,
+            "is",
+            JobPlace::Running {
+                node: 0,
+                since_ms: 0,
+            },
+        );
+        running.rss_kb = 70_000;
+        let jobs = vec![running, job(2, "ep", JobPlace::Pending)];
+        let mut cluster = nodes(1, 2);
+        occupy(&mut cluster, &jobs);
+        let view = View {
+            now_ms: 1000,
+            nodes: cluster,
+            jobs,
+            knowledge: &knowledge,
+            move_cost_s: 1.0,
+        };
+        assert_eq!(
+            Hexo.decide(&view),
+            vec![
+                Action::Move { job: 1, to: 1 },
+                Action::Start { job: 2, node: 0 }
+            ]
+        );
     }
 }

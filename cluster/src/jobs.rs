@@ -31,6 +31,28 @@ pub struct Stay {
     /// The work of this stay was lost (its node died with no later snapshot).
     #[serde(default)]
     pub lost: bool,
+    /// The job started afresh here (not resumed from a checkpoint): its points count from 0.
+    #[serde(default)]
+    pub fresh: bool,
+    /// Progress while it ran: (milliseconds since its executor started, points passed).
+    #[serde(default)]
+    pub samples: Vec<(u64, u64)>,
+}
+
+/// Most progress samples kept per stay.
+const MAX_SAMPLES: usize = 4096;
+
+impl Stay {
+    /// Adds a progress sample, at most one per 500 ms.
+    pub fn sample(&mut self, sample: (u64, u64)) {
+        let due = self
+            .samples
+            .last()
+            .is_none_or(|last| sample.0 >= last.0 + 500 && sample.1 >= last.1);
+        if due && self.samples.len() < MAX_SAMPLES {
+            self.samples.push(sample);
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -62,6 +84,23 @@ impl Job {
         if let Some(stay) = self.current_stay() {
             stay.to_ms = Some(now_ms);
         }
+    }
+
+    /// Seconds the job has run on servers and on boards (stays whose work was not lost; the
+    /// guest's own run time where known, else wall time).
+    pub fn seconds_by_role(&self, now_ms: u64) -> (f64, f64) {
+        let (mut server, mut board) = (0.0, 0.0);
+        for stay in self.stays.iter().filter(|s| !s.lost) {
+            let seconds = match stay.run_us {
+                Some(run_us) => run_us as f64 / 1e6,
+                None => stay.to_ms.unwrap_or(now_ms).saturating_sub(stay.from_ms) as f64 / 1e3,
+            };
+            match stay.role {
+                Role::Server => server += seconds,
+                Role::Board => board += seconds,
+            }
+        }
+        (server, board)
     }
 
     pub fn is_live(&self) -> bool {

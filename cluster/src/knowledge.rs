@@ -1,41 +1,77 @@
-//! What the controller has learned about each program: how fast it passes migration points on
-//! servers and on boards, how many it passes in a whole run, and how much memory it holds.
+//! What the controller has learned about each program: how long a run takes on a server, how
+//! much slower boards run it, and how much memory it holds.
 //!
-//! Migration points are the same on every ISA (they are placed in the shared IR), so points
-//! per second of guest time compare a program's speed on two kinds of node directly: their
-//! ratio is the program's slowdown on the board, measured rather than guessed.
+//! Two measures of a program's slowdown on boards, the first preferred:
+//!
+//! - whole jobs: a run entirely on servers gives the program's server time `T`; a job that ran
+//!   `a` seconds on servers and `b` on boards did `T − a` of server work in `b`, so its slowdown
+//!   on boards is `b / (T − a)`;
+//! - progress while a job runs: migration points are the same on every ISA (they are placed
+//!   in the shared IR), so when a fresh run on a board has passed `p` points in `t` seconds and
+//!   a fresh run on a server passed `p` points after `τ`, the slowdown so far is `t / τ`. Same
+//!   points, same work, however unevenly a program spreads its points over its run (rates of
+//!   points per second would not be: cg passes most of its points while building its matrix).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::Role;
-
 /// Figures for one program.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Program {
-    /// Points and guest seconds summed over stays on servers and on boards.
-    pub server_points: u64,
-    pub server_seconds: f64,
-    pub board_points: u64,
-    pub board_seconds: f64,
-    /// Points of whole runs, summed, and how many runs.
-    pub run_points: u64,
-    pub runs: u32,
     /// Largest resident memory seen, KiB.
     pub rss_kb: u64,
+    /// Wall seconds of whole runs that stayed on servers.
+    #[serde(default)]
+    pub server_runs: Vec<f64>,
+    /// Jobs that ran partly or wholly on boards: (server seconds, board seconds).
+    #[serde(default)]
+    pub mixed_runs: Vec<(f64, f64)>,
+    /// Progress of the longest fresh run seen on a server: (milliseconds, points passed).
+    #[serde(default)]
+    pub server_curve: Vec<(u64, u64)>,
+    /// The latest slowdown read off a fresh board run against `server_curve`.
+    #[serde(default)]
+    pub live_slowdown: Option<f64>,
 }
 
-/// Stays shorter than this carry too little signal to measure a rate.
-const MIN_STAY_SECONDS: f64 = 0.2;
+/// Milliseconds a curve took to pass `points`, interpolated between its samples.
+fn time_to_reach(curve: &[(u64, u64)], points: u64) -> Option<f64> {
+    let after = curve.iter().position(|&(_, p)| p >= points)?;
+    let (t1, p1) = curve[after];
+    let (t0, p0) = if after == 0 { (0, 0) } else { curve[after - 1] };
+    if p1 == p0 {
+        return Some(t1 as f64);
+    }
+    let fraction = (points - p0) as f64 / (p1 - p0) as f64;
+    Some(t0 as f64 + fraction * (t1 - t0) as f64)
+}
+
+/// The median of some figures.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    Some(values[values.len() / 2])
+}
 
 impl Program {
-    fn rate(&self, role: Role) -> Option<f64> {
-        let (points, seconds) = match role {
-            Role::Server => (self.server_points, self.server_seconds),
-            Role::Board => (self.board_points, self.board_seconds),
-        };
-        (points > 0 && seconds >= MIN_STAY_SECONDS).then(|| points as f64 / seconds)
+    /// Server seconds of a whole run, from runs that stayed on servers.
+    fn server_run_seconds(&self) -> Option<f64> {
+        median(self.server_runs.clone())
+    }
+
+    /// Board slowdown from whole jobs, once a server-only run is known.
+    fn job_slowdown(&self) -> Option<f64> {
+        let whole = self.server_run_seconds()?;
+        median(
+            self.mixed_runs
+                .iter()
+                .filter(|(server, board)| *board > 0.0 && whole - server >= 0.2 * whole)
+                .map(|(server, board)| board / (whole - server))
+                .collect(),
+        )
     }
 }
 
@@ -49,27 +85,38 @@ impl Knowledge {
         self.programs.entry(name.to_string()).or_default()
     }
 
-    /// A stay of `program` on a node of `role` ended after passing `points` in `run_us`.
-    pub fn record_stay(&mut self, program: &str, role: Role, points: u64, run_us: u64) {
-        let seconds = run_us as f64 / 1e6;
+    /// Progress of a fresh run of `program` on a server; the longest one is kept.
+    pub fn offer_server_curve(&mut self, program: &str, samples: &[(u64, u64)]) {
         let entry = self.program(program);
-        match role {
-            Role::Server => {
-                entry.server_points += points;
-                entry.server_seconds += seconds;
-            }
-            Role::Board => {
-                entry.board_points += points;
-                entry.board_seconds += seconds;
-            }
+        let reach = |curve: &[(u64, u64)]| curve.last().map_or(0, |s| s.1);
+        if reach(samples) > reach(&entry.server_curve) {
+            entry.server_curve = samples.to_vec();
         }
     }
 
-    /// A whole run of `program` passed `points`.
-    pub fn record_run(&mut self, program: &str, points: u64) {
+    /// Progress of a fresh run of `program` on a board: where a server run passed as many
+    /// points, the ratio of the times is the slowdown so far. Same points, same work, whatever
+    /// their spread over the run.
+    pub fn observe_board_run(&mut self, program: &str, samples: &[(u64, u64)]) -> Option<f64> {
+        let entry = self.programs.get_mut(program)?;
+        let &(board_ms, points) = samples.last()?;
+        if points == 0 || board_ms < 1000 {
+            return None;
+        }
+        let server_ms = time_to_reach(&entry.server_curve, points)?;
+        let slowdown = board_ms as f64 / server_ms.max(1.0);
+        entry.live_slowdown = Some(slowdown);
+        Some(slowdown)
+    }
+
+    /// A job of `program` ended after `server` seconds on servers and `board` on boards.
+    pub fn record_job(&mut self, program: &str, server: f64, board: f64) {
         let entry = self.program(program);
-        entry.run_points += points;
-        entry.runs += 1;
+        if board > 0.0 {
+            entry.mixed_runs.push((server, board));
+        } else {
+            entry.server_runs.push(server);
+        }
     }
 
     pub fn record_rss(&mut self, program: &str, rss_kb: u64) {
@@ -77,26 +124,24 @@ impl Knowledge {
         entry.rss_kb = entry.rss_kb.max(rss_kb);
     }
 
-    /// Points per second of `program` on a node of `role`, once measured.
-    pub fn rate(&self, program: &str, role: Role) -> Option<f64> {
-        self.programs.get(program)?.rate(role)
-    }
-
     /// How many times slower `program` runs on a board than on a server, once measured on both.
     pub fn slowdown(&self, program: &str) -> Option<f64> {
-        Some(self.rate(program, Role::Server)? / self.rate(program, Role::Board)?)
+        let entry = self.programs.get(program)?;
+        entry.job_slowdown().or(entry.live_slowdown)
     }
 
-    /// Server seconds a whole run of `program` takes, once a run and a server rate are known.
+    /// Server seconds a whole run of `program` takes, once measured.
     pub fn run_seconds(&self, program: &str) -> Option<f64> {
         let entry = self.programs.get(program)?;
-        let points = entry.run_points as f64 / f64::from(entry.runs.max(1));
-        (entry.runs > 0).then_some(points / self.rate(program, Role::Server)?)
+        entry.server_run_seconds()
     }
 
-    /// Server seconds of work in `points` of `program`, if its server rate is known.
-    pub fn work_seconds(&self, program: &str, points: u64) -> Option<f64> {
-        Some(points as f64 / self.rate(program, Role::Server)?)
+    /// Whether a fresh server run of `program` has shown its progress (what a board run of it
+    /// is timed against).
+    pub fn has_server_curve(&self, program: &str) -> bool {
+        self.programs
+            .get(program)
+            .is_some_and(|p| !p.server_curve.is_empty())
     }
 
     /// Largest resident memory seen, KiB (0 when never seen).
@@ -106,12 +151,7 @@ impl Knowledge {
 
     /// The median over programs of a figure, for programs not yet measured.
     pub fn median_of(&self, figure: impl Fn(&str) -> Option<f64>) -> Option<f64> {
-        let mut values: Vec<f64> = self.programs.keys().filter_map(|p| figure(p)).collect();
-        if values.is_empty() {
-            return None;
-        }
-        values.sort_by(f64::total_cmp);
-        Some(values[values.len() / 2])
+        median(self.programs.keys().filter_map(|p| figure(p)).collect())
     }
 }
 
@@ -120,31 +160,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slowdown_is_the_ratio_of_point_rates() {
+    fn whole_jobs_measure_the_slowdown() {
         let mut k = Knowledge::default();
         assert_eq!(k.slowdown("cg"), None);
-        k.record_stay("cg", Role::Server, 1000, 1_000_000);
-        assert_eq!(k.slowdown("cg"), None, "no board stay yet");
-        k.record_stay("cg", Role::Board, 500, 2_000_000);
-        assert_eq!(k.slowdown("cg"), Some(4.0));
-        k.record_run("cg", 3000);
-        assert_eq!(k.run_seconds("cg"), Some(3.0));
-        assert_eq!(k.work_seconds("cg", 500), Some(0.5));
+        k.record_job("cg", 4.0, 0.0);
+        assert_eq!(k.run_seconds("cg"), Some(4.0));
+        assert_eq!(k.slowdown("cg"), None, "no board run yet");
+        // 1 s on a server, then the remaining 3 s of work took 30 s on a board.
+        k.record_job("cg", 1.0, 30.0);
+        assert_eq!(k.slowdown("cg"), Some(10.0));
+        // A job that did nearly all its work on a server says little: ignored.
+        k.record_job("cg", 3.9, 50.0);
+        assert_eq!(k.slowdown("cg"), Some(10.0));
     }
 
     #[test]
-    fn short_stays_do_not_set_a_rate() {
+    fn a_board_run_is_timed_against_a_server_run_at_equal_points() {
         let mut k = Knowledge::default();
-        k.record_stay("ep", Role::Server, 10, 1000);
-        assert_eq!(k.rate("ep", Role::Server), None);
+        // Most points come early on the server: 900 in the first second, 100 in the next 9.
+        k.offer_server_curve("cg", &[(1000, 900), (10_000, 1000)]);
+        assert_eq!(k.observe_board_run("cg", &[(500, 100)]), None, "too early");
+        // The board passed 450 points in 5 s; the server did in 0.5 s: 10x.
+        assert_eq!(k.observe_board_run("cg", &[(5000, 450)]), Some(10.0));
+        assert_eq!(k.slowdown("cg"), Some(10.0));
+        // Beyond what the server curve reached: no new reading.
+        assert_eq!(k.observe_board_run("cg", &[(90_000, 2000)]), None);
+        // A shorter curve does not replace a longer one.
+        k.offer_server_curve("cg", &[(1000, 10)]);
+        assert_eq!(k.programs["cg"].server_curve.len(), 2);
+        // Whole jobs, once there are some, take over.
+        k.record_job("cg", 4.0, 0.0);
+        k.record_job("cg", 0.0, 8.0);
+        assert_eq!(k.slowdown("cg"), Some(2.0));
     }
 
     #[test]
     fn medians_cover_measured_programs_only() {
         let mut k = Knowledge::default();
         for (name, board_seconds) in [("a", 2.0), ("b", 8.0), ("c", 4.0)] {
-            k.record_stay(name, Role::Server, 100, 1_000_000);
-            k.record_stay(name, Role::Board, 100, (board_seconds * 1e6) as u64);
+            k.record_job(name, 1.0, 0.0);
+            k.record_job(name, 0.0, board_seconds);
         }
         k.record_rss("d", 10);
         assert_eq!(k.median_of(|p| k.slowdown(p)), Some(4.0));

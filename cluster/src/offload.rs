@@ -1,15 +1,14 @@
 //! The `xisa` policy: offload when it shortens the work, by measured slowdowns, and bring jobs
 //! back when server cores free up. The model is written up in `cluster/POLICY.md`.
 //!
-//! For each job it estimates the remaining work `R` (server seconds: a whole run of its
-//! program, measured in migration points, less what the job has done) and its slowdown `s` on
-//! a board (the ratio of its program's point rates, measured on both kinds of node). A
-//! waiting job goes to a board only if it would finish there sooner than by waiting for the
+//! For each job it estimates the remaining work `R` (server seconds of a whole run of its
+//! program, less what the job has done) and its slowdown `s` on a board (see
+//! [`crate::knowledge`]). A free server core goes to the job that gains most from it: a waiting
+//! job gains the wait it is spared, a board job the time it would lose there (`s·R − R − move
+//! cost`), the latter only after a minimum stay on its board and by a margin: no thrashing.
+//! A waiting job goes to a board only if it would finish there sooner than by waiting for the
 //! servers: `s·R < (W + R)·(1 − margin)`, with `W` the servers' backlog per core; the first
-//! waiting job of a program never measured on a board goes there too, to measure it. Servers take
-//! the waiting jobs that boards are worst at first. When a server core is free and nothing
-//! waits, the board job that gains most by coming back (`s·R − R − move cost`) comes back,
-//! but only after a minimum stay on its board, and only by a margin: no thrashing.
+//! waiting job of a program never measured on a board goes there too, to measure it.
 
 use crate::policy::{Action, JobPlace, JobView, Plan, Policy, Role, View};
 
@@ -73,72 +72,120 @@ impl Policy for Offload {
     fn decide(&mut self, view: &View) -> Vec<Action> {
         let mut plan = Plan::new(view);
         let server_cores = f64::from(view.cores(Role::Server).max(1));
-        let mut pending: Vec<Estimate> = view.pending().map(|j| self.estimate(view, j)).collect();
-        // The servers take first the jobs that lose most on a board.
-        pending.sort_by(|a, b| {
-            b.slowdown
-                .total_cmp(&a.slowdown)
-                .then(a.job.submitted_ms.cmp(&b.job.submitted_ms))
-        });
-        let mut waiting = Vec::new();
-        for estimate in pending {
-            match plan.free_node(Role::Server) {
-                Some(node) => plan.start(estimate.job.job, node),
-                None => waiting.push(estimate),
-            }
-        }
-        if !waiting.is_empty() {
-            // The servers' backlog per core: what runs there and everything waiting.
-            let mut backlog = view
-                .running_on(Role::Server)
-                .map(|j| self.estimate(view, j).remaining)
-                .chain(waiting.iter().map(|e| e.remaining))
-                .sum::<f64>()
-                / server_cores;
-            // The jobs boards are best at go first.
-            waiting.sort_by(|a, b| a.slowdown.total_cmp(&b.slowdown));
-            let mut calibrating: Vec<&str> = view
-                .running_on(Role::Board)
-                .map(|j| j.program.as_str())
-                .collect();
-            for estimate in waiting {
-                let Some(board) = plan.free_node(Role::Board) else {
-                    break;
-                };
-                let on_board = estimate.slowdown * estimate.remaining;
-                let by_waiting = backlog + estimate.remaining;
-                // A program never run on a board is tried there while it would wait anyway:
-                // the stay measures its slowdown, and the job comes back when a server core
-                // frees up if the board turns out slow for it.
-                let program = estimate.job.program.as_str();
-                let unmeasured = view.knowledge.rate(program, Role::Board).is_none()
-                    && !calibrating.contains(&program);
-                if unmeasured || on_board < by_waiting * (1.0 - self.margin) {
-                    plan.start(estimate.job.job, board);
-                    backlog -= estimate.remaining / server_cores;
-                    calibrating.push(program);
-                }
-            }
-            return plan.actions;
-        }
-        // Nothing waits: free server cores take back the board jobs that gain most.
-        let mut returning: Vec<(f64, &JobView)> = view
+        let mut waiting: Vec<Estimate> = view.pending().map(|j| self.estimate(view, j)).collect();
+        waiting.sort_by_key(|e| (e.job.submitted_ms, e.job.job));
+        // The servers' backlog per core: what runs there and everything waiting.
+        let mut backlog = view
+            .running_on(Role::Server)
+            .map(|j| self.estimate(view, j).remaining)
+            .chain(waiting.iter().map(|e| e.remaining))
+            .sum::<f64>()
+            / server_cores;
+        let mut returning: Vec<Estimate> = view
             .running_on(Role::Board)
             .filter(|j| view.residency_ms(j) >= self.min_residency_ms)
-            .filter_map(|j| {
-                let e = self.estimate(view, j);
-                let on_board = e.slowdown * e.remaining;
-                let back = e.remaining + view.move_cost_s;
-                (back < on_board * (1.0 - self.margin)).then_some((on_board - back, j))
-            })
+            .map(|j| self.estimate(view, j))
             .collect();
-        returning.sort_by(|a, b| b.0.total_cmp(&a.0));
-        for (_, job) in returning {
-            let Some(server) = plan.free_node(Role::Server) else {
+
+        // 1. Each free server core goes to the job that gains most from it. A waiting job
+        //    gains the wait it is spared (or its loss on a board, if smaller); a board job the
+        //    time it loses there, less the move, and only by the margin.
+        let on_boards: Vec<&str> = view
+            .running_on(Role::Board)
+            .map(|j| j.program.as_str())
+            .collect();
+        while let Some(server) = plan.free_node(Role::Server) {
+            // A program being tried on a board is measured against a server run of it: one
+            // that waits gets the core first.
+            let gain = |e: &Estimate| {
+                let program = e.job.program.as_str();
+                if on_boards.contains(&program) && !view.knowledge.has_server_curve(program) {
+                    f64::INFINITY
+                } else {
+                    backlog.min((e.slowdown - 1.0).max(0.0) * e.remaining)
+                }
+            };
+            let best_waiting = waiting
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (gain(e), i))
+                .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+            let best_returning = returning
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| {
+                    let on_board = e.slowdown * e.remaining;
+                    let back = e.remaining + view.move_cost_s;
+                    (back < on_board * (1.0 - self.margin)).then_some((on_board - back, i))
+                })
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            match (best_waiting, best_returning) {
+                (Some((gain, _)), Some((back_gain, i))) if back_gain > gain => {
+                    let estimate = returning.remove(i);
+                    plan.move_job(estimate.job, server);
+                }
+                (Some((_, i)), _) => {
+                    let estimate = waiting.remove(i);
+                    backlog -= estimate.remaining / server_cores;
+                    plan.start(estimate.job.job, server);
+                }
+                (None, Some((_, i))) => {
+                    let estimate = returning.remove(i);
+                    plan.move_job(estimate.job, server);
+                }
+                (None, None) => break,
+            }
+        }
+
+        // 2. Free board cores take the waiting jobs that finish sooner there than by waiting
+        //    for the servers, `s·R < (W + R)·(1 − margin)`, those boards are best at first. A
+        //    program never run on a board is tried there while it would wait anyway: the stay
+        //    measures its slowdown, and the job comes back if the board is slow for it.
+        waiting.sort_by(|a, b| a.slowdown.total_cmp(&b.slowdown));
+        let mut on_boards = on_boards;
+        let mut left = Vec::new();
+        for estimate in waiting {
+            let program = estimate.job.program.as_str();
+            let unmeasured =
+                view.knowledge.slowdown(program).is_none() && !on_boards.contains(&program);
+            let on_board = estimate.slowdown * estimate.remaining;
+            let by_waiting = backlog + estimate.remaining;
+            let pays = on_board < by_waiting * (1.0 - self.margin);
+            match plan.free_node(Role::Board) {
+                Some(board) if unmeasured || pays => {
+                    plan.start(estimate.job.job, board);
+                    backlog -= estimate.remaining / server_cores;
+                    on_boards.push(program);
+                }
+                _ if pays => left.push(estimate),
+                _ => {}
+            }
+        }
+
+        // 3. A board busy with a job it is bad at (measured) makes room for a waiting job it
+        //    suits far better: the board job is parked (captured and kept here) to wait for a
+        //    server core, and the waiting job takes the board.
+        let mut misplaced: Vec<Estimate> = view
+            .running_on(Role::Board)
+            .filter(|j| view.residency_ms(j) >= self.min_residency_ms)
+            .filter(|j| view.knowledge.slowdown(&j.program).is_some())
+            .map(|j| self.estimate(view, j))
+            .collect();
+        misplaced.sort_by(|a, b| b.slowdown.total_cmp(&a.slowdown));
+        for estimate in left {
+            if view.knowledge.slowdown(&estimate.job.program).is_none() {
+                continue;
+            }
+            let Some(worst) = misplaced.first() else {
                 break;
             };
-            if matches!(job.place, JobPlace::Running { .. }) {
-                plan.move_job(job, server);
+            let JobPlace::Running { node, .. } = worst.job.place else {
+                break;
+            };
+            if worst.slowdown > 2.0 * estimate.slowdown {
+                let worst = misplaced.remove(0);
+                plan.park(worst.job);
+                plan.start(estimate.job.job, node);
             }
         }
         plan.actions
@@ -155,9 +202,8 @@ mod tests {
     fn measured() -> Knowledge {
         let mut k = Knowledge::default();
         for (program, slowdown) in [("is", 3.0), ("cg", 20.0)] {
-            k.record_stay(program, Role::Server, 1000, 1_000_000);
-            k.record_stay(program, Role::Board, 1000, (slowdown * 1e6) as u64);
-            k.record_run(program, 10_000);
+            k.record_job(program, 10.0, 0.0);
+            k.record_job(program, 0.0, 10.0 * slowdown);
         }
         k
     }
@@ -283,6 +329,44 @@ mod tests {
         assert_eq!(
             Offload::default().decide(&view),
             vec![Action::Start { job: 2, node: 1 }]
+        );
+    }
+
+    #[test]
+    fn a_board_busy_with_a_job_it_is_bad_at_makes_room_for_one_it_suits() {
+        let knowledge = measured();
+        let on_server = job(
+            1,
+            "cg",
+            JobPlace::Running {
+                node: 0,
+                since_ms: 0,
+            },
+        );
+        let on_board = job(
+            2,
+            "cg",
+            JobPlace::Running {
+                node: 1,
+                since_ms: 0,
+            },
+        );
+        let mut jobs = vec![on_server, on_board];
+        for id in 3..8 {
+            jobs.push(job(id, "is", JobPlace::Pending));
+        }
+        let mut cluster = nodes(1, 1);
+        occupy(&mut cluster, &jobs);
+        let view = View {
+            now_ms: 10_000,
+            nodes: cluster,
+            jobs,
+            knowledge: &knowledge,
+            move_cost_s: 1.0,
+        };
+        assert_eq!(
+            Offload::default().decide(&view),
+            vec![Action::Park { job: 2 }, Action::Start { job: 3, node: 1 }]
         );
     }
 }

@@ -122,6 +122,8 @@ pub enum Action {
     Start { job: u64, node: usize },
     /// Move a running job to another node.
     Move { job: u64, to: usize },
+    /// Capture a running job and keep it waiting (its snapshot here) for a better place.
+    Park { job: u64 },
 }
 
 /// A placement policy.
@@ -176,6 +178,13 @@ impl Plan {
     pub fn start(&mut self, job: u64, node: usize) {
         self.adjust(node, -1);
         self.actions.push(Action::Start { job, node });
+    }
+
+    pub fn park(&mut self, job: &JobView) {
+        if let JobPlace::Running { node, .. } = job.place {
+            self.adjust(node, 1);
+        }
+        self.actions.push(Action::Park { job: job.job });
     }
 
     pub fn move_job(&mut self, job: &JobView, to: usize) {

@@ -54,6 +54,16 @@ impl MigrationPolicy {
 pub struct Trigger {
     state: Mutex<TriggerState>,
     changed: Condvar,
+    /// The armed countdown, for [`Trigger::points_passed`]; `None` before `arm` and after
+    /// `close`.
+    armed: Mutex<Option<Armed>>,
+}
+
+#[derive(Debug)]
+struct Armed {
+    /// Address of the countdown in guest memory.
+    countdown: usize,
+    counter: SharedCounter,
 }
 
 #[derive(Debug, Default)]
@@ -110,8 +120,26 @@ impl Trigger {
             .is_some()
     }
 
+    /// Migration points the program has passed so far, while armed: its progress, read from
+    /// any thread.
+    pub fn points_passed(&self) -> Option<u64> {
+        let armed = self.armed.lock().unwrap_or_else(|e| e.into_inner());
+        let armed = armed.as_ref()?;
+        // SAFETY: `arm`'s contract keeps the countdown live until `close`, which clears
+        // `armed` under this lock first; the read is a single aligned 8-byte atomic load.
+        let value =
+            unsafe { AtomicI64::from_ptr(armed.countdown as *mut i64) }.load(Ordering::Relaxed);
+        let passed = armed
+            .counter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .passed(value);
+        Some(passed)
+    }
+
     /// Ends every [`Trigger::arm`] thread.
     pub fn close(&self) {
+        *self.armed.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.state.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
         self.changed.notify_all();
     }
@@ -130,6 +158,10 @@ impl Trigger {
         countdown: *mut i64,
         counter: SharedCounter,
     ) -> std::thread::JoinHandle<()> {
+        *self.armed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Armed {
+            countdown: countdown as usize,
+            counter: Arc::clone(&counter),
+        });
         struct Countdown(*mut i64);
         // SAFETY: the caller keeps the memory alive until the thread is joined; the thread
         // only performs atomic stores to it.

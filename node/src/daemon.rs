@@ -80,6 +80,8 @@ struct Guest {
     backend: Option<String>,
     job: Option<String>,
     checkpoint_every_ms: Option<u64>,
+    /// Resumed from a checkpoint rather than started.
+    restored: bool,
     state: GuestState,
 }
 
@@ -95,6 +97,16 @@ impl Guest {
     }
     fn stats(&self) -> PathBuf {
         self.dir.join("stats.json")
+    }
+    fn progress(&self) -> PathBuf {
+        self.dir.join("progress")
+    }
+
+    /// The running executor's latest progress line.
+    fn current_progress(&self) -> Option<(u64, u64)> {
+        let text = std::fs::read_to_string(self.progress()).ok()?;
+        let (ms, points) = text.trim().split_once(' ')?;
+        Some((ms.parse().ok()?, points.parse().ok()?))
     }
 
     /// Migration points passed and guest run time of the ended run, from its `--stats`.
@@ -119,6 +131,7 @@ impl Guest {
             backend: self.backend.clone(),
             job: self.job.clone(),
             checkpoint_every_ms: self.checkpoint_every_ms,
+            restored: self.restored,
             state: GuestState::Moving,
         }
     }
@@ -137,10 +150,12 @@ impl Guest {
 
     fn info(&self, guest: u64) -> GuestInfo {
         let mut rss_kb = 0;
+        let mut progress = None;
         let (state, status, moved_to, reason, cpu) = match &self.state {
             GuestState::Running(child) => {
                 let (cpu, rss) = process_tree_usage(child.id());
                 rss_kb = rss;
+                progress = self.current_progress();
                 ("running", None, None, None, cpu)
             }
             GuestState::Moving => ("moving", None, None, None, 0),
@@ -165,6 +180,8 @@ impl Guest {
             rss_kb,
             points,
             run_us,
+            progress,
+            restored: self.restored,
         }
     }
 }
@@ -351,6 +368,7 @@ fn handle(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, Strin
                 backend,
                 job,
                 checkpoint_every_ms,
+                restored: false,
                 state: GuestState::Moving,
             };
             let child = start_guest(node, &guest, &args)?;
@@ -375,6 +393,7 @@ fn handle(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, Strin
         Request::Wait { guest } => wait(node, guest),
         Request::Fetch { guest } => fetch(node, guest),
         Request::Kill { guest } => kill(node, guest),
+        Request::Stop { guest } => stop(node, guest),
         Request::Migrate {
             guest,
             to,
@@ -395,6 +414,7 @@ fn handle(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, Strin
                 backend,
                 job,
                 checkpoint_every_ms,
+                restored: true,
                 state: GuestState::Moving,
             },
             &origin,
@@ -425,6 +445,23 @@ fn fetch(node: &Node, id: u64) -> Result<Frame<Response>, String> {
             pack_folder(&dir.join("files"))?,
         ],
     ))
+}
+
+/// Captures a guest and stops it; the answer carries what `fetch` does, the checkpoint being
+/// the one just taken. The guest counts as moved away.
+fn stop(node: &Node, id: u64) -> Result<Frame<Response>, String> {
+    let dir = capture_and_stop(node, id)?;
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap_or_default();
+    let blobs = vec![
+        std::fs::read(dir.join("guest.ckpt")).map_err(|e| format!("guest.ckpt: {e}"))?,
+        read("stdout"),
+        read("stderr"),
+        pack_folder(&dir.join("files"))?,
+    ];
+    if let Some(guest) = node.guests().get_mut(&id) {
+        guest.state = GuestState::Moved("a cluster controller".into());
+    }
+    Ok(Frame::with_blobs(Response::Snapshot { guest: id }, blobs))
 }
 
 /// Ends a guest's process and forgets the guest.
@@ -469,6 +506,8 @@ fn executor_args(guest: &Guest) -> Vec<std::ffi::OsString> {
         guest.checkpoint().into(),
         "--stats".into(),
         guest.stats().into(),
+        "--progress".into(),
+        guest.progress().into(),
     ]);
     if let Some(every) = guest.checkpoint_every_ms {
         args.extend([
@@ -592,42 +631,13 @@ fn migrate(
     backend: Option<String>,
 ) -> Result<Frame<Response>, String> {
     let requested = Instant::now();
-    // Take the guest's process out and hold the guest while it is captured.
-    let (mut child, dir) = {
-        let mut guests = node.guests();
-        let guest = guests.get_mut(&id).ok_or(format!("no guest {id}"))?;
-        guest.refresh();
-        if !matches!(guest.state, GuestState::Running(_)) {
-            return Err(format!("guest {id} is not running"));
-        }
-        let GuestState::Running(child) = std::mem::replace(&mut guest.state, GuestState::Moving)
-        else {
-            unreachable!("checked above");
-        };
-        (child, guest.dir.clone())
-    };
-    let checkpoint = dir.join("guest.ckpt");
-    let _ = std::fs::remove_file(&checkpoint);
-    // SIGUSR2 captures and ends the run even when periodic captures continue it; SIGCONT
-    // undoes a throttle's stop (the guest is out of the table, so the throttle lets it be).
-    // SAFETY: kill has no memory effects; the pid is our own child, not yet reaped.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGUSR2);
-        libc::kill(-(child.id() as i32), libc::SIGCONT);
-    }
-    let status = wait_with_timeout(&mut child, CAPTURE_TIMEOUT);
+    let dir = capture_and_stop(node, id)?;
     let set_state = |state: GuestState| {
         if let Some(guest) = node.guests().get_mut(&id) {
             guest.state = state;
         }
     };
-    if !checkpoint.exists() {
-        let code = status.unwrap_or(-1);
-        set_state(GuestState::Exited(code));
-        return Err(format!(
-            "guest {id} ended (status {code}) before it reached a migration point"
-        ));
-    }
+    let checkpoint = dir.join("guest.ckpt");
     let captured = requested.elapsed();
     let read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"));
     let blobs = vec![
@@ -705,6 +715,48 @@ fn migrate(
         }
     }
     Ok(Frame::new(Response::Migrated { timeline }))
+}
+
+/// Takes a running guest out of the table and has it capture at its next migration point and
+/// stop; returns its folder, which holds the checkpoint. The guest is left `moving`.
+fn capture_and_stop(node: &Node, id: u64) -> Result<PathBuf, String> {
+    // Take the guest's process out and hold the guest while it is captured.
+    let (mut child, dir) = {
+        let mut guests = node.guests();
+        let guest = guests.get_mut(&id).ok_or(format!("no guest {id}"))?;
+        guest.refresh();
+        if !matches!(guest.state, GuestState::Running(_)) {
+            return Err(format!("guest {id} is not running"));
+        }
+        let GuestState::Running(child) = std::mem::replace(&mut guest.state, GuestState::Moving)
+        else {
+            unreachable!("checked above");
+        };
+        (child, guest.dir.clone())
+    };
+    let checkpoint = dir.join("guest.ckpt");
+    let _ = std::fs::remove_file(&checkpoint);
+    // SIGUSR2 captures and ends the run even when periodic captures continue it; SIGCONT
+    // undoes a throttle's stop (the guest is out of the table, so the throttle lets it be).
+    // SAFETY: kill has no memory effects; the pid is our own child, not yet reaped.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGUSR2);
+        libc::kill(-(child.id() as i32), libc::SIGCONT);
+    }
+    let status = wait_with_timeout(&mut child, CAPTURE_TIMEOUT);
+    let set_state = |state: GuestState| {
+        if let Some(guest) = node.guests().get_mut(&id) {
+            guest.state = state;
+        }
+    };
+    if !checkpoint.exists() {
+        let code = status.unwrap_or(-1);
+        set_state(GuestState::Exited(code));
+        return Err(format!(
+            "guest {id} ended (status {code}) before it reached a migration point"
+        ));
+    }
+    Ok(dir)
 }
 
 /// Resumes a guest sent by another node (or a controller restarting a lost one); `guest`

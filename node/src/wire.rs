@@ -63,6 +63,9 @@ pub enum Request {
     Fetch { guest: u64 },
     /// Stop a guest and forget it.
     Kill { guest: u64 },
+    /// Capture a guest at its next migration point and stop it there; the answer carries the
+    /// checkpoint (a controller parks the job and resumes it elsewhere later).
+    Stop { guest: u64 },
     /// List the guests with their state and load.
     List,
     /// Wait until a guest ends; the response carries its output.
@@ -194,6 +197,12 @@ pub struct GuestInfo {
     pub points: Option<u64>,
     #[serde(default)]
     pub run_us: Option<u64>,
+    /// While running: milliseconds since its executor started and migration points passed.
+    #[serde(default)]
+    pub progress: Option<(u64, u64)>,
+    /// It resumed a checkpoint (its points count from there) rather than starting afresh.
+    #[serde(default)]
+    pub restored: bool,
 }
 
 /// The phases of a migration as the source node measured them (milliseconds).

@@ -28,6 +28,10 @@ pub struct CaptureArgs {
     /// capture with its timings and size) to FILE as JSON.
     #[arg(long, value_name = "FILE")]
     pub stats: Option<PathBuf>,
+    /// Keep FILE updated with the run's progress, `MILLISECONDS POINTS` (time since start-up
+    /// and migration points passed), four times a second (needs --checkpoint-to).
+    #[arg(long, value_name = "FILE", requires = "checkpoint_to", hide = true)]
+    pub progress: Option<PathBuf>,
 }
 
 fn parse_then(text: &str) -> Result<AfterCapture, String> {
@@ -96,6 +100,19 @@ impl CaptureArgs {
             Some(_) => Some(listen_for_requests()?),
             None => None,
         };
+        if let (Some(path), Some(trigger)) = (&self.progress, &trigger) {
+            let (path, trigger) = (path.clone(), Arc::clone(trigger));
+            let started = std::time::Instant::now();
+            std::thread::spawn(move || {
+                loop {
+                    std::thread::sleep(Duration::from_millis(250));
+                    if let Some(points) = trigger.points_passed() {
+                        let line = format!("{} {points}\n", started.elapsed().as_millis());
+                        let _ = xisa_format::output::write_whole(&path, line.as_bytes(), false);
+                    }
+                }
+            });
+        }
         if let (Some(every), Some(trigger)) = (self.checkpoint_every, &trigger) {
             let requests = Arc::clone(trigger);
             std::thread::spawn(move || {
