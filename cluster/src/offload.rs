@@ -144,10 +144,15 @@ impl Policy for Offload {
         waiting.sort_by(|a, b| a.slowdown.total_cmp(&b.slowdown));
         let mut on_boards = on_boards;
         let mut left = Vec::new();
-        for estimate in waiting {
+        let waiting_of =
+            |program: &str| waiting.iter().filter(|e| e.job.program == program).count();
+        let counts: Vec<usize> = waiting.iter().map(|e| waiting_of(&e.job.program)).collect();
+        for (estimate, of_program) in waiting.into_iter().zip(counts) {
             let program = estimate.job.program.as_str();
-            let unmeasured =
-                view.knowledge.slowdown(program).is_none() && !on_boards.contains(&program);
+            // Measuring pays only if another job of the program waits to use the figure.
+            let unmeasured = view.knowledge.slowdown(program).is_none()
+                && !on_boards.contains(&program)
+                && of_program > 1;
             let on_board = estimate.slowdown * estimate.remaining;
             let by_waiting = backlog + estimate.remaining;
             let pays = on_board < by_waiting * (1.0 - self.margin);

@@ -112,6 +112,10 @@ impl Trigger {
         Some(Request { at, last })
     }
 
+    fn closed(&self) -> bool {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).closed
+    }
+
     fn pending(&self) -> bool {
         self.state
             .lock()
@@ -186,7 +190,9 @@ impl Trigger {
                     return;
                 }
                 drop(state);
-                while trigger.pending() {
+                // Until the executor takes the request, or the run ends without taking it (a
+                // request made as the program exits is never taken).
+                while trigger.pending() && !trigger.closed() {
                     counter
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -398,5 +404,34 @@ mod tests {
         assert_eq!(points.lock().unwrap().passed(1), 0);
         trigger.close();
         handle.join().unwrap();
+    }
+
+    #[test]
+    fn a_request_never_taken_does_not_keep_the_run_from_ending() {
+        let trigger = Trigger::new();
+        let mut countdown = Box::new(COUNTDOWN_IDLE);
+        let pointer: *mut i64 = &mut *countdown;
+        let points = PointCounter::shared();
+        // SAFETY: `countdown` outlives the thread, which is joined below.
+        let handle = unsafe { trigger.arm(pointer, Arc::clone(&points)) };
+        assert_eq!(trigger.points_passed(), Some(0));
+        // A capture requested as the program exits: nobody takes it, the run closes.
+        trigger.request();
+        std::thread::sleep(Duration::from_millis(5));
+        trigger.close();
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            handle.join().unwrap();
+            let _ = done.send(());
+        });
+        assert!(
+            finished.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "the request thread kept running after close"
+        );
+        assert_eq!(
+            trigger.points_passed(),
+            None,
+            "closed: no countdown to read"
+        );
     }
 }

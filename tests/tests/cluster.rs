@@ -388,16 +388,18 @@ fn a_job_is_tried_on_the_board_and_brought_back_with_identical_output() {
         return;
     };
     let expected = cluster.expected();
-    let first = cluster.submit();
-    let second = cluster.submit();
-    cluster.assert_output(first, &expected);
-    cluster.assert_output(second, &expected);
-    let (first, second) = (cluster.job(first), cluster.job(second));
+    let jobs = [cluster.submit(), cluster.submit(), cluster.submit()];
+    for job in jobs {
+        cluster.assert_output(job, &expected);
+    }
+    let [first, second, third] = jobs.map(|job| cluster.job(job));
     // The server takes the first job; the second would wait, so it is tried on the board
-    // (its program's slowdown there was never measured) and comes back when the server is
-    // free, since the board measured slow for it.
+    // (its program was never measured there, and the third job would use the figure) and
+    // comes back when the server is free, the board having measured slow for it; the third
+    // waits for the server rather than go to a board it would be slow on.
     assert_eq!(nodes_of(&first), ["server"], "{first}");
     assert_eq!(nodes_of(&second), ["board", "server"], "{second}");
+    assert_eq!(nodes_of(&third), ["server"], "{third}");
     assert_eq!(second["migrations"], 1, "{second}");
     assert!(second["bytes_moved"].as_u64().unwrap() > 0, "{second}");
     let placements = second["placements"].as_array().unwrap();
@@ -415,6 +417,7 @@ fn a_lost_board_s_job_restarts_from_its_snapshot() {
     let expected = cluster.expected();
     let first = cluster.submit();
     let second = cluster.submit();
+    let third = cluster.submit();
     cluster.wait_for(second, "ran on the board", |job| {
         job["state"] == "running" && nodes_of(job) == ["board"]
     });
@@ -436,6 +439,7 @@ fn a_lost_board_s_job_restarts_from_its_snapshot() {
     cluster.board.kill();
     cluster.assert_output(first, &expected);
     cluster.assert_output(second, &expected);
+    cluster.assert_output(third, &expected);
     let second = cluster.job(second);
     assert_eq!(second["restarts"], 1, "{second}");
     assert_eq!(nodes_of(&second), ["board", "server"], "{second}");
