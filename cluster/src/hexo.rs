@@ -70,7 +70,7 @@ impl Policy for Hexo {
 mod tests {
     use super::*;
     use crate::knowledge::Knowledge;
-    use crate::policy::test_views::{job, nodes, occupy};
+    use crate::policy::test_views::{job, nodes, view};
 
     #[test]
     fn fills_the_server_then_offloads_the_most_memory_intensive() {
@@ -82,13 +82,7 @@ mod tests {
             job(2, "ep", JobPlace::Pending),
             job(3, "is", JobPlace::Pending),
         ];
-        let view = View {
-            now_ms: 0,
-            nodes: nodes(1, 1),
-            jobs,
-            knowledge: &knowledge,
-            move_cost_s: 1.0,
-        };
+        let view = view(0, nodes(1, 1), jobs, &knowledge);
         let actions = Hexo.decide(&view);
         assert_eq!(
             actions,
@@ -112,15 +106,7 @@ mod tests {
         );
         running.rss_kb = 70_000;
         let jobs = vec![running, job(2, "ep", JobPlace::Pending)];
-        let mut cluster = nodes(1, 1);
-        occupy(&mut cluster, &jobs);
-        let view = View {
-            now_ms: 1000,
-            nodes: cluster,
-            jobs,
-            knowledge: &knowledge,
-            move_cost_s: 1.0,
-        };
+        let view = view(1000, nodes(1, 1), jobs, &knowledge);
         assert_eq!(
             Hexo.decide(&view),
             vec![
@@ -141,15 +127,7 @@ mod tests {
                 since_ms: 0,
             },
         )];
-        let mut cluster = nodes(1, 1);
-        occupy(&mut cluster, &jobs);
-        let view = View {
-            now_ms: 60_000,
-            nodes: cluster,
-            jobs,
-            knowledge: &knowledge,
-            move_cost_s: 1.0,
-        };
+        let view = view(60_000, nodes(1, 1), jobs, &knowledge);
         assert!(Hexo.decide(&view).is_empty());
     }
 
@@ -166,15 +144,7 @@ mod tests {
         );
         running.rss_kb = 70_000;
         let jobs = vec![running, job(2, "ep", JobPlace::Pending)];
-        let mut cluster = nodes(1, 2);
-        occupy(&mut cluster, &jobs);
-        let view = View {
-            now_ms: 1000,
-            nodes: cluster,
-            jobs,
-            knowledge: &knowledge,
-            move_cost_s: 1.0,
-        };
+        let view = view(1000, nodes(1, 2), jobs, &knowledge);
         assert_eq!(
             Hexo.decide(&view),
             vec![

@@ -201,7 +201,7 @@ impl Policy for Offload {
 mod tests {
     use super::*;
     use crate::knowledge::Knowledge;
-    use crate::policy::test_views::{job, nodes, occupy};
+    use crate::policy::test_views::{job, nodes, view};
 
     /// `is` loses 3x on a board, `cg` 20x; a run of either is 10 server seconds.
     fn measured() -> Knowledge {
@@ -231,15 +231,7 @@ mod tests {
             job(3, "cg", JobPlace::Pending),
             job(4, "is", JobPlace::Pending),
         ]);
-        let mut cluster = nodes(2, 2);
-        occupy(&mut cluster, &jobs);
-        let view = View {
-            now_ms: 0,
-            nodes: cluster,
-            jobs,
-            knowledge: &knowledge,
-            move_cost_s: 1.0,
-        };
+        let view = view(0, nodes(2, 2), jobs, &knowledge);
         // Backlog 40 s over 2 cores = 20 s: `is` on a board takes 30 s < (20 + 10)·0.8? No:
         // 30 > 24, so nothing yet; with more waiting the board pays off.
         assert!(Offload::default().decide(&view).is_empty());
@@ -256,16 +248,7 @@ mod tests {
     fn brings_a_slow_board_job_back_after_its_minimum_stay() {
         let knowledge = measured();
         let on_board = |since_ms| vec![job(1, "cg", JobPlace::Running { node: 1, since_ms })];
-        let mut cluster = nodes(1, 1);
-        let jobs = on_board(9_000);
-        occupy(&mut cluster, &jobs);
-        let early = View {
-            now_ms: 10_000,
-            nodes: cluster.clone(),
-            jobs,
-            knowledge: &knowledge,
-            move_cost_s: 1.0,
-        };
+        let early = view(10_000, nodes(1, 1), on_board(9_000), &knowledge);
         assert!(
             Offload::default().decide(&early).is_empty(),
             "one second on the board is below the minimum stay"
@@ -292,15 +275,9 @@ mod tests {
             },
         );
         almost.done_s = 9.9;
-        let jobs = vec![almost];
-        let mut cluster = nodes(1, 1);
-        occupy(&mut cluster, &jobs);
         let view = View {
-            now_ms: 60_000,
-            nodes: cluster,
-            jobs,
-            knowledge: &knowledge,
             move_cost_s: 2.0,
+            ..view(60_000, nodes(1, 1), vec![almost], &knowledge)
         };
         assert!(Offload::default().decide(&view).is_empty());
     }
@@ -321,15 +298,7 @@ mod tests {
             job(2, "new", JobPlace::Pending),
             job(3, "new", JobPlace::Pending),
         ];
-        let mut cluster = nodes(1, 2);
-        occupy(&mut cluster, &jobs);
-        let view = View {
-            now_ms: 0,
-            nodes: cluster,
-            jobs,
-            knowledge: &knowledge,
-            move_cost_s: 1.0,
-        };
+        let view = view(0, nodes(1, 2), jobs, &knowledge);
         // One job measures the program; the other waits (8x assumed is too slow to pay).
         assert_eq!(
             Offload::default().decide(&view),
@@ -360,15 +329,7 @@ mod tests {
         for id in 3..8 {
             jobs.push(job(id, "is", JobPlace::Pending));
         }
-        let mut cluster = nodes(1, 1);
-        occupy(&mut cluster, &jobs);
-        let view = View {
-            now_ms: 10_000,
-            nodes: cluster,
-            jobs,
-            knowledge: &knowledge,
-            move_cost_s: 1.0,
-        };
+        let view = view(10_000, nodes(1, 1), jobs, &knowledge);
         assert_eq!(
             Offload::default().decide(&view),
             vec![Action::Park { job: 2 }, Action::Start { job: 3, node: 1 }]

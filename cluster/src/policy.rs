@@ -199,6 +199,7 @@ impl Plan {
 #[cfg(test)]
 pub(crate) mod test_views {
     use super::*;
+    use crate::knowledge::Knowledge;
 
     /// One server node (index 0, `server_cores`) and `boards` one-core boards (1..).
     pub fn nodes(server_cores: u32, boards: usize) -> Vec<NodeView> {
@@ -230,12 +231,24 @@ pub(crate) mod test_views {
         }
     }
 
-    /// Marks the cores the running jobs use.
-    pub fn occupy(nodes: &mut [NodeView], jobs: &[JobView]) {
-        for job in jobs {
+    /// A view of `nodes` running `jobs` at `now_ms`, moves costing 1 s.
+    pub fn view(
+        now_ms: u64,
+        mut nodes: Vec<NodeView>,
+        jobs: Vec<JobView>,
+        knowledge: &Knowledge,
+    ) -> View<'_> {
+        for job in &jobs {
             if let JobPlace::Running { node, .. } = job.place {
                 nodes[node].free = nodes[node].free.saturating_sub(1);
             }
+        }
+        View {
+            now_ms,
+            nodes,
+            jobs,
+            knowledge,
+            move_cost_s: 1.0,
         }
     }
 }
