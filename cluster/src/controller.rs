@@ -7,7 +7,7 @@
 //! none); a restarted controller reads the table back and checks every running job against
 //! its node.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use xisa_format::error_chain;
 use xisa_node::certs::{CertError, Identity};
 use xisa_node::client::{self, ClientConfig};
-use xisa_node::server::serve_forever;
+use xisa_node::server::{ListenError, listen, serve_forever};
 use xisa_node::wire::{
     ClusterStatus, Frame, GuestInfo, JobInfo, NodeInfo, NodeStatus, Placement, Request, Response,
 };
@@ -25,19 +25,13 @@ use crate::policy::{self, Action, JobPlace, JobView, NodeView, Policy, Role, Vie
 
 /// Rounds a node may miss before its jobs are restarted elsewhere.
 const DEAD_AFTER: u32 = 4;
-/// Slowdown assumed for work done on a board before the program's is measured.
-const ASSUMED_BOARD_SLOWDOWN: f64 = 8.0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
     #[error(transparent)]
     Certificates(#[from] CertError),
-    #[error("cannot listen on {address}")]
-    Listen {
-        address: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Listen(#[from] ListenError),
     #[error("cannot use the state folder: {0}")]
     State(String),
     #[error("there is no policy `{0}` (there are hexo and xisa)")]
@@ -140,16 +134,7 @@ pub fn serve(
         .map(|a| slot(a, Role::Server))
         .chain(config.boards.iter().map(|a| slot(a, Role::Board)))
         .collect();
-    let listener = TcpListener::bind(&config.listen).map_err(|source| ControllerError::Listen {
-        address: config.listen.clone(),
-        source,
-    })?;
-    let bound = listener
-        .local_addr()
-        .map_err(|source| ControllerError::Listen {
-            address: config.listen.clone(),
-            source,
-        })?;
+    let (listener, bound) = listen(&config.listen)?;
     let controller = Arc::new(Controller {
         store,
         table: Mutex::new(table),
@@ -301,13 +286,6 @@ impl Controller {
         let now_ms = self.now_ms();
         let nodes = self.nodes();
         let table = self.table();
-        let running_on = |index: usize| {
-            table
-                .jobs
-                .values()
-                .filter(|j| matches!(j.state, JobState::Running { node, .. } if node == index))
-                .count() as u32
-        };
         let node_status = nodes
             .iter()
             .enumerate()
@@ -315,7 +293,7 @@ impl Controller {
                 address: slot.address.clone(),
                 info: slot.info.clone(),
                 alive: slot.alive(),
-                running: running_on(index),
+                running: table.running_on(index),
             })
             .collect();
         let jobs = table
@@ -540,10 +518,8 @@ impl Controller {
         job.end_stay(now);
         let snapshot = job.snapshot_ms;
         for stay in &mut job.stays {
-            // Work after the snapshot (all of it, without one) is gone.
-            if snapshot.is_none_or(|at| stay.to_ms.unwrap_or(now) > at) {
-                stay.lost = snapshot.is_none() || stay.from_ms >= snapshot.unwrap_or(0);
-            }
+            // Stays begun after the snapshot (all of them, without one) are gone.
+            stay.lost |= snapshot.is_none_or(|at| stay.from_ms >= at);
         }
         job.restarts += 1;
         job.state = JobState::Pending;
@@ -726,16 +702,11 @@ impl Controller {
             .filter(|(_, slot)| slot.alive())
             .map(|(index, slot)| {
                 let cores = slot.info.as_ref().map_or(0, |i| i.cores);
-                let busy = table
-                    .jobs
-                    .values()
-                    .filter(|j| matches!(j.state, JobState::Running { node, .. } if node == index))
-                    .count() as u32;
                 NodeView {
                     index,
                     role: slot.role,
                     cores,
-                    free: cores.saturating_sub(busy),
+                    free: cores.saturating_sub(table.running_on(index)),
                 }
             })
             .collect();
@@ -745,12 +716,8 @@ impl Controller {
             .values()
             .filter(|j| j.is_live())
             .map(|job| {
-                let slowdown = knowledge
-                    .slowdown(&job.name)
-                    .or_else(|| knowledge.median_of(|p| knowledge.slowdown(p)))
-                    .unwrap_or(ASSUMED_BOARD_SLOWDOWN);
                 let (server, board) = job.seconds_by_role(now);
-                let done_s = server + board / slowdown.max(0.1);
+                let done_s = server + board / knowledge.expected_slowdown(&job.name);
                 let place = match (&job.state, job.stays.last()) {
                     (JobState::Running { node, .. }, Some(stay)) => JobPlace::Running {
                         node: *node,

@@ -94,29 +94,6 @@ mod tests {
     }
 
     #[test]
-    fn moves_a_memory_bound_server_job_out_for_a_waiting_one() {
-        let knowledge = Knowledge::default();
-        let mut running = job(
-            1,
-            "is",
-            JobPlace::Running {
-                node: 0,
-                since_ms: 0,
-            },
-        );
-        running.rss_kb = 70_000;
-        let jobs = vec![running, job(2, "ep", JobPlace::Pending)];
-        let view = view(1000, nodes(1, 1), jobs, &knowledge);
-        assert_eq!(
-            Hexo.decide(&view),
-            vec![
-                Action::Move { job: 1, to: 1 },
-                Action::Start { job: 2, node: 0 }
-            ]
-        );
-    }
-
-    #[test]
     fn never_brings_a_job_back() {
         let knowledge = Knowledge::default();
         let jobs = vec![job(
@@ -132,7 +109,7 @@ mod tests {
     }
 
     #[test]
-    fn a_waiting_job_that_takes_a_freed_server_core_is_not_also_offloaded() {
+    fn moves_a_memory_bound_server_job_out_for_a_waiting_one_which_is_not_also_offloaded() {
         let knowledge = Knowledge::default();
         let mut running = job(
             1,
@@ -143,14 +120,19 @@ mod tests {
             },
         );
         running.rss_kb = 70_000;
-        let jobs = vec![running, job(2, "ep", JobPlace::Pending)];
-        let view = view(1000, nodes(1, 2), jobs, &knowledge);
-        assert_eq!(
-            Hexo.decide(&view),
-            vec![
-                Action::Move { job: 1, to: 1 },
-                Action::Start { job: 2, node: 0 }
-            ]
-        );
+        // With a second board free, the waiting job that takes the server core must not
+        // start there as well.
+        for boards in [1, 2] {
+            let jobs = vec![running.clone(), job(2, "ep", JobPlace::Pending)];
+            let view = view(1000, nodes(1, boards), jobs, &knowledge);
+            assert_eq!(
+                Hexo.decide(&view),
+                vec![
+                    Action::Move { job: 1, to: 1 },
+                    Action::Start { job: 2, node: 0 }
+                ],
+                "{boards} boards"
+            );
+        }
     }
 }

@@ -120,6 +120,16 @@ pub struct Table {
     pub moves: u32,
 }
 
+impl Table {
+    /// Jobs running on node `node`.
+    pub fn running_on(&self, node: usize) -> u32 {
+        self.jobs
+            .values()
+            .filter(|j| matches!(j.state, JobState::Running { node: n, .. } if n == node))
+            .count() as u32
+    }
+}
+
 /// The controller's folder.
 #[derive(Clone, Debug)]
 pub struct Store {

@@ -47,6 +47,12 @@ fn time_to_reach(curve: &[(u64, u64)], points: u64) -> Option<f64> {
     Some(t0 as f64 + fraction * (t1 - t0) as f64)
 }
 
+/// Board slowdown assumed while no program is measured (within the 2-40x range of published
+/// ARM boards).
+pub const ASSUMED_SLOWDOWN: f64 = 8.0;
+/// Server seconds of a run assumed while no program is measured.
+pub const ASSUMED_RUN_SECONDS: f64 = 20.0;
+
 /// The median of some figures.
 fn median(mut values: Vec<f64>) -> Option<f64> {
     if values.is_empty() {
@@ -147,6 +153,23 @@ impl Knowledge {
     /// Largest resident memory seen, KiB (0 when never seen).
     pub fn rss_kb(&self, program: &str) -> u64 {
         self.programs.get(program).map_or(0, |p| p.rss_kb)
+    }
+
+    /// The slowdown to plan with: measured, else the median of the programs measured, else
+    /// [`ASSUMED_SLOWDOWN`].
+    pub fn expected_slowdown(&self, program: &str) -> f64 {
+        self.slowdown(program)
+            .or_else(|| self.median_of(|p| self.slowdown(p)))
+            .unwrap_or(ASSUMED_SLOWDOWN)
+            .max(0.1)
+    }
+
+    /// Server seconds of a run to plan with: measured, else the median of the programs
+    /// measured, else [`ASSUMED_RUN_SECONDS`].
+    pub fn expected_run_seconds(&self, program: &str) -> f64 {
+        self.run_seconds(program)
+            .or_else(|| self.median_of(|p| self.run_seconds(p)))
+            .unwrap_or(ASSUMED_RUN_SECONDS)
     }
 
     /// The median over programs of a figure, for programs not yet measured.

@@ -17,10 +17,6 @@ pub struct Offload {
     pub min_residency_ms: u64,
     /// Relative gain a decision must promise (hysteresis).
     pub margin: f64,
-    /// Slowdown assumed for a program never measured, when no program is.
-    pub default_slowdown: f64,
-    /// Server seconds assumed for a run of a program never measured, when no program is.
-    pub default_run_seconds: f64,
 }
 
 impl Default for Offload {
@@ -28,8 +24,6 @@ impl Default for Offload {
         Offload {
             min_residency_ms: 3000,
             margin: 0.2,
-            default_slowdown: 8.0,
-            default_run_seconds: 20.0,
         }
     }
 }
@@ -44,16 +38,8 @@ struct Estimate<'a> {
 
 impl Offload {
     fn estimate<'a>(&self, view: &View, job: &'a JobView) -> Estimate<'a> {
-        let knowledge = view.knowledge;
-        let slowdown = knowledge
-            .slowdown(&job.program)
-            .or_else(|| knowledge.median_of(|p| knowledge.slowdown(p)))
-            .unwrap_or(self.default_slowdown)
-            .max(0.1);
-        let run = knowledge
-            .run_seconds(&job.program)
-            .or_else(|| knowledge.median_of(|p| knowledge.run_seconds(p)))
-            .unwrap_or(self.default_run_seconds);
+        let slowdown = view.knowledge.expected_slowdown(&job.program);
+        let run = view.knowledge.expected_run_seconds(&job.program);
         // A job past its estimate still has some work left.
         let remaining = (run - job.done_s).max(0.05 * run);
         Estimate {

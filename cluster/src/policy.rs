@@ -71,23 +71,6 @@ impl View<'_> {
         }
     }
 
-    /// A node of `role` with a free core, the one with most free cores first.
-    pub fn free_node(&self, role: Role) -> Option<usize> {
-        self.nodes
-            .iter()
-            .filter(|n| n.role == role && n.free > 0)
-            .max_by_key(|n| (n.free, std::cmp::Reverse(n.index)))
-            .map(|n| n.index)
-    }
-
-    pub fn free_cores(&self, role: Role) -> u32 {
-        self.nodes
-            .iter()
-            .filter(|n| n.role == role)
-            .map(|n| n.free)
-            .sum()
-    }
-
     pub fn cores(&self, role: Role) -> u32 {
         self.nodes
             .iter()

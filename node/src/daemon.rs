@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ use xisa_format::error_chain;
 
 use crate::certs::{CertError, Identity};
 use crate::client;
-use crate::server::serve_forever;
+use crate::server::{ListenError, listen, serve_forever};
 use crate::wire::{Frame, GuestInfo, NodeInfo, Request, Response, Timeline};
 
 /// The descriptor a resuming `xisa restore` reports readiness on (`--ready-fd`).
@@ -37,12 +37,8 @@ const THROTTLE_PERIOD: Duration = Duration::from_millis(20);
 pub enum NodeError {
     #[error(transparent)]
     Certificates(#[from] CertError),
-    #[error("cannot listen on {address}")]
-    Listen {
-        address: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Listen(#[from] ListenError),
     #[error("cannot use the state folder {path}")]
     State {
         path: PathBuf,
@@ -148,12 +144,12 @@ impl Guest {
         }
     }
 
-    fn info(&self, guest: u64) -> GuestInfo {
+    fn info(&self, guest: u64, processes: &Processes) -> GuestInfo {
         let mut rss_kb = 0;
         let mut progress = None;
         let (state, status, moved_to, reason, cpu) = match &self.state {
             GuestState::Running(child) => {
-                let (cpu, rss) = process_tree_usage(child.id());
+                let (cpu, rss) = processes.tree_usage(child.id());
                 rss_kb = rss;
                 progress = self.current_progress();
                 ("running", None, None, None, cpu)
@@ -186,65 +182,57 @@ impl Guest {
     }
 }
 
-/// The fields of /proc/PID/stat after the command name (which may hold spaces).
-fn stat_fields(pid: u32) -> Vec<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            stat.rsplit_once(')')
-                .map(|(_, rest)| rest.split_whitespace().map(String::from).collect())
-        })
-        .unwrap_or_default()
-}
+/// The host's processes as /proc shows them, read once per `list`: pid, parent, CPU ticks
+/// (user and system) and resident pages.
+struct Processes(Vec<(u32, u32, u64, u64)>);
 
-/// CPU time (milliseconds) and resident memory (KiB) of a process and its descendants (a
-/// process-backend guest runs in a child of `xisa run`), from /proc.
-fn process_tree_usage(root: u32) -> (u64, u64) {
-    let mut parents: Vec<(u32, u32)> = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
+impl Processes {
+    fn read() -> Processes {
+        let mut all = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
                 continue;
             };
-            if let Some(parent) = stat_fields(pid).get(1).and_then(|f| f.parse().ok()) {
-                parents.push((pid, parent));
-            }
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // Fields after the command name (which may hold spaces) start after the last ')'.
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let number = |i: usize| {
+                fields
+                    .get(i)
+                    .and_then(|f| f.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            all.push((pid, number(1) as u32, number(11) + number(12), number(21)));
         }
+        Processes(all)
     }
-    let mut tree = vec![root];
-    let mut at = 0;
-    while at < tree.len() {
-        let parent = tree[at];
-        tree.extend(
-            parents
-                .iter()
-                .filter(|(_, p)| *p == parent)
-                .map(|(c, _)| *c),
-        );
-        at += 1;
+
+    /// CPU time (milliseconds) and resident memory (KiB) of a process and its descendants (a
+    /// process-backend guest runs in a child of `xisa run`).
+    fn tree_usage(&self, root: u32) -> (u64, u64) {
+        let mut tree = vec![root];
+        let mut at = 0;
+        while at < tree.len() {
+            let parent = tree[at];
+            tree.extend(self.0.iter().filter(|p| p.1 == parent).map(|p| p.0));
+            at += 1;
+        }
+        let (ticks, pages) = self
+            .0
+            .iter()
+            .filter(|p| tree.contains(&p.0))
+            .fold((0, 0), |(t, r), p| (t + p.2, r + p.3));
+        // SAFETY: sysconf has no memory effects.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        // SAFETY: as above.
+        let page_kb = (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) / 1024) as u64;
+        (ticks * 1000 / per_second, pages * page_kb)
     }
-    // SAFETY: sysconf has no memory effects.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    // SAFETY: as above.
-    let page_kb = (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) / 1024) as u64;
-    let (mut ticks, mut rss_kb) = (0, 0);
-    for pid in tree {
-        let fields = stat_fields(pid);
-        let number = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        // utime and stime; the resident set in pages.
-        ticks += number(11) + number(12);
-        rss_kb += number(21) * page_kb;
-    }
-    (ticks * 1000 / per_second, rss_kb)
 }
 
 struct Node {
@@ -282,14 +270,7 @@ pub fn serve(config: NodeConfig, ready: impl FnOnce(SocketAddr)) -> Result<(), N
         path: config.state.clone(),
         source,
     })?;
-    let listener = TcpListener::bind(&config.listen).map_err(|source| NodeError::Listen {
-        address: config.listen.clone(),
-        source,
-    })?;
-    let bound = listener.local_addr().map_err(|source| NodeError::Listen {
-        address: config.listen.clone(),
-        source,
-    })?;
+    let (listener, bound) = listen(&config.listen)?;
     let info = NodeInfo {
         member: config.member.clone(),
         ..config.info
@@ -377,12 +358,13 @@ fn handle(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, Strin
             Ok(Frame::new(Response::Started { guest: id }))
         }
         Request::List => {
+            let processes = Processes::read();
             let mut guests = node.guests();
             let list = guests
                 .iter_mut()
                 .map(|(id, guest)| {
                     guest.refresh();
-                    guest.info(*id)
+                    guest.info(*id, &processes)
                 })
                 .collect();
             Ok(Frame::new(Response::Guests { guests: list }))

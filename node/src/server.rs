@@ -1,12 +1,32 @@
 //! Serving the node protocol: accept TLS connections from cluster members, read one request
 //! per connection, answer it. Shared by the node daemon and the cluster controller.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 use crate::wire::{self, Frame, Request, Response};
+
+/// Binding the listening address failed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {address}")]
+pub struct ListenError {
+    address: String,
+    #[source]
+    source: std::io::Error,
+}
+
+/// Listens on `address` and says where (the port, when `address` asked for port 0).
+pub fn listen(address: &str) -> Result<(TcpListener, SocketAddr), ListenError> {
+    let error = |source| ListenError {
+        address: address.into(),
+        source,
+    };
+    let listener = TcpListener::bind(address).map_err(error)?;
+    let bound = listener.local_addr().map_err(error)?;
+    Ok((listener, bound))
+}
 
 /// Answers requests on `listener` until the process ends, each connection on its own thread.
 /// `who` names the server in its log lines; a handler's `Err` goes back as an `error` answer.

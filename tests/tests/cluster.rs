@@ -125,6 +125,8 @@ struct Cluster {
     server: Daemon,
     board: Daemon,
     controller: Option<Daemon>,
+    /// Controllers started so far (each logs to its own file).
+    controller_starts: usize,
     policy: &'static str,
 }
 
@@ -188,6 +190,7 @@ impl Cluster {
             server,
             board,
             controller: None,
+            controller_starts: 0,
             policy,
         };
         cluster.start_controller(free_port());
@@ -197,15 +200,10 @@ impl Cluster {
     fn start_controller(&mut self, port: u16) {
         let state = self.dir.join("controller.state");
         let address = format!("127.0.0.1:{port}");
-        let starts = std::fs::read_dir(&self.dir)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .filter(|e| e.file_name().to_string_lossy().starts_with("controller-"))
-                    .count()
-            })
-            .unwrap_or(0);
-        let log = self.dir.join(format!("controller-{}.log", starts + 1));
+        self.controller_starts += 1;
+        let log = self
+            .dir
+            .join(format!("controller-{}.log", self.controller_starts));
         self.controller = Some(Daemon::start(
             &[
                 "cluster",

@@ -17,36 +17,7 @@ use crate::commands::node::Member;
 pub enum ClusterCommand {
     /// Run the controller: place submitted jobs on the nodes, offload them to boards when the
     /// servers are overloaded, bring them back, restart jobs of lost nodes.
-    Serve {
-        /// Address to listen on for submitters, e.g. 0.0.0.0:7500.
-        #[arg(long)]
-        listen: String,
-        /// Folder for the job table, images, snapshots and outputs (kept across restarts).
-        #[arg(long)]
-        state: PathBuf,
-        /// A server node (where jobs start); repeat for several.
-        #[arg(long = "server", value_name = "ADDR", required = true)]
-        servers: Vec<String>,
-        /// A board node (where jobs may be offloaded); repeat for several.
-        #[arg(long = "board", value_name = "ADDR")]
-        boards: Vec<String>,
-        /// Placement policy: `xisa` (measured slowdowns, brings jobs back) or `hexo` (the
-        /// published HEXO rules).
-        #[arg(long, default_value = "xisa", value_parser = ["xisa", "hexo"])]
-        policy: String,
-        /// How often running jobs are checkpointed and their snapshot kept here.
-        #[arg(long, default_value = "10s", value_parser = parse_duration)]
-        checkpoint_every: Duration,
-        /// How often the control loop runs.
-        #[arg(long, default_value = "250ms", value_parser = parse_duration)]
-        tick: Duration,
-        /// The cluster folder (`xisa node init DIR controller` makes this member).
-        #[arg(long, env = "XISA_CLUSTER", value_name = "DIR")]
-        cluster: PathBuf,
-        /// The controller's member name in the cluster folder.
-        #[arg(long, default_value = "controller")]
-        member: String,
-    },
+    Serve(ServeArgs),
     /// Submit a job; waits for it and prints its output unless --detach.
     Submit {
         /// The controller's address.
@@ -89,31 +60,59 @@ pub enum ClusterCommand {
     },
 }
 
+/// `xisa cluster serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on for submitters, e.g. 0.0.0.0:7500.
+    #[arg(long)]
+    listen: String,
+    /// Folder for the job table, images, snapshots and outputs (kept across restarts).
+    #[arg(long)]
+    state: PathBuf,
+    /// A server node (where jobs start); repeat for several.
+    #[arg(long = "server", value_name = "ADDR", required = true)]
+    servers: Vec<String>,
+    /// A board node (where jobs may be offloaded); repeat for several.
+    #[arg(long = "board", value_name = "ADDR")]
+    boards: Vec<String>,
+    /// Placement policy: `xisa` (measured slowdowns, brings jobs back) or `hexo` (the
+    /// published HEXO rules).
+    #[arg(long, default_value = "xisa", value_parser = ["xisa", "hexo"])]
+    policy: String,
+    /// How often running jobs are checkpointed and their snapshot kept here.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    checkpoint_every: Duration,
+    /// How often the control loop runs.
+    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+    tick: Duration,
+    /// The cluster folder (`xisa node init DIR controller` makes this member).
+    #[arg(long, env = "XISA_CLUSTER", value_name = "DIR")]
+    cluster: PathBuf,
+    /// The controller's member name in the cluster folder.
+    #[arg(long, default_value = "controller")]
+    member: String,
+}
+
+impl ServeArgs {
+    fn into_config(self) -> ControllerConfig {
+        ControllerConfig {
+            listen: self.listen,
+            cluster: self.cluster,
+            member: self.member,
+            state: self.state,
+            servers: self.servers,
+            boards: self.boards,
+            policy: self.policy,
+            checkpoint_every: self.checkpoint_every,
+            tick: self.tick,
+        }
+    }
+}
+
 pub fn run(command: ClusterCommand, verbose: u8) -> anyhow::Result<ExitCode> {
     match command {
-        ClusterCommand::Serve {
-            listen,
-            state,
-            servers,
-            boards,
-            policy,
-            checkpoint_every,
-            tick,
-            cluster,
-            member,
-        } => {
-            let config = ControllerConfig {
-                listen,
-                cluster,
-                member,
-                state,
-                servers,
-                boards,
-                policy,
-                checkpoint_every,
-                tick,
-            };
-            controller::serve(config, |address| {
+        ClusterCommand::Serve(args) => {
+            controller::serve(args.into_config(), |address| {
                 eprintln!("xisa cluster: listening on {address}");
             })
             .context("the controller stopped")?;
