@@ -6,12 +6,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use xisa_cluster::controller::{self, ControllerConfig};
+use xisa_cluster::controller::{self, ControllerConfig, ControllerError};
 use xisa_node::client;
 use xisa_node::wire::{ClusterStatus, Frame, Request, Response};
 
 use crate::commands::capture::parse_duration;
 use crate::commands::node::Member;
+use crate::report::with_hint;
 
 #[derive(clap::Subcommand)]
 pub enum ClusterCommand {
@@ -112,10 +113,17 @@ impl ServeArgs {
 pub fn run(command: ClusterCommand, verbose: u8) -> anyhow::Result<ExitCode> {
     match command {
         ClusterCommand::Serve(args) => {
-            controller::serve(args.into_config(), |address| {
+            let (cluster, member) = (args.cluster.display().to_string(), args.member.clone());
+            let served = controller::serve(args.into_config(), |address| {
                 eprintln!("xisa cluster: listening on {address}");
-            })
-            .context("the controller stopped")?;
+            });
+            if let Err(error @ ControllerError::Certificates(_)) = served {
+                let hint = format!(
+                    "make the controller's certificate: `xisa node init {cluster} {member}`"
+                );
+                return Err(with_hint(anyhow::Error::new(error), &hint));
+            }
+            served.context("the controller stopped")?;
             Ok(ExitCode::SUCCESS)
         }
         ClusterCommand::Submit {
