@@ -8,6 +8,7 @@ use rkyv::{Archive, Deserialize, Serialize};
 
 use crate::coded_enum::coded_enum;
 use crate::file_bytes::FileBytes;
+use crate::file_kind::{FileKind, file_kind};
 use crate::memory_map::ImageLayout;
 use crate::target::Target;
 
@@ -523,31 +524,23 @@ impl Image {
 
 /// Says what a file that is not an image looks like, to make the error useful.
 fn describe_foreign(bytes: &[u8]) -> String {
-    if bytes.is_empty() {
-        return "the file is empty".into();
-    }
-    if bytes.starts_with(b"\x7fELF") {
-        return "it is an ELF file (a native program or object, not an xisa image)".into();
-    }
-    if bytes.starts_with(b"\0asm") {
-        return "it is a bare WebAssembly module, not an xisa image".into();
-    }
-    if bytes.starts_with(b"BC\xC0\xDE") {
-        return "it is an LLVM bitcode object; link it with xisa-cc to make an image".into();
-    }
-    if bytes.starts_with(SHEBANG) || bytes.starts_with(b"#!") {
-        if bytes.len() < 40 {
-            return format!(
-                "the file is truncated ({} bytes; an image header is {HEADER_SIZE})",
-                bytes.len()
-            );
+    match file_kind(bytes) {
+        FileKind::Empty => "the file is empty".into(),
+        FileKind::Elf => "it is an ELF file (a native program or object, not an xisa image)".into(),
+        FileKind::Wasm => "it is a bare WebAssembly module, not an xisa image".into(),
+        FileKind::Bitcode => {
+            "it is an LLVM bitcode object; link it with xisa-cc to make an image".into()
         }
-        return "it starts like a script, not an xisa image".into();
+        FileKind::Script if bytes.len() < 40 => format!(
+            "the file is truncated ({} bytes; an image header is {HEADER_SIZE})",
+            bytes.len()
+        ),
+        FileKind::Script => "it starts like a script, not an xisa image".into(),
+        FileKind::Checkpoint => "it is an xisa checkpoint, not an image".into(),
+        FileKind::Image | FileKind::Unknown => {
+            "the file does not start with the xisa image header".into()
+        }
     }
-    if bytes.starts_with(crate::checkpoint::MAGIC) {
-        return "it is an xisa checkpoint, not an image".into();
-    }
-    "the file does not start with the xisa image header".into()
 }
 
 #[cfg(test)]

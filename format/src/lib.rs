@@ -6,6 +6,7 @@ pub mod checkpoint;
 mod coded_enum;
 mod error_chain;
 mod file_bytes;
+mod file_kind;
 pub mod image;
 pub mod memory_map;
 pub mod output;

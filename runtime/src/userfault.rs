@@ -189,15 +189,8 @@ impl Userfault {
             mode: 0,
             copy: 0,
         };
-        match self.ioctl(UFFDIO_COPY, &mut copy, "UFFDIO_COPY") {
-            Ok(()) => Ok(true),
-            Err(e) if copy.copy == -(libc::EEXIST as i64) => {
-                let _ = e;
-                self.wake(page, PAGE)?;
-                Ok(false)
-            }
-            Err(e) => Err(e),
-        }
+        let result = self.ioctl(UFFDIO_COPY, &mut copy, "UFFDIO_COPY");
+        self.filled(page, result, copy.copy)
     }
 
     /// Maps the zero page at the missing page `page` and wakes its faults.
@@ -210,9 +203,17 @@ impl Userfault {
             mode: 0,
             zeropage: 0,
         };
-        match self.ioctl(UFFDIO_ZEROPAGE, &mut zero, "UFFDIO_ZEROPAGE") {
+        let result = self.ioctl(UFFDIO_ZEROPAGE, &mut zero, "UFFDIO_ZEROPAGE");
+        self.filled(page, result, zero.zeropage)
+    }
+
+    /// The outcome of filling `page`, whose ioctl reported `done` (bytes filled or a negated
+    /// errno): a page another thread filled first is not an error, but its faults still
+    /// need waking.
+    fn filled(&self, page: u64, result: io::Result<()>, done: i64) -> io::Result<bool> {
+        match result {
             Ok(()) => Ok(true),
-            Err(_) if zero.zeropage == -(libc::EEXIST as i64) => {
+            Err(_) if done == -(libc::EEXIST as i64) => {
                 self.wake(page, PAGE)?;
                 Ok(false)
             }

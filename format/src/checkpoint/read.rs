@@ -11,6 +11,7 @@ use super::model::{
 use super::validate::{self, PageCheck};
 use super::{FORMAT_VERSION, HEADER_SIZE, MAGIC, PAGE_SIZE, ROOT_SIZE};
 use crate::file_bytes::FileBytes;
+use crate::file_kind::{FileKind, file_kind};
 use crate::image::{self, Image};
 use crate::memory_map::MemoryMap;
 use crate::target::Target;
@@ -287,20 +288,17 @@ fn check_header(bytes: &[u8]) -> Result<(), CheckpointError> {
 
 /// Says what a file that is not a checkpoint looks like, to make the error useful.
 fn describe_foreign(bytes: &[u8]) -> String {
-    if bytes.is_empty() {
-        return "the file is empty".into();
+    match file_kind(bytes) {
+        FileKind::Empty => "the file is empty".into(),
+        FileKind::Image => "it looks like an xisa image".into(),
+        FileKind::Script if bytes.starts_with(image::SHEBANG) => {
+            "it looks like an xisa image".into()
+        }
+        FileKind::Elf => "it is an ELF file".into(),
+        FileKind::Wasm => "it is a WebAssembly module".into(),
+        FileKind::Bitcode => "it is an LLVM bitcode object".into(),
+        FileKind::Checkpoint | FileKind::Script | FileKind::Unknown => {
+            "the file does not start with the checkpoint magic XISACKPT".into()
+        }
     }
-    if bytes.starts_with(image::SHEBANG) || bytes.get(32..40) == Some(&image::MAGIC[..]) {
-        return "it looks like an xisa image".into();
-    }
-    if bytes.starts_with(b"\x7fELF") {
-        return "it is an ELF file".into();
-    }
-    if bytes.starts_with(b"\0asm") {
-        return "it is a WebAssembly module".into();
-    }
-    if bytes.starts_with(b"BC\xC0\xDE") {
-        return "it is an LLVM bitcode object".into();
-    }
-    "the file does not start with the checkpoint magic XISACKPT".into()
 }
