@@ -31,6 +31,9 @@ pub struct MigrationPolicy {
     /// Where checkpoints go; `None` runs without capturing (points are only counted).
     pub checkpoint_to: Option<PathBuf>,
     pub then: AfterCapture,
+    /// Captures store only the pages that differ from this checkpoint's memory (incremental
+    /// checkpoints). A capture made while the file does not exist is complete.
+    pub parent: Option<PathBuf>,
     /// Asynchronous capture requests (SIGUSR1, `xisa checkpoint`).
     pub trigger: Option<Arc<Trigger>>,
 }
@@ -338,6 +341,7 @@ mod tests {
             checkpoint_at: Some(10),
             checkpoint_to: Some("x.ckpt".into()),
             then: AfterCapture::Continue,
+            parent: None,
             trigger: None,
         };
         assert_eq!(policy.countdown_after(0, true), 10);

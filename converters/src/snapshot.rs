@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use xisa_format::abi::ABI_VERSION;
 use xisa_format::checkpoint::{
     self, Checkpoint, CheckpointError, CheckpointFile, FrameRecord, MAX_PATH_LEN, MapRecord,
-    NeutralRegisters, PAGE_SIZE, PageDecoder, PageEncoder, PersonalityRecord, RegionRecord,
-    ThreadRecord,
+    NeutralRegisters, PAGE_SIZE, PageDecoder, PageEncoder, PageRecord, PersonalityRecord,
+    RegionRecord, ThreadRecord,
 };
 use xisa_format::image::Image;
 use xisa_format::memory_map::{GUEST_PAGE_SIZE, MemoryMap, SHADOW_STACK, STARTUP, align_up};
@@ -58,6 +58,12 @@ pub enum SnapshotError {
         index: usize,
         reason: String,
     },
+    #[error("cannot capture against the parent checkpoint {path}")]
+    Parent {
+        path: String,
+        #[source]
+        source: CheckpointError,
+    },
     #[error("cannot write the checkpoint to {path}")]
     File {
         path: String,
@@ -74,6 +80,9 @@ pub struct CaptureInput<'a> {
     /// Innermost first.
     pub frames: Vec<NeutralFrame>,
     pub personality: PersonalityRecord,
+    /// The checkpoint to capture against: only pages that differ from its memory are stored
+    /// (an incremental checkpoint, spec.md §5.4). `None` captures a complete one.
+    pub parent: Option<CheckpointFile>,
 }
 
 /// Reads an 8-byte neutral global.
@@ -101,6 +110,7 @@ pub type ReadPage<'r> = dyn FnMut(u64, &mut [u8; PAGE_SIZE]) -> Result<(), Snaps
 pub struct CapturePlan {
     checkpoint: Checkpoint,
     ranges: Vec<Range<u64>>,
+    parent: Option<CheckpointFile>,
 }
 
 impl CapturePlan {
@@ -119,8 +129,14 @@ impl CapturePlan {
         image: &Image,
         read_page: &mut ReadPage<'_>,
     ) -> Result<Checkpoint, SnapshotError> {
-        self.checkpoint.regions = capture_ranges(image, read_page, &self.ranges)?;
+        self.checkpoint.regions =
+            capture_ranges(image, read_page, &self.ranges, self.parent.as_ref())?;
         Ok(self.checkpoint)
+    }
+
+    /// The checkpoint the capture stores differences from, if it is incremental.
+    pub fn parent(&self) -> Option<&CheckpointFile> {
+        self.parent.as_ref()
     }
 }
 
@@ -160,7 +176,11 @@ pub fn plan_capture(
         map,
         frames,
         personality,
+        parent,
     } = input;
+    if let Some(parent) = &parent {
+        check_parent(parent, image, &map)?;
+    }
     let shadow_stack_pointer = read_global(image, memory, SHADOW_STACK_POINTER)?;
     // A program that never sets a thread pointer may have had the global optimised away.
     let thread_pointer = read_global(image, memory, THREAD_POINTER).unwrap_or(0);
@@ -208,11 +228,47 @@ pub fn plan_capture(
             .map(|p| p.as_os_str().as_encoded_bytes().to_vec())
             .filter(|hint| hint.len() <= MAX_PATH_LEN)
             .unwrap_or_default(),
+        parent_digest: parent
+            .as_ref()
+            .map_or(Checkpoint::NO_PARENT, CheckpointFile::digest),
+        parent_hint: parent
+            .as_ref()
+            .and_then(|p| p.path())
+            .and_then(|p| std::path::absolute(p).ok())
+            .map(|p| p.into_os_string().into_encoded_bytes())
+            .filter(|hint| hint.len() <= MAX_PATH_LEN && !hint.contains(&0))
+            .unwrap_or_default(),
     };
     Ok(CapturePlan {
         checkpoint,
         ranges: merge(ranges),
+        parent,
     })
+}
+
+/// A parent must be a checkpoint of this run: the same image and memory map.
+fn check_parent(
+    parent: &CheckpointFile,
+    image: &Image,
+    map: &MemoryMap,
+) -> Result<(), SnapshotError> {
+    let fail = |reason: String| SnapshotError::Parent {
+        path: parent
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        source: CheckpointError::Parent(reason),
+    };
+    if parent.image_id() != image.id() {
+        return Err(fail("it was captured from another image".into()));
+    }
+    if parent.memory_map() != *map {
+        return Err(fail(format!(
+            "its memory map ({:?}) is not this run's ({map:?})",
+            parent.memory_map()
+        )));
+    }
+    Ok(())
 }
 
 /// Captures, writes the file and reports; `state_time` is what the executor spent on frames,
@@ -286,51 +342,85 @@ fn merge(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
     merged
 }
 
-/// Encodes the pages of `ranges` that differ from a fresh run, as regions of consecutive
-/// such pages.
+/// Encodes the pages of `ranges` that differ from their base, as regions of consecutive
+/// such pages. The base is what a restore of `parent` holds there, or, without a parent, what
+/// a fresh run holds. With a parent, pages the parent stores outside `ranges` (memory the
+/// program has given back since) are stored as a fresh run holds them.
 fn capture_ranges(
     image: &Image,
     read_page: &mut ReadPage<'_>,
     ranges: &[Range<u64>],
+    parent: Option<&CheckpointFile>,
 ) -> Result<Vec<RegionRecord>, SnapshotError> {
     let mut encoder = PageEncoder::new();
-    let mut regions: Vec<RegionRecord> = Vec::new();
-    let zero = [0u8; PAGE_SIZE];
+    let mut decoder = PageDecoder::new();
+    let mut pages: Vec<(u64, PageRecord)> = Vec::new();
     let mut buffer = [0u8; PAGE_SIZE];
+    let mut base = [0u8; PAGE_SIZE];
     for range in ranges {
-        let mut address = range.start;
-        while address < range.end {
+        for address in (range.start..range.end).step_by(PAGE_SIZE) {
             read_page(address, &mut buffer)?;
-            let page = &buffer;
-            let initial = image.initial_page(address);
-            let unchanged = match initial {
-                Some(initial) => {
-                    page[..initial.len()] == *initial
-                        && page[initial.len()..] == zero[initial.len()..]
+            base_page(image, parent, &mut decoder, address, &mut base)?;
+            if buffer != base {
+                pages.push((
+                    address,
+                    encoder.encode(&buffer, image.initial_page(address)),
+                ));
+            }
+        }
+    }
+    if let Some(parent) = parent {
+        let mut fresh = [0u8; PAGE_SIZE];
+        for stored in parent.stored_ranges() {
+            for address in (stored.start..stored.end).step_by(PAGE_SIZE) {
+                if ranges.iter().any(|r| r.contains(&address)) {
+                    continue;
                 }
-                None => page == &zero,
-            };
-            if !unchanged {
-                // Inside the image's data a zero page must be stored explicitly; the
-                // encoder's same-as-image case cannot occur (the page differs).
-                let mut record = encoder.encode(page, None);
-                match regions.last_mut() {
-                    Some(last) if last.start + last.length == address => {
-                        record.index = last.pages.len() as u32;
-                        last.pages.push(record);
-                        last.length += GUEST_PAGE_SIZE;
-                    }
-                    _ => regions.push(RegionRecord {
-                        start: address,
-                        length: GUEST_PAGE_SIZE,
-                        pages: vec![record],
-                    }),
+                base_page(image, Some(parent), &mut decoder, address, &mut base)?;
+                base_page(image, None, &mut decoder, address, &mut fresh)?;
+                if base != fresh {
+                    pages.push((address, encoder.encode(&fresh, image.initial_page(address))));
                 }
             }
-            address += GUEST_PAGE_SIZE;
+        }
+        pages.sort_by_key(|(address, _)| *address);
+    }
+    let mut regions: Vec<RegionRecord> = Vec::new();
+    for (address, mut record) in pages {
+        match regions.last_mut() {
+            Some(last) if last.start + last.length == address => {
+                record.index = last.pages.len() as u32;
+                last.pages.push(record);
+                last.length += GUEST_PAGE_SIZE;
+            }
+            _ => regions.push(RegionRecord {
+                start: address,
+                length: GUEST_PAGE_SIZE,
+                pages: vec![record],
+            }),
         }
     }
     Ok(regions)
+}
+
+/// The bytes a restore of `parent` (or, without one, a fresh run) holds at `address`.
+fn base_page(
+    image: &Image,
+    parent: Option<&CheckpointFile>,
+    decoder: &mut PageDecoder,
+    address: u64,
+    out: &mut [u8; PAGE_SIZE],
+) -> Result<(), SnapshotError> {
+    let initial = image.initial_page(address);
+    match parent.and_then(|p| p.page_at(address)) {
+        Some(view) => decoder.materialise(address, view, initial, out)?,
+        None => {
+            let initial = initial.unwrap_or(&[]);
+            out[..initial.len()].copy_from_slice(initial);
+            out[initial.len()..].fill(0);
+        }
+    }
+    Ok(())
 }
 
 /// Everything a checkpoint must agree on with its image, beyond the format's own rules:

@@ -75,7 +75,7 @@ pub struct LazyRestore {
 }
 
 impl LazyRestore {
-    /// Drops the checkpoint's regions from guest memory (`regions`, as the machine maps it)
+    /// Drops the regions of the checkpoint's chain from guest memory (`regions`, as the machine maps it)
     /// and starts the thread that fills them. Nothing may touch guest memory between the
     /// machine's creation and this call but the fresh load of the program.
     pub fn start(
@@ -85,11 +85,8 @@ impl LazyRestore {
     ) -> Result<Self, LazyRestoreError> {
         let userfault = Userfault::open(0).map_err(LazyRestoreError::Watch)?;
         let mut watched = Vec::new();
-        for region in file.archived().regions.iter() {
-            let (start, len) = (region.start.to_native(), region.length.to_native());
-            if len == 0 {
-                continue;
-            }
+        for range in file.stored_ranges() {
+            let (start, len) = (range.start, range.end - range.start);
             let len = len.next_multiple_of(PAGE);
             let host = regions
                 .iter()

@@ -232,6 +232,7 @@ mod tests {
             checkpoint_at: Some(5),
             checkpoint_to: Some("x.ckpt".into()),
             then: AfterCapture::Continue,
+            parent: None,
             trigger: None,
         });
         control.arm(&mut memory).unwrap();
@@ -267,6 +268,7 @@ mod tests {
             checkpoint_at: Some(10),
             checkpoint_to: Some("x.ckpt".into()),
             then: AfterCapture::Continue,
+            parent: None,
             trigger: Some(Arc::clone(&trigger)),
         });
         control.arm(&mut memory).unwrap();

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use xisa_converters::control::{AfterCapture, CaptureReport};
 use xisa_converters::snapshot::{self, CaptureInput, SnapshotError};
-use xisa_format::checkpoint::CheckpointFile;
+use xisa_format::checkpoint::{CheckpointFile, PageCheck};
 use xisa_format::error_chain;
 use xisa_format::image::Image;
 use xisa_personality::PersonalityError;
@@ -291,6 +291,7 @@ impl<'a> Session<'a> {
             .checkpoint_to
             .clone()
             .ok_or(RuntimeError::NoCheckpointFile)?;
+        let parent = guest.points.policy().parent.clone();
         let personality = guest
             .personality
             .state()
@@ -302,6 +303,7 @@ impl<'a> Session<'a> {
             map: *self.machine.memory().map(),
             frames,
             personality,
+            parent: parent.as_deref().map(open_parent).transpose()?.flatten(),
         };
         Ok((input, path))
     }
@@ -316,4 +318,18 @@ impl<'a> Session<'a> {
         report.response_latency = request.requested.map(|t| t.elapsed());
         Ok(report)
     }
+}
+
+/// The parent checkpoint a capture is made against: `None` while the file does not exist
+/// (that capture is complete). Its pages are decoded as the capture compares them.
+fn open_parent(path: &std::path::Path) -> Result<Option<CheckpointFile>, SnapshotError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    CheckpointFile::open_checking(path, PageCheck::FrameOnly)
+        .map(Some)
+        .map_err(|source| SnapshotError::Parent {
+            path: path.display().to_string(),
+            source,
+        })
 }

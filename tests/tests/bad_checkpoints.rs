@@ -192,7 +192,7 @@ fn bad_checkpoints_are_refused_with_clear_messages() {
     }
 
     // Wrong version, nothing else changed.
-    for version in [0u32, 1, 3, 0xffff_ffff] {
+    for version in [0u32, 1, 2, 4, 0xffff_ffff] {
         let mut patched = bytes.clone();
         patched[8..12].copy_from_slice(&version.to_le_bytes());
         cases.add(
@@ -200,7 +200,7 @@ fn bad_checkpoints_are_refused_with_clear_messages() {
             &patched,
             &[
                 &format!("unsupported checkpoint version {version}"),
-                "reads 2",
+                "reads 3",
             ],
             false,
         );

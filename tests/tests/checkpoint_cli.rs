@@ -48,7 +48,7 @@ fn check_json(
     };
     let bytes = std::fs::metadata(file).unwrap().len();
     expect(
-        value["format_version"] == 2,
+        value["format_version"] == 3,
         format!("format_version {}", value["format_version"]),
     );
     expect(
@@ -239,7 +239,7 @@ fn inspect_describes_checkpoints_from_every_target() {
             .sum();
         for line in [
             format!(
-                "checkpoint: {file} ({} bytes, format version 2)",
+                "checkpoint: {file} ({} bytes, format version 3)",
                 given["bytes"]
             ),
             format!("image:      {image_id}"),
@@ -326,7 +326,7 @@ fn inspect_describes_checkpoints_from_every_target() {
             &dir,
             &["validate", "--json", file, "program.xisa"],
         ));
-        if valid != serde_json::json!({"valid": true}) {
+        if valid != serde_json::json!({"valid": true, "chain": 1}) {
             problems.push(format!("validate --json: {valid}"));
         }
 

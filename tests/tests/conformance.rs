@@ -342,11 +342,18 @@ fn generate_kit() {
         &|b| b.extend_from_slice(b"tail"),
     );
     raw(
-        "version-3",
+        "version-4",
         "1",
-        "unsupported checkpoint version 3",
-        "header bytes 8..12 set to 3",
-        &|b| b[8] = 3,
+        "unsupported checkpoint version 4",
+        "header bytes 8..12 set to 4",
+        &|b| b[8] = 4,
+    );
+    raw(
+        "version-2",
+        "1",
+        "unsupported checkpoint version 2",
+        "header bytes 8..12 set to 2 (a file from before parent checkpoints)",
+        &|b| b[8] = 2,
     );
     raw(
         "version-1",
@@ -382,7 +389,7 @@ fn generate_kit() {
     raw(
         "short-archive",
         "1",
-        "cannot hold the 180-byte root",
+        "cannot hold the 220-byte root",
         "a 100-byte archive with a correct digest",
         &|b| {
             b.truncate(164);
@@ -433,6 +440,17 @@ fn generate_kit() {
         "guest ABI version 2 is not supported",
         "abi_version 2",
         &|c| c.abi_version = 2,
+    );
+    forge(
+        "parent-hint",
+        "9",
+        false,
+        "parent hint \"base.ckpt\" is not an absolute path",
+        "parent_digest set, parent_hint base.ckpt",
+        &|c| {
+            c.parent_digest = [7; 32];
+            c.parent_hint = b"base.ckpt".to_vec()
+        },
     );
     forge(
         "source-target",

@@ -24,6 +24,20 @@ pub struct CaptureArgs {
     /// checkpoint replacing the last: a long job can be resumed from its latest one.
     #[arg(long, value_name = "DURATION", requires = "checkpoint_to", value_parser = parse_duration)]
     pub checkpoint_every: Option<Duration>,
+    /// Store only the pages that differ from the checkpoint FILE (an incremental
+    /// checkpoint; restoring it needs FILE, found again beside it by its digest).
+    #[arg(long, value_name = "FILE", requires = "checkpoint_to")]
+    pub parent: Option<PathBuf>,
+    /// Like --parent, but a capture made while FILE does not exist is complete (nodes
+    /// stage a pre-copy this way).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "checkpoint_to",
+        conflicts_with = "parent",
+        hide = true
+    )]
+    pub parent_when_present: Option<PathBuf>,
     /// Write the run's figures (migration points passed, run and resume times, every
     /// capture with its timings and size) to FILE as JSON.
     #[arg(long, value_name = "FILE")]
@@ -96,6 +110,30 @@ impl CaptureArgs {
                 "drop --then exit (periodic captures continue the run)",
             ));
         }
+        if let Some(parent) = &self.parent {
+            if !parent.is_file() {
+                return Err(crate::report::with_hint(
+                    anyhow::anyhow!("the parent checkpoint {} does not exist", parent.display()),
+                    "give --parent a checkpoint this program wrote earlier (with --then continue)",
+                ));
+            }
+            let same = |a: &std::path::Path, b: &std::path::Path| {
+                std::path::absolute(a).ok() == std::path::absolute(b).ok()
+            };
+            if self
+                .checkpoint_to
+                .as_deref()
+                .is_some_and(|to| same(to, parent))
+            {
+                return Err(crate::report::with_hint(
+                    anyhow::anyhow!(
+                        "--parent and --checkpoint-to name the same file {}: the capture would replace its own parent",
+                        parent.display()
+                    ),
+                    "write the incremental checkpoint to another file",
+                ));
+            }
+        }
         let trigger = match &self.checkpoint_to {
             Some(_) => Some(listen_for_requests()?),
             None => None,
@@ -126,6 +164,7 @@ impl CaptureArgs {
             checkpoint_at: self.checkpoint_at,
             checkpoint_to: self.checkpoint_to.clone(),
             then: self.then(),
+            parent: self.parent.clone().or(self.parent_when_present.clone()),
             trigger,
         })
     }

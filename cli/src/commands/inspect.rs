@@ -5,12 +5,12 @@ use std::process::{Command, ExitCode};
 
 use anyhow::Context;
 use serde_json::json;
-use xisa_format::checkpoint::{CheckpointFile, DescriptionKind, PageStats};
+use xisa_format::checkpoint::{DescriptionKind, PageCheck, PageStats};
 use xisa_format::image::Image;
 use xisa_format::target::Target;
 
 use crate::commands::info::hex;
-use crate::commands::restore::find_image;
+use crate::commands::restore::{find_image, open_checkpoint};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -33,8 +33,7 @@ struct Frame {
 }
 
 pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
-    let file = CheckpointFile::open(&args.checkpoint)
-        .with_context(|| format!("cannot inspect {}", args.checkpoint.display()))?;
+    let file = open_checkpoint(&args.checkpoint, PageCheck::Decode, "inspect")?;
     let image_path = match &args.image {
         Some(path) => Some(path.clone()),
         None => find_image(&args.checkpoint, &file).ok(),
@@ -102,6 +101,16 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
             "source_target": summary.source_target.to_string(),
             "created_unix_ms": summary.created_unix_ms,
             "image_hint": summary.image_hint,
+            "parent": file.parent().map(|parent| json!({
+                "digest": hex(&parent.digest()),
+                "path": parent.path().map(|p| p.display().to_string()),
+            })),
+            "chain": file.chain().iter().map(|link| json!({
+                "path": link.path().map(|p| p.display().to_string()),
+                "digest": hex(&link.digest()),
+                "bytes": link.file_size(),
+                "stored_pages": link.summary().total.pages(),
+            })).collect::<Vec<_>>(),
             "abi_version": checkpoint.abi_version.to_native(),
             "mem_top": summary.mem_top,
             "registers": registers.map(|r| json!({
@@ -161,6 +170,17 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
         checkpoint.abi_version.to_native(),
         summary.mem_top
     );
+    for (depth, parent) in file.chain().iter().enumerate().skip(1) {
+        println!(
+            "parent {depth}:   {} ({} bytes, {} stored pages; stores only pages changed since it)",
+            parent
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            parent.file_size(),
+            parent.summary().total.pages()
+        );
+    }
     if let Some(r) = registers {
         println!(
             "registers:  shadow stack {:#x}, thread pointer {:#x}",

@@ -64,8 +64,7 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
     } else {
         PageCheck::FrameOnly
     };
-    let file = CheckpointFile::open_checking(&args.checkpoint, pages)
-        .with_context(|| format!("cannot restore {}", args.checkpoint.display()))?;
+    let file = open_checkpoint(&args.checkpoint, pages, "restore")?;
     let opened = started.elapsed();
     let image_path = match &args.image {
         Some(path) => path.clone(),
@@ -126,6 +125,26 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
         eprintln!("xisa: guest exited with status {status}");
     }
     Ok(ExitCode::from(status as u8))
+}
+
+/// Opens a checkpoint with its chain of parents; `doing` says what for in the error.
+pub fn open_checkpoint(
+    path: &Path,
+    pages: PageCheck,
+    doing: &str,
+) -> anyhow::Result<CheckpointFile> {
+    CheckpointFile::open_checking(path, pages).map_err(|error| {
+        let parent = matches!(error, xisa_format::checkpoint::CheckpointError::Parent(_));
+        let error = anyhow::Error::new(error).context(format!("cannot {doing} {}", path.display()));
+        if parent {
+            with_hint(
+                error,
+                "an incremental checkpoint needs the checkpoint it was captured against: put that file beside it, unchanged",
+            )
+        } else {
+            error
+        }
+    })
 }
 
 /// Looks for the checkpoint's image next to it and in the current folder.

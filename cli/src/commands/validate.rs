@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use xisa_converters::snapshot;
-use xisa_format::checkpoint::CheckpointFile;
+use xisa_format::checkpoint::PageCheck;
 use xisa_format::image::Image;
+
+use crate::commands::restore::open_checkpoint;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,7 +25,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let result = check(&args);
     if args.json {
         let value = match &result {
-            Ok(()) => serde_json::json!({"valid": true}),
+            Ok(links) => serde_json::json!({"valid": true, "chain": links}),
             Err(error) => serde_json::json!({
                 "valid": false,
                 "error": error.chain().map(|e| e.to_string()).collect::<Vec<_>>().join(": "),
@@ -36,21 +38,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ExitCode::from(1)
         });
     }
-    result?;
+    let links = result?;
+    let chain = match links {
+        0 | 1 => String::new(),
+        n => format!(" (with its {} parent checkpoint(s))", n - 1),
+    };
     match &args.image {
         Some(image) => println!(
-            "{}: valid checkpoint of {}",
+            "{}: valid checkpoint of {}{chain}",
             args.checkpoint.display(),
             image.display()
         ),
-        None => println!("{}: valid checkpoint", args.checkpoint.display()),
+        None => println!("{}: valid checkpoint{chain}", args.checkpoint.display()),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn check(args: &Args) -> anyhow::Result<()> {
-    let file = CheckpointFile::open(&args.checkpoint)
-        .with_context(|| format!("{} is not a valid checkpoint", args.checkpoint.display()))?;
+/// Checks the checkpoint and its parents; returns how many files the chain has.
+fn check(args: &Args) -> anyhow::Result<usize> {
+    let file = open_checkpoint(&args.checkpoint, PageCheck::Decode, "validate")?;
     if let Some(path) = &args.image {
         let image = Image::open(path).with_context(|| format!("cannot read {}", path.display()))?;
         snapshot::validate_for_image(&file, &image).with_context(|| {
@@ -61,5 +67,5 @@ fn check(args: &Args) -> anyhow::Result<()> {
             )
         })?;
     }
-    Ok(())
+    Ok(file.chain().len())
 }

@@ -35,6 +35,8 @@ pub enum CheckpointError {
     WrongImage { checkpoint: String, image: String },
     #[error("checkpoint does not fit the image: {0}")]
     ImageMismatch(String),
+    #[error("cannot follow the checkpoint's parent: {0}")]
+    Parent(String),
     #[error("cannot restore the page at {address:#x}: {reason}")]
     Page { address: u64, reason: String },
     #[error("cannot write the checkpoint: {0}")]

@@ -40,11 +40,13 @@ use crate::memory_map::GUEST_PAGE_SIZE;
 /// First 8 bytes of every checkpoint file.
 pub const MAGIC: &[u8; 8] = b"XISACKPT";
 /// The checkpoint format version this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Size of the fixed header; the archive follows it directly.
 pub const HEADER_SIZE: usize = 64;
 /// Size of one memory page in a checkpoint (the guest page size).
 pub const PAGE_SIZE: usize = GUEST_PAGE_SIZE as usize;
+/// Longest chain of parents a reader follows (a checkpoint and its ancestors).
+pub const MAX_CHAIN: usize = 64;
 /// Largest frame record accepted: far above any real function's live state, small enough
 /// that a hostile file cannot make a converter lay out an absurd native frame.
 pub const MAX_RECORD_SIZE: usize = 64 * 1024;
@@ -57,4 +59,4 @@ pub const MAX_SIGNAL: u32 = 64;
 /// Largest `mem_top` accepted: the 48-bit virtual address space both native ISAs provide.
 pub const MAX_MEM_TOP: u64 = 1 << 48;
 /// Size of the archive's root object (`Checkpoint`), which sits at the end of the archive.
-pub const ROOT_SIZE: usize = 180;
+pub const ROOT_SIZE: usize = 220;

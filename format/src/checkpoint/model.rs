@@ -26,6 +26,18 @@ pub struct Checkpoint {
     /// Where the image file was at the capture (absolute path bytes, empty when unknown).
     /// Only a place to look: a restore still checks the image's identity.
     pub image_hint: Vec<u8>,
+    /// Header digest of the checkpoint this one was captured against (an incremental
+    /// checkpoint stores only pages that differ from its parent's memory); all zero when the
+    /// checkpoint is complete on its own.
+    pub parent_digest: [u8; 32],
+    /// Where the parent was at the capture (absolute path bytes, empty when unknown). Only a
+    /// place to look: a reader still checks the parent's digest.
+    pub parent_hint: Vec<u8>,
+}
+
+impl Checkpoint {
+    /// The `parent_digest` of a checkpoint without a parent.
+    pub const NO_PARENT: [u8; 32] = [0; 32];
 }
 
 /// The memory map of the captured run: the image's layout and the run's `mem_top`.

@@ -1,7 +1,9 @@
 //! Opening a checkpoint: header, digest, archive structure and semantic validation, then
 //! zero-copy access to the validated bytes.
 
-use std::path::Path;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::codec::PageView;
 use super::error::{CheckpointError, hex};
@@ -9,7 +11,7 @@ use super::model::{
     ArchivedCheckpoint, ArchivedPageRecord, Checkpoint, PageEncoding, PersonalityRecord,
 };
 use super::validate::{self, PageCheck};
-use super::{FORMAT_VERSION, HEADER_SIZE, MAGIC, PAGE_SIZE, ROOT_SIZE};
+use super::{FORMAT_VERSION, HEADER_SIZE, MAGIC, MAX_CHAIN, PAGE_SIZE, ROOT_SIZE};
 use crate::file_bytes::FileBytes;
 use crate::file_kind::{FileKind, file_kind};
 use crate::image::{self, Image};
@@ -18,11 +20,19 @@ use crate::target::Target;
 
 /// A validated checkpoint. Every accessor reads bytes that `open`/`from_bytes` checked. A
 /// clone shares the bytes.
+///
+/// An incremental checkpoint (spec.md §5.4) is opened with its chain of parents: page
+/// accessors then see the memory the whole chain describes.
 #[derive(Clone)]
 pub struct CheckpointFile {
     bytes: FileBytes,
     source_target: Target,
     map: MemoryMap,
+    /// Where the file was opened from (`None` for bytes held in memory).
+    path: Option<PathBuf>,
+    /// The parent, opened and checked against this checkpoint (`None` for a complete
+    /// checkpoint, or one read with `from_bytes`).
+    parent: Option<Arc<CheckpointFile>>,
 }
 
 impl std::fmt::Debug for CheckpointFile {
@@ -31,6 +41,8 @@ impl std::fmt::Debug for CheckpointFile {
             .field("bytes", &self.bytes.len())
             .field("source_target", &self.source_target)
             .field("map", &self.map)
+            .field("path", &self.path)
+            .field("parent", &self.parent)
             .finish()
     }
 }
@@ -44,16 +56,40 @@ impl CheckpointFile {
         CheckpointFile::open_checking(path, PageCheck::Decode)
     }
 
-    /// Maps the file and validates it, checking the pages' data as far as `pages` says.
+    /// Maps the file and validates it, checking the pages' data as far as `pages` says, then
+    /// opens its parents the same way.
     pub fn open_checking(path: &Path, pages: PageCheck) -> Result<CheckpointFile, CheckpointError> {
+        CheckpointFile::open_link(path, pages, 0)
+    }
+
+    fn open_link(
+        path: &Path,
+        pages: PageCheck,
+        depth: usize,
+    ) -> Result<CheckpointFile, CheckpointError> {
         let bytes = FileBytes::map(path).map_err(|source| CheckpointError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        CheckpointFile::parse(bytes, pages)
+        let mut file = CheckpointFile::parse(bytes, pages)?;
+        file.path = Some(path.to_path_buf());
+        if let Some(digest) = file.parent_digest() {
+            if depth + 1 >= MAX_CHAIN {
+                return Err(CheckpointError::Parent(format!(
+                    "{} is more than {MAX_CHAIN} checkpoints from a complete one",
+                    path.display()
+                )));
+            }
+            let parent_path = find_parent(path, file.parent_hint(), &digest)?;
+            let parent = CheckpointFile::open_link(&parent_path, pages, depth + 1)?;
+            file.check_parent(&parent)?;
+            file.parent = Some(Arc::new(parent));
+        }
+        Ok(file)
     }
 
-    /// Validates a checkpoint held in memory.
+    /// Validates a checkpoint held in memory, alone: a parent it names is not opened (its
+    /// own pages are all [`CheckpointFile::pages`] gives).
     pub fn from_bytes(bytes: Vec<u8>) -> Result<CheckpointFile, CheckpointError> {
         CheckpointFile::parse(
             FileBytes::Owned(std::sync::Arc::new(bytes)),
@@ -78,6 +114,8 @@ impl CheckpointFile {
             bytes,
             source_target,
             map,
+            path: None,
+            parent: None,
         })
     }
 
@@ -107,9 +145,30 @@ impl CheckpointFile {
 
     /// Where the image file was when the checkpoint was captured, if recorded.
     pub fn image_hint(&self) -> Option<&Path> {
-        use std::os::unix::ffi::OsStrExt;
-        let hint = self.archived().image_hint.as_slice();
-        (!hint.is_empty()).then(|| Path::new(std::ffi::OsStr::from_bytes(hint)))
+        host_path(self.archived().image_hint.as_slice())
+    }
+
+    /// A parent must describe the same run: same image and memory map.
+    fn check_parent(&self, parent: &CheckpointFile) -> Result<(), CheckpointError> {
+        let name = parent
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        if parent.image_id() != self.image_id() {
+            return Err(CheckpointError::Parent(format!(
+                "parent {name} was captured from image {} but this checkpoint from image {}",
+                hex(&parent.image_id()),
+                hex(&self.image_id())
+            )));
+        }
+        if parent.memory_map() != self.memory_map() {
+            return Err(CheckpointError::Parent(format!(
+                "parent {name} has another memory map ({:?}) than this checkpoint ({:?})",
+                parent.memory_map(),
+                self.memory_map()
+            )));
+        }
+        Ok(())
     }
 
     pub fn source_target(&self) -> Target {
@@ -125,8 +184,71 @@ impl CheckpointFile {
         self.bytes.len() as u64
     }
 
-    /// Every stored page in address order.
+    /// The header digest: this file's identity, which a child names as its parent.
+    pub fn digest(&self) -> [u8; 32] {
+        self.bytes[32..64].try_into().expect("32 bytes")
+    }
+
+    /// Where the file was opened from (`None` for bytes held in memory).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The digest of the parent this checkpoint was captured against, if it has one.
+    pub fn parent_digest(&self) -> Option<[u8; 32]> {
+        let digest = self.archived().parent_digest;
+        (digest != Checkpoint::NO_PARENT).then_some(digest)
+    }
+
+    /// Where the parent was when this checkpoint was captured, if recorded.
+    pub fn parent_hint(&self) -> Option<&Path> {
+        host_path(self.archived().parent_hint.as_slice())
+    }
+
+    /// The opened parent, if this checkpoint has one and was opened from a file.
+    pub fn parent(&self) -> Option<&CheckpointFile> {
+        self.parent.as_deref()
+    }
+
+    /// This checkpoint and its opened parents, this one first.
+    pub fn chain(&self) -> Vec<&CheckpointFile> {
+        std::iter::successors(Some(self), |file| file.parent()).collect()
+    }
+
+    /// Every stored page of the chain, the oldest checkpoint's first: writing them in this
+    /// order leaves each address with its newest page.
     pub fn pages(&self) -> impl Iterator<Item = Page<'_>> + '_ {
+        let mut chain = self.chain();
+        chain.reverse();
+        chain.into_iter().flat_map(CheckpointFile::own_pages)
+    }
+
+    /// The guest ranges the chain stores pages for: page-aligned, ascending, merged where
+    /// they touch.
+    pub fn stored_ranges(&self) -> Vec<Range<u64>> {
+        let mut ranges: Vec<Range<u64>> = self
+            .chain()
+            .into_iter()
+            .flat_map(|file| file.archived().regions.iter())
+            .map(|r| {
+                let start = r.start.to_native();
+                start..start + r.length.to_native()
+            })
+            .filter(|r| !r.is_empty())
+            .collect();
+        ranges.sort_by_key(|r| r.start);
+        let mut merged: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            match merged.last_mut() {
+                Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+                _ => merged.push(range),
+            }
+        }
+        merged
+    }
+
+    /// The pages this file itself stores, in address order.
+    pub fn own_pages(&self) -> impl Iterator<Item = Page<'_>> + '_ {
         self.archived().regions.iter().flat_map(|region| {
             let start = region.start.to_native();
             region
@@ -137,8 +259,14 @@ impl CheckpointFile {
         })
     }
 
-    /// The stored page containing `address`, if a region covers it.
+    /// The newest stored page of the chain containing `address`, if a region covers it.
     pub fn page_at(&self, address: u64) -> Option<PageView<'_>> {
+        self.own_page_at(address)
+            .or_else(|| self.parent()?.page_at(address))
+    }
+
+    /// The page this file itself stores at `address`, if one of its regions covers it.
+    pub fn own_page_at(&self, address: u64) -> Option<PageView<'_>> {
         let regions = &self.archived().regions;
         // Regions are ascending and disjoint (validated): the candidate is the last one
         // starting at or below `address`.
@@ -236,6 +364,86 @@ fn u64_at(bytes: &[u8], at: usize) -> u64 {
     let mut word = [0u8; 8];
     word.copy_from_slice(&bytes[at..at + 8]);
     u64::from_le_bytes(word)
+}
+
+/// A recorded host path (validated: empty or absolute, no NUL).
+fn host_path(bytes: &[u8]) -> Option<&Path> {
+    use std::os::unix::ffi::OsStrExt;
+    (!bytes.is_empty()).then(|| Path::new(std::ffi::OsStr::from_bytes(bytes)))
+}
+
+/// Finds the parent of the checkpoint at `child` whose header digest is `digest`: at the
+/// recorded hint, then by the hint's file name beside the child, then among the `.ckpt`
+/// files beside the child (spec.md §5.4).
+fn find_parent(
+    child: &Path,
+    hint: Option<&Path>,
+    digest: &[u8; 32],
+) -> Result<PathBuf, CheckpointError> {
+    let folder = child
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(hint) = hint {
+        candidates.push(hint.to_path_buf());
+        if let Some(name) = hint.file_name() {
+            candidates.push(folder.join(name));
+        }
+    }
+    let mut beside: Vec<PathBuf> = std::fs::read_dir(folder)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "ckpt"))
+                .collect()
+        })
+        .unwrap_or_default();
+    beside.sort();
+    candidates.extend(beside);
+    let mut mismatched: Option<(PathBuf, [u8; 32])> = None;
+    for candidate in candidates {
+        if candidate == child {
+            continue;
+        }
+        match header_digest(&candidate) {
+            Some(found) if found == *digest => return Ok(candidate),
+            Some(found)
+                if mismatched.is_none()
+                    && candidate.file_name() == hint.and_then(|h| h.file_name()) =>
+            {
+                mismatched = Some((candidate, found))
+            }
+            _ => {}
+        }
+    }
+    let wanted = hex(digest);
+    let at = hint
+        .map(|h| format!(" (it was at {})", h.display()))
+        .unwrap_or_default();
+    Err(CheckpointError::Parent(match mismatched {
+        Some((path, found)) => format!(
+            "{} was captured against checkpoint {wanted}{at}, but {} is now checkpoint {}: it was rewritten after the capture, and no other checkpoint beside it matches",
+            child.display(),
+            path.display(),
+            hex(&found)
+        ),
+        None => format!(
+            "{} was captured against checkpoint {wanted}{at}, which is neither there nor beside it",
+            child.display()
+        ),
+    }))
+}
+
+/// The header digest of the checkpoint file at `path`, if it starts like one.
+fn header_digest(path: &Path) -> Option<[u8; 32]> {
+    use std::io::Read;
+    let mut header = [0u8; HEADER_SIZE];
+    std::fs::File::open(path)
+        .ok()?
+        .read_exact(&mut header)
+        .ok()?;
+    (header[..MAGIC.len()] == MAGIC[..]).then(|| header[32..64].try_into().expect("32 bytes"))
 }
 
 /// Checks every header field (spec.md §5.1) except the digest.

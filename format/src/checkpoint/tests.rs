@@ -2,6 +2,7 @@ use super::*;
 use crate::image::tests::{wasm_image, wasm_manifest};
 use crate::memory_map::{IMAGE_LIMIT, ImageLayout, MIN_MEM_TOP};
 use crate::target::Target;
+use std::path::Path;
 
 mod corpus;
 mod spec_example;
@@ -189,6 +190,8 @@ pub(super) fn sample() -> Sample {
             warned_syscalls: vec![293, 334],
         },
         image_hint: b"/tmp/sample.xisa".to_vec(),
+        parent_digest: Checkpoint::NO_PARENT,
+        parent_hint: Vec::new(),
     };
     Sample {
         checkpoint,
@@ -428,14 +431,14 @@ fn header_errors_say_what_is_wrong() {
     newer[8] = 7;
     assert_eq!(
         error_of(newer).to_string(),
-        "unsupported checkpoint version 7 (this xisa reads 2)"
+        "unsupported checkpoint version 7 (this xisa reads 3)"
     );
     let mut older = bytes.clone();
     older[8] = 1;
     assert!(
         error_of(older)
             .to_string()
-            .contains("version 1 (this xisa reads 2); it was written by an older xisa")
+            .contains("version 1 (this xisa reads 3); it was written by an older xisa")
     );
     let mut huge = bytes.clone();
     huge[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
@@ -453,7 +456,7 @@ fn header_errors_say_what_is_wrong() {
     assert!(
         error_of(tiny)
             .to_string()
-            .contains("cannot hold the 180-byte root")
+            .contains("cannot hold the 220-byte root")
     );
 }
 
@@ -605,6 +608,14 @@ fn semantic_cases() -> Vec<(&'static str, Mutation)> {
         }),
         case("image hint: path of 4097 bytes exceeds 4096", |c| {
             c.image_hint = [b"/".as_slice(), &[b'x'; 4096]].concat()
+        }),
+        case(
+            "parent hint: a checkpoint without a parent (digest all zero) names one",
+            |c| c.parent_hint = b"/jobs/base.ckpt".to_vec(),
+        ),
+        case("parent hint \"base.ckpt\" is not an absolute path", |c| {
+            c.parent_digest = [7; 32];
+            c.parent_hint = b"base.ckpt".to_vec()
         }),
         case(
             "map: mem_top 0x8001000 must be a multiple of 0x10000",
@@ -1011,4 +1022,121 @@ fn opening_for_a_lazy_restore_checks_frames_and_leaves_decoding_to_first_use() {
         refused.to_string().contains("(its frame says 100)"),
         "{refused}"
     );
+}
+
+/// A parent (the sample) and a child that changes one heap page and stores nothing else,
+/// written into `dir` as `base.ckpt` and `child.ckpt`; the child's hint names `hint_dir`.
+fn write_chain(dir: &Path, hint_dir: &Path) -> (Vec<u8>, [u8; PAGE_SIZE]) {
+    let parent = write(&sample().checkpoint).unwrap();
+    std::fs::write(dir.join("base.ckpt"), &parent).unwrap();
+    let mut changed = [0u8; PAGE_SIZE];
+    changed[..4].copy_from_slice(b"new!");
+    let mut child = sample().checkpoint;
+    child.regions = vec![PageEncoder::new().encode_region(0x603_0000, &changed, |_| None)];
+    child.parent_digest = parent[32..64].try_into().unwrap();
+    child.parent_hint = hint_dir
+        .join("base.ckpt")
+        .into_os_string()
+        .into_encoded_bytes();
+    std::fs::write(dir.join("child.ckpt"), write(&child).unwrap()).unwrap();
+    (parent, changed)
+}
+
+fn page_of(file: &CheckpointFile, address: u64) -> [u8; PAGE_SIZE] {
+    let mut out = [0u8; PAGE_SIZE];
+    let image = sample().image;
+    PageDecoder::new()
+        .materialise(
+            address,
+            file.page_at(address).expect("a stored page"),
+            image.page(address),
+            &mut out,
+        )
+        .unwrap();
+    out
+}
+
+#[test]
+fn an_incremental_checkpoint_reads_through_its_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, changed) = write_chain(dir.path(), dir.path());
+    let child = CheckpointFile::open(&dir.path().join("child.ckpt")).unwrap();
+    assert_eq!(child.chain().len(), 2);
+    assert_eq!(page_of(&child, 0x603_0000), changed);
+    // Pages the child does not store come from the parent.
+    let sample = sample();
+    let (_, startup) = &sample.memory[0];
+    assert_eq!(page_of(&child, 0x400_0000)[..], startup[..PAGE_SIZE]);
+    // Writing the chain's pages oldest first leaves the newest page at each address.
+    let last = child
+        .pages()
+        .filter(|(address, _)| *address == 0x603_0000)
+        .last()
+        .unwrap();
+    assert_eq!(Some(last.1), child.own_page_at(0x603_0000));
+    assert!(
+        child
+            .stored_ranges()
+            .iter()
+            .any(|r| r.contains(&0x7ff_e000))
+    );
+}
+
+#[test]
+fn a_moved_chain_is_found_beside_the_child() {
+    let dir = tempfile::tempdir().unwrap();
+    // The hint names a folder that does not exist: the parent is found by its file name.
+    write_chain(dir.path(), Path::new("/nonexistent/jobs"));
+    let child = CheckpointFile::open(&dir.path().join("child.ckpt")).unwrap();
+    assert!(child.parent().is_some());
+    // Under another name: found among the checkpoints beside the child by its digest.
+    std::fs::rename(
+        dir.path().join("base.ckpt"),
+        dir.path().join("round-1.ckpt"),
+    )
+    .unwrap();
+    let child = CheckpointFile::open(&dir.path().join("child.ckpt")).unwrap();
+    assert_eq!(
+        child.parent().and_then(|p| p.path()),
+        Some(dir.path().join("round-1.ckpt").as_path())
+    );
+}
+
+#[test]
+fn a_missing_or_rewritten_parent_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write_chain(dir.path(), dir.path());
+    let base = dir.path().join("base.ckpt");
+    let mut other = sample().checkpoint;
+    other.created_unix_ms += 1;
+    std::fs::write(&base, write(&other).unwrap()).unwrap();
+    let text = CheckpointFile::open(&dir.path().join("child.ckpt"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("cannot follow the checkpoint's parent")
+            && text.contains("rewritten after the capture"),
+        "{text}"
+    );
+    std::fs::remove_file(&base).unwrap();
+    let text = CheckpointFile::open(&dir.path().join("child.ckpt"))
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("neither there nor beside it"), "{text}");
+}
+
+#[test]
+fn a_parent_of_another_image_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut parent = sample().checkpoint;
+    parent.image_id = [1; 32];
+    let parent = write(&parent).unwrap();
+    std::fs::write(dir.path().join("base.ckpt"), &parent).unwrap();
+    let mut child = sample().checkpoint;
+    child.parent_digest = parent[32..64].try_into().unwrap();
+    std::fs::write(dir.path().join("child.ckpt"), write(&child).unwrap()).unwrap();
+    let text = CheckpointFile::open(&dir.path().join("child.ckpt"))
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("captured from image 0101"), "{text}");
 }

@@ -7,7 +7,7 @@ use super::codec::{PageDecoder, check_zstd_frame};
 use super::error::{CheckpointError, invalid};
 use super::model::{
     ArchivedCheckpoint, ArchivedPersonalityRecord, ArchivedRegionRecord, ArchivedThreadRecord,
-    DescriptionKind, PageEncoding,
+    Checkpoint, DescriptionKind, PageEncoding,
 };
 use super::{MAX_FDS, MAX_MEM_TOP, MAX_PATH_LEN, MAX_RECORD_SIZE, MAX_SIGNAL, PAGE_SIZE};
 use crate::abi::ABI_VERSION;
@@ -61,7 +61,13 @@ pub(crate) fn check(
     }
     check_regions(&checkpoint.regions, &map, pages)?;
     check_personality(&checkpoint.personality, &map)?;
-    check_image_hint(&checkpoint.image_hint)?;
+    check_host_path("image hint", &checkpoint.image_hint)?;
+    check_host_path("parent hint", &checkpoint.parent_hint)?;
+    if checkpoint.parent_digest == Checkpoint::NO_PARENT && !checkpoint.parent_hint.is_empty() {
+        return Err(invalid(
+            "parent hint: a checkpoint without a parent (digest all zero) names one",
+        ));
+    }
     Ok((target, map))
 }
 
@@ -381,20 +387,20 @@ fn check_personality(
     Ok(())
 }
 
-/// The image hint is a host path: empty, or absolute, without NUL, at most `MAX_PATH_LEN` bytes.
-fn check_image_hint(hint: &[u8]) -> Result<(), CheckpointError> {
+/// A hint is a host path: empty, or absolute, without NUL, at most `MAX_PATH_LEN` bytes.
+fn check_host_path(what: &str, hint: &[u8]) -> Result<(), CheckpointError> {
     if hint.is_empty() {
         return Ok(());
     }
     if hint.len() > MAX_PATH_LEN {
         return Err(invalid(format!(
-            "image hint: path of {} bytes exceeds {MAX_PATH_LEN}",
+            "{what}: path of {} bytes exceeds {MAX_PATH_LEN}",
             hint.len()
         )));
     }
     if hint[0] != b'/' || hint.contains(&0) {
         return Err(invalid(format!(
-            "image hint {:?} is not an absolute path without NUL bytes",
+            "{what} {:?} is not an absolute path without NUL bytes",
             String::from_utf8_lossy(&hint[..hint.len().min(64)])
         )));
     }

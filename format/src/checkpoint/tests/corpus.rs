@@ -46,6 +46,10 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         "valid-spec-example".to_string(),
         write(&spec_example::checkpoint()).unwrap(),
     ));
+    let mut child = sample().checkpoint;
+    child.parent_digest = [7; 32];
+    child.parent_hint = b"/jobs/base.ckpt".to_vec();
+    seeds.push(("valid-incremental".to_string(), write(&child).unwrap()));
     let mut minimal = sample().checkpoint;
     minimal.regions.clear();
     minimal.threads[0].frames.truncate(1);

@@ -126,6 +126,8 @@ pub(in super::super) fn checkpoint() -> Checkpoint {
             warned_syscalls: vec![293],
         },
         image_hint: b"/srv/jobs/prog.xisa".to_vec(),
+        parent_digest: Checkpoint::NO_PARENT,
+        parent_hint: Vec::new(),
     }
 }
 
@@ -223,7 +225,7 @@ fn dump(checkpoint: &Checkpoint, bytes: &[u8]) -> String {
     d.heading("Header");
     d.field(0, 8, "magic \"XISACKPT\"");
     assert_eq!(&bytes[..8], MAGIC);
-    assert_eq!(d.u32_field(8, "format version"), 2);
+    assert_eq!(d.u32_field(8, "format version"), 3);
     assert_eq!(d.u32_field(12, "flags"), 0);
     assert_eq!(d.u64(16), 64);
     d.field(16, 8, "archive offset = 64");
@@ -274,7 +276,11 @@ fn dump(checkpoint: &Checkpoint, bytes: &[u8]) -> String {
     let (actions, action_count) = d.vec(p + 60, "personality.signal_actions");
     let (warned, warned_count) = d.vec(p + 68, "personality.warned_syscalls");
     let (hint, hint_len) = d.vec(p + 76, "image_hint");
-    assert_eq!(p + 84, bytes.len());
+    d.field(p + 84, 32, "parent_digest (all zero: no parent)");
+    assert_eq!(bytes[p + 84..p + 116], checkpoint.parent_digest);
+    let (_, parent_hint_len) = d.vec(p + 116, "parent_hint");
+    assert_eq!(parent_hint_len, 0);
+    assert_eq!(p + 124, bytes.len());
 
     assert_eq!(thread_count, 1);
     d.heading("threads[0]: ThreadRecord (24 bytes)");
