@@ -17,7 +17,8 @@ use xisa_node::certs::{CertError, Identity};
 use xisa_node::client::{self, ClientConfig};
 use xisa_node::server::{ListenError, listen, serve_forever};
 use xisa_node::wire::{
-    ClusterStatus, Frame, GuestInfo, JobInfo, NodeInfo, NodeStatus, Placement, Request, Response,
+    ClusterStatus, Frame, GuestInfo, JobInfo, MigrateMode, NodeInfo, NodeStatus, Placement,
+    Request, Response,
 };
 
 use crate::jobs::{Job, JobState, Stay, Store, Table, write_whole};
@@ -793,6 +794,7 @@ impl Controller {
                 origin: "cluster controller".into(),
                 job: label,
                 checkpoint_every_ms: every,
+                stage: None,
             };
             self.call(&address, request, blobs)?
         } else {
@@ -844,6 +846,7 @@ impl Controller {
             to: destination.clone(),
             target: info.target.clone(),
             backend: info.backend.clone(),
+            mode: MigrateMode::StopCopy,
         };
         let answer = self.call(&source, request, Vec::new())?;
         let Response::Migrated { timeline } = answer.message else {

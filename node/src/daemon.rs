@@ -1,7 +1,10 @@
 //! `xisa node serve`: runs guests as `xisa run` processes, lists them, and moves them to
-//! other nodes (stop-and-copy: capture at the next migration point, send image, checkpoint and
-//! output, resume lazily there). Nothing is lost: the source keeps the checkpoint until the
-//! destination says its guest runs, and resumes the guest itself when the move fails.
+//! other nodes. Stop-and-copy: capture at the next migration point, send image, checkpoint and
+//! output, resume lazily there. Pre-copy: first have the running guest write a complete
+//! checkpoint copy-on-write and stage it on the destination, then capture only the pages
+//! changed since (an incremental checkpoint) and send that. Nothing is lost: the source keeps
+//! the checkpoint (and its parent) until the destination says its guest runs, and resumes the
+//! guest itself when the move fails.
 //!
 //! A node declares what it is ([`NodeInfo`]: target, cores, power profile). A node standing in
 //! for a slower machine gives each guest only a share of a host core (`cpu_share`): its guests
@@ -24,7 +27,7 @@ use xisa_format::error_chain;
 use crate::certs::{CertError, Identity};
 use crate::client;
 use crate::server::{ListenError, listen, serve_forever};
-use crate::wire::{Frame, GuestInfo, NodeInfo, Request, Response, Timeline};
+use crate::wire::{Frame, GuestInfo, MigrateMode, NodeInfo, Request, Response, Timeline};
 
 /// The descriptor a resuming `xisa restore` reports readiness on (`--ready-fd`).
 const READY_FD: i32 = 3;
@@ -32,6 +35,9 @@ const READY_FD: i32 = 3;
 const CAPTURE_TIMEOUT: Duration = Duration::from_secs(120);
 /// The period over which a throttled node shares a core between running and stopped.
 const THROTTLE_PERIOD: Duration = Duration::from_millis(20);
+/// A guest's complete checkpoint during a pre-copy move: while it exists, the guest's
+/// captures store only the pages changed since (`--parent-when-present`).
+const PRECOPY: &str = "precopy.ckpt";
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -87,6 +93,9 @@ impl Guest {
     }
     fn checkpoint(&self) -> PathBuf {
         self.dir.join("guest.ckpt")
+    }
+    fn precopy(&self) -> PathBuf {
+        self.dir.join(PRECOPY)
     }
     fn files(&self) -> PathBuf {
         self.dir.join("files")
@@ -251,6 +260,20 @@ impl Node {
         self.guests.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn stage_dir(&self, stage: u64) -> PathBuf {
+        self.state.join(format!("stage-{stage}"))
+    }
+
+    /// A fresh folder for a pre-copy's staged files (numbered like guests).
+    fn new_stage_dir(&self) -> std::io::Result<(u64, PathBuf)> {
+        let mut next = self.next_guest.lock().unwrap_or_else(|e| e.into_inner());
+        *next += 1;
+        let dir = self.stage_dir(*next);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        Ok((*next, dir))
+    }
+
     fn new_guest_dir(&self) -> std::io::Result<(u64, PathBuf)> {
         let mut next = self.next_guest.lock().unwrap_or_else(|e| e.into_inner());
         *next += 1;
@@ -381,13 +404,16 @@ fn handle(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, Strin
             to,
             target,
             backend,
-        } => migrate(node, guest, &to, target, backend),
+            mode,
+        } => migrate(node, guest, &to, target, backend, mode),
+        Request::Stage => stage(node, request.blobs),
         Request::Receive {
             target,
             backend,
             origin,
             job,
             checkpoint_every_ms,
+            stage,
         } => receive(
             node,
             Guest {
@@ -400,6 +426,7 @@ fn handle(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, Strin
                 state: GuestState::Moving,
             },
             &origin,
+            stage,
             request.blobs,
         ),
         Request::Submit { .. } | Request::Status | Request::Result { .. } => {
@@ -415,6 +442,12 @@ fn fetch(node: &Node, id: u64) -> Result<Frame<Response>, String> {
         let guest = guests.get(&id).ok_or(format!("no guest {id}"))?;
         guest.dir.clone()
     };
+    if dir.join(PRECOPY).exists() {
+        // Its checkpoints are incremental until the move ends.
+        return Err(format!(
+            "guest {id} is being moved (pre-copy); fetch it later"
+        ));
+    }
     let checkpoint = std::fs::read(dir.join("guest.ckpt"))
         .map_err(|e| format!("guest {id} has no checkpoint yet: {e}"))?;
     let read = |name: &str| std::fs::read(dir.join(name)).unwrap_or_default();
@@ -490,6 +523,12 @@ fn executor_args(guest: &Guest) -> Vec<std::ffi::OsString> {
         guest.stats().into(),
         "--progress".into(),
         guest.progress().into(),
+        // A capture request (SIGUSR1: a pre-copy round) lets the guest carry on; SIGUSR2
+        // ends it.
+        "--then".into(),
+        "continue".into(),
+        "--parent-when-present".into(),
+        guest.precopy().into(),
     ]);
     if let Some(every) = guest.checkpoint_every_ms {
         args.extend([
@@ -611,7 +650,42 @@ fn migrate(
     to: &str,
     target: String,
     backend: Option<String>,
+    mode: MigrateMode,
 ) -> Result<Frame<Response>, String> {
+    let mut timeline = Timeline {
+        capture_ms: 0.0,
+        transfer_ms: 0.0,
+        restore_ms: 0.0,
+        downtime_ms: 0.0,
+        checkpoint_bytes: 0,
+        image_bytes: 0,
+        mode,
+        precopy_ms: 0.0,
+        precopy_bytes: 0,
+        remote_guest: None,
+        kept_on_source: None,
+    };
+    let stage = match mode {
+        MigrateMode::StopCopy => None,
+        MigrateMode::PreCopy => {
+            let started = Instant::now();
+            match precopy(node, id, to) {
+                Ok((stage, bytes)) => {
+                    timeline.precopy_ms = millis(started.elapsed());
+                    timeline.precopy_bytes = bytes;
+                    Some(stage)
+                }
+                Err(Precopy::Kept(reason)) => {
+                    // The guest never stopped: it simply runs on here.
+                    eprintln!("xisa node: pre-copy of guest {id} to {to} failed: {reason}");
+                    timeline.precopy_ms = millis(started.elapsed());
+                    timeline.kept_on_source = Some(reason);
+                    return Ok(Frame::new(Response::Migrated { timeline }));
+                }
+                Err(Precopy::Failed(reason)) => return Err(reason),
+            }
+        }
+    };
     let requested = Instant::now();
     let dir = capture_and_stop(node, id)?;
     let set_state = |state: GuestState| {
@@ -623,13 +697,19 @@ fn migrate(
     let captured = requested.elapsed();
     let read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"));
     let blobs = vec![
-        read("image.xisa")?,
+        // A staged move's image is on the destination already.
+        if stage.is_some() {
+            Vec::new()
+        } else {
+            read("image.xisa")?
+        },
         read("guest.ckpt")?,
         read("stdout").unwrap_or_default(),
         read("stderr").unwrap_or_default(),
         pack_folder(&dir.join("files"))?,
     ];
-    let (image_bytes, checkpoint_bytes) = (blobs[0].len() as u64, blobs[1].len() as u64);
+    timeline.image_bytes = blobs[0].len() as u64;
+    timeline.checkpoint_bytes = blobs[1].len() as u64;
     let sent = Instant::now();
     let (job, checkpoint_every_ms) = {
         let guests = node.guests();
@@ -643,21 +723,13 @@ fn migrate(
             origin: node.address.clone(),
             job,
             checkpoint_every_ms,
+            stage,
         },
         blobs,
     );
     let answer = client::call(to, &node.client, &request);
-    let transfer = sent.elapsed();
-    let mut timeline = Timeline {
-        capture_ms: millis(captured),
-        transfer_ms: millis(transfer),
-        restore_ms: 0.0,
-        downtime_ms: 0.0,
-        checkpoint_bytes,
-        image_bytes,
-        remote_guest: None,
-        kept_on_source: None,
-    };
+    timeline.capture_ms = millis(captured);
+    timeline.transfer_ms = millis(sent.elapsed());
     match answer {
         Ok(Frame {
             message: Response::Received { guest, restore_ms },
@@ -668,6 +740,7 @@ fn migrate(
             timeline.remote_guest = Some(guest);
             set_state(GuestState::Moved(format!("{to}#{guest}")));
             let _ = std::fs::remove_file(&checkpoint);
+            let _ = std::fs::remove_file(dir.join(PRECOPY));
         }
         other => {
             let reason = match other {
@@ -681,7 +754,10 @@ fn migrate(
                 let guest = guests.get(&id).ok_or(format!("no guest {id}"))?;
                 guest.detached()
             };
+            // An incremental checkpoint resumes with its parent beside it, which can go once
+            // the guest runs (later captures are complete again).
             let resumed = resume_guest(node, &held);
+            let _ = std::fs::remove_file(held.precopy());
             match resumed {
                 Ok(child) => set_state(GuestState::Running(child)),
                 Err(why) => {
@@ -697,6 +773,91 @@ fn migrate(
         }
     }
     Ok(Frame::new(Response::Migrated { timeline }))
+}
+
+/// Why a pre-copy round did not stage a checkpoint.
+enum Precopy {
+    /// The guest runs on here: the move is off.
+    Kept(String),
+    /// The guest is not there to move.
+    Failed(String),
+}
+
+/// The pre-copy round: the running guest writes a complete checkpoint copy-on-write, kept as
+/// its `precopy.ckpt` (so its next capture is incremental against it), and the destination
+/// stages it with the image. Returns the stage's number and the bytes sent.
+fn precopy(node: &Node, id: u64, to: &str) -> Result<(u64, u64), Precopy> {
+    let (pid, dir) = {
+        let mut guests = node.guests();
+        let guest = guests
+            .get_mut(&id)
+            .ok_or_else(|| Precopy::Failed(format!("no guest {id}")))?;
+        guest.refresh();
+        match &guest.state {
+            GuestState::Running(child) => (child.id() as i32, guest.dir.clone()),
+            _ => return Err(Precopy::Failed(format!("guest {id} is not running"))),
+        }
+    };
+    let (checkpoint, base) = (dir.join("guest.ckpt"), dir.join(PRECOPY));
+    let _ = std::fs::remove_file(&base);
+    let _ = std::fs::remove_file(&checkpoint);
+    // SAFETY: kill has no memory effects; the pid is our own child, not yet reaped (the
+    // table holds it).
+    unsafe {
+        libc::kill(pid, libc::SIGUSR1);
+    }
+    let deadline = Instant::now() + CAPTURE_TIMEOUT;
+    let forget = |reason: String| {
+        let _ = std::fs::remove_file(&base);
+        Precopy::Kept(reason)
+    };
+    // The capture is written whole under its name (a rename) once its pages are encoded.
+    while !checkpoint.exists() {
+        let running = {
+            let mut guests = node.guests();
+            guests.get_mut(&id).is_some_and(|guest| {
+                guest.refresh();
+                matches!(guest.state, GuestState::Running(_))
+            })
+        };
+        if !running {
+            return Err(Precopy::Failed(format!(
+                "guest {id} ended before its pre-copy checkpoint was written"
+            )));
+        }
+        if Instant::now() > deadline {
+            return Err(forget(format!(
+                "guest {id} wrote no pre-copy checkpoint in {} s",
+                CAPTURE_TIMEOUT.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::fs::rename(&checkpoint, &base).map_err(|e| forget(format!("{PRECOPY}: {e}")))?;
+    let read =
+        |path: &Path| std::fs::read(path).map_err(|e| forget(format!("{}: {e}", path.display())));
+    let blobs = vec![read(&dir.join("image.xisa"))?, read(&base)?];
+    let bytes = blobs.iter().map(|b| b.len() as u64).sum();
+    match client::call(to, &node.client, &Frame::with_blobs(Request::Stage, blobs)) {
+        Ok(Frame {
+            message: Response::Staged { stage },
+            ..
+        }) => Ok((stage, bytes)),
+        Ok(frame) => Err(forget(format!("unexpected answer {:?}", frame.message))),
+        Err(error) => Err(forget(error_chain(&error))),
+    }
+}
+
+/// Keeps a pre-copy's image and complete checkpoint until its `receive`.
+fn stage(node: &Node, blobs: Vec<Vec<u8>>) -> Result<Frame<Response>, String> {
+    let [image, checkpoint] = blobs.as_slice() else {
+        return Err("a stage request carries two blobs: image, checkpoint".into());
+    };
+    let (stage, dir) = node.new_stage_dir().map_err(|e| e.to_string())?;
+    for (name, bytes) in [("image.xisa", image), (PRECOPY, checkpoint)] {
+        std::fs::write(dir.join(name), bytes).map_err(|e| format!("{name}: {e}"))?;
+    }
+    Ok(Frame::new(Response::Staged { stage }))
 }
 
 /// Takes a running guest out of the table and has it capture at its next migration point and
@@ -747,6 +908,7 @@ fn receive(
     node: &Node,
     mut guest: Guest,
     origin: &str,
+    stage: Option<u64>,
     blobs: Vec<Vec<u8>>,
 ) -> Result<Frame<Response>, String> {
     let [image, checkpoint, stdout, stderr, files] = blobs.as_slice() else {
@@ -756,17 +918,32 @@ fn receive(
     };
     let started = Instant::now();
     let (id, dir) = node.new_guest_dir().map_err(|e| e.to_string())?;
+    if let Some(stage) = stage {
+        // The incremental checkpoint finds its parent beside it under the name it had.
+        let staged = node.stage_dir(stage);
+        for name in ["image.xisa", PRECOPY] {
+            std::fs::rename(staged.join(name), dir.join(name))
+                .map_err(|e| format!("no staged {name} under stage {stage}: {e}"))?;
+        }
+        let _ = std::fs::remove_dir_all(&staged);
+    }
     for (name, bytes) in [
         ("image.xisa", image),
         ("guest.ckpt", checkpoint),
         ("stdout", stdout),
         ("stderr", stderr),
     ] {
+        if name == "image.xisa" && stage.is_some() && bytes.is_empty() {
+            continue;
+        }
         std::fs::write(dir.join(name), bytes).map_err(|e| format!("{name}: {e}"))?;
     }
     unpack_folder(files, &dir.join("files"))?;
     guest.dir = dir;
-    let child = resume_guest(node, &guest)?;
+    let resumed = resume_guest(node, &guest);
+    // The running guest holds what it needs of the parent; its later captures are complete.
+    let _ = std::fs::remove_file(guest.precopy());
+    let child = resumed?;
     guest.state = GuestState::Running(child);
     node.guests().insert(id, guest);
     eprintln!("xisa node: guest {id} arrived from {origin}");

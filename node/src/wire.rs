@@ -76,7 +76,12 @@ pub enum Request {
         to: String,
         target: String,
         backend: Option<String>,
+        #[serde(default)]
+        mode: MigrateMode,
     },
+    /// From another node, before a pre-copy move: keep this image (blob 0) and complete
+    /// checkpoint (blob 1) for the `receive` that follows; the answer is `staged`.
+    Stage,
     /// From another node: resume a captured guest here. Blobs: image, checkpoint, the
     /// output the guest wrote so far (stdout, stderr), and its folder as a tar archive.
     Receive {
@@ -87,6 +92,10 @@ pub enum Request {
         job: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         checkpoint_every_ms: Option<u64>,
+        /// A pre-copy move: the checkpoint is incremental against the one staged under this
+        /// number, whose image is used when blob 0 is empty.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stage: Option<u64>,
     },
     /// To a controller: run this job somewhere in the cluster. Blob 0 is the image, blob 1
     /// (optional) the tar archive of its input folder.
@@ -205,6 +214,27 @@ pub struct GuestInfo {
     pub restored: bool,
 }
 
+/// How a guest moves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MigrateMode {
+    /// Capture at the next migration point, send everything, resume there.
+    #[default]
+    StopCopy,
+    /// First send a checkpoint taken while the guest runs on (copy-on-write), then stop it
+    /// and send only the pages changed since.
+    PreCopy,
+}
+
+impl MigrateMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            MigrateMode::StopCopy => "stop-copy",
+            MigrateMode::PreCopy => "pre-copy",
+        }
+    }
+}
+
 /// The phases of a migration as the source node measured them (milliseconds).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Timeline {
@@ -219,6 +249,14 @@ pub struct Timeline {
     pub downtime_ms: f64,
     pub checkpoint_bytes: u64,
     pub image_bytes: u64,
+    #[serde(default)]
+    pub mode: MigrateMode,
+    /// Pre-copy: taking and sending the complete checkpoint while the guest ran on.
+    #[serde(default)]
+    pub precopy_ms: f64,
+    /// Pre-copy: bytes sent while the guest ran on (image and complete checkpoint).
+    #[serde(default)]
+    pub precopy_bytes: u64,
     /// The guest on the destination, if the move succeeded.
     pub remote_guest: Option<u64>,
     /// Why the guest stayed on the source, if it did.
@@ -251,6 +289,9 @@ pub enum Response {
     Received {
         guest: u64,
         restore_ms: f64,
+    },
+    Staged {
+        stage: u64,
     },
     Node {
         info: NodeInfo,
@@ -400,6 +441,7 @@ mod tests {
                 origin: "10.0.0.1:7000".into(),
                 job: Some("cg-3".into()),
                 checkpoint_every_ms: None,
+                stage: Some(4),
             },
             vec![vec![1, 2, 3], Vec::new(), vec![9; 5000]],
         );

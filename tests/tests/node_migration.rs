@@ -34,6 +34,31 @@ int main(void) {
 }
 "#;
 
+/// Fills 32 MiB once, then reads it at random for a while: pre-copy sends the table while it
+/// runs, and the final capture holds only the pages written since.
+const READ_MOSTLY: &str = r#"
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#define N (8u << 20)
+int main(int argc, char **argv) {
+    int rounds = argc > 1 ? atoi(argv[1]) : 200;
+    uint32_t *table = malloc(N * sizeof *table);
+    if (!table) return 2;
+    uint32_t x = 12345;
+    for (uint32_t i = 0; i < N; i++) { x = x * 1103515245u + 12345u; table[i] = x; }
+    uint64_t sum = 0;
+    uint32_t at = 0;
+    for (int round = 0; round < rounds; round++)
+        for (int k = 0; k < 1000000; k++) {
+            at = (at * 2654435761u + table[at % N]) % N;
+            sum += table[at];
+        }
+    printf("sum %llu\n", (unsigned long long)sum);
+    return 0;
+}
+"#;
+
 /// Two network namespaces joined by a shaped veth pair; removed on drop.
 struct Network {
     names: [String; 2],
@@ -345,7 +370,74 @@ fn guests_move_between_nodes_across_isas_and_nothing_is_lost() {
     );
     println!("ok   a file written before the move is there after it");
 
-    // 4. Strangers are refused, and the node carries on.
+    // 4. Pre-copy: the table goes over while the guest runs; the final capture is small.
+    let read_mostly_source = dir.join("read_mostly.c");
+    std::fs::write(&read_mostly_source, READ_MOSTLY).unwrap();
+    let read_mostly = dir.join("read_mostly.xisa");
+    build_source(&read_mostly_source, &read_mostly).expect("build the read-mostly program");
+    let read_mostly = read_mostly.to_str().unwrap();
+    let rounds = vec!["1500".to_string()];
+    let uninterrupted = Command::new(xisa())
+        .arg("run")
+        .args(&x86.run_args)
+        .arg(read_mostly)
+        .arg("--")
+        .args(&rounds)
+        .output()
+        .unwrap();
+    assert!(uninterrupted.status.success(), "{}", text(&uninterrupted));
+    let guest = client.run(&node_a.address, &on_x86, read_mostly, &rounds);
+    std::thread::sleep(Duration::from_millis(500));
+    let moved = client.migrate(
+        &guest,
+        &node_a.address,
+        &node_b.address,
+        &["--target", "wasm64", "--mode", "pre-copy", "--json"],
+    );
+    assert!(moved.status.success(), "pre-copy migrate: {}", text(&moved));
+    let timeline: serde_json::Value = serde_json::from_slice(&moved.stdout).unwrap();
+    let (before, after) = (
+        timeline["precopy_bytes"].as_u64().unwrap_or(0),
+        timeline["checkpoint_bytes"].as_u64().unwrap_or(u64::MAX),
+    );
+    assert!(
+        timeline["mode"] == "pre-copy" && timeline["image_bytes"] == 0 && after * 4 < before,
+        "pre-copy sent {before} bytes ahead, then {after} bytes: {timeline}"
+    );
+    let waited = client.wait(&node_a.address, &guest);
+    assert!(
+        waited.status.success() && waited.stdout == uninterrupted.stdout,
+        "output after a pre-copy move differs: {}",
+        text(&waited)
+    );
+    println!(
+        "ok   pre-copy kvm/x86_64 on a -> wasm64 on b: {before} bytes while running, then {after} bytes, downtime {:.1} ms",
+        timeline["downtime_ms"].as_f64().unwrap_or(0.0)
+    );
+    // A pre-copy to a node that is down leaves the guest running where it was.
+    let guest = client.run(&node_a.address, &on_x86, read_mostly, &rounds);
+    std::thread::sleep(Duration::from_millis(500));
+    let nowhere = client.migrate(
+        &guest,
+        &node_a.address,
+        "10.77.0.2:7999",
+        &["--target", "wasm64", "--mode", "pre-copy"],
+    );
+    assert_eq!(nowhere.status.code(), Some(1), "{}", text(&nowhere));
+    assert!(
+        text(&nowhere).contains("the guest runs on 10.77.0.1:7400 as before"),
+        "{}",
+        text(&nowhere)
+    );
+    let waited = client.wait(&node_a.address, &guest);
+    assert!(
+        waited.status.success() && waited.stdout == uninterrupted.stdout,
+        "output after a failed pre-copy differs: {}",
+        text(&waited)
+    );
+    println!("ok   a pre-copy to a node that is down keeps the guest running on its source");
+
+    // 5. Strangers are refused, and the node carries on.
     let stranger = dir.join("stranger");
     let _ = std::fs::remove_dir_all(&stranger);
     let made = Command::new(xisa())
