@@ -38,6 +38,10 @@ const THROTTLE_PERIOD: Duration = Duration::from_millis(20);
 /// A guest's complete checkpoint during a pre-copy move: while it exists, the guest's
 /// captures store only the pages changed since (`--parent-when-present`).
 const PRECOPY: &str = "precopy.ckpt";
+/// Pre-copy rounds at most (each sends the pages changed since the last).
+const PRECOPY_ROUNDS: usize = 4;
+/// A pre-copy round that sends fewer bytes than this is the last: what is left is small.
+const PRECOPY_SMALL: u64 = 256 << 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -406,7 +410,10 @@ fn handle(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, Strin
             backend,
             mode,
         } => migrate(node, guest, &to, target, backend, mode),
-        Request::Stage => stage(node, request.blobs),
+        Request::Stage {
+            stage: staged,
+            round,
+        } => stage(node, staged, round, request.blobs),
         Request::Receive {
             target,
             backend,
@@ -662,6 +669,7 @@ fn migrate(
         mode,
         precopy_ms: 0.0,
         precopy_bytes: 0,
+        precopy_rounds: 0,
         remote_guest: None,
         kept_on_source: None,
     };
@@ -670,10 +678,11 @@ fn migrate(
         MigrateMode::PreCopy => {
             let started = Instant::now();
             match precopy(node, id, to) {
-                Ok((stage, bytes)) => {
+                Ok(staged) => {
                     timeline.precopy_ms = millis(started.elapsed());
-                    timeline.precopy_bytes = bytes;
-                    Some(stage)
+                    timeline.precopy_bytes = staged.bytes;
+                    timeline.precopy_rounds = staged.rounds;
+                    Some(staged.stage)
                 }
                 Err(Precopy::Kept(reason)) => {
                     // The guest never stopped: it simply runs on here.
@@ -740,7 +749,7 @@ fn migrate(
             timeline.remote_guest = Some(guest);
             set_state(GuestState::Moved(format!("{to}#{guest}")));
             let _ = std::fs::remove_file(&checkpoint);
-            let _ = std::fs::remove_file(dir.join(PRECOPY));
+            remove_precopies(&dir);
         }
         other => {
             let reason = match other {
@@ -757,7 +766,7 @@ fn migrate(
             // An incremental checkpoint resumes with its parent beside it, which can go once
             // the guest runs (later captures are complete again).
             let resumed = resume_guest(node, &held);
-            let _ = std::fs::remove_file(held.precopy());
+            remove_precopies(&held.dir);
             match resumed {
                 Ok(child) => set_state(GuestState::Running(child)),
                 Err(why) => {
@@ -783,10 +792,20 @@ enum Precopy {
     Failed(String),
 }
 
-/// The pre-copy round: the running guest writes a complete checkpoint copy-on-write, kept as
-/// its `precopy.ckpt` (so its next capture is incremental against it), and the destination
-/// stages it with the image. Returns the stage's number and the bytes sent.
-fn precopy(node: &Node, id: u64, to: &str) -> Result<(u64, u64), Precopy> {
+/// What the pre-copy rounds staged on the destination.
+struct Staged {
+    stage: u64,
+    bytes: u64,
+    rounds: u32,
+}
+
+/// The pre-copy rounds. The running guest writes a complete checkpoint copy-on-write, kept
+/// as its `precopy.ckpt` (so its next capture is incremental against it), and the destination
+/// stages it with the image. Each further round captures the pages changed since the last
+/// one, again while the guest runs on, and stages that as the new `precopy.ckpt` (the older
+/// one is renamed `precopy-N.ckpt`: its child finds it by digest). The rounds stop when one
+/// sends less than [`PRECOPY_SMALL`] bytes, stops shrinking, or after [`PRECOPY_ROUNDS`].
+fn precopy(node: &Node, id: u64, to: &str) -> Result<Staged, Precopy> {
     let (pid, dir) = {
         let mut guests = node.guests();
         let guest = guests
@@ -799,19 +818,67 @@ fn precopy(node: &Node, id: u64, to: &str) -> Result<(u64, u64), Precopy> {
         }
     };
     let (checkpoint, base) = (dir.join("guest.ckpt"), dir.join(PRECOPY));
-    let _ = std::fs::remove_file(&base);
+    remove_precopies(&dir);
     let _ = std::fs::remove_file(&checkpoint);
-    // SAFETY: kill has no memory effects; the pid is our own child, not yet reaped (the
-    // table holds it).
-    unsafe {
-        libc::kill(pid, libc::SIGUSR1);
-    }
-    let deadline = Instant::now() + CAPTURE_TIMEOUT;
     let forget = |reason: String| {
-        let _ = std::fs::remove_file(&base);
+        remove_precopies(&dir);
         Precopy::Kept(reason)
     };
-    // The capture is written whole under its name (a rename) once its pages are encoded.
+    let mut staged: Option<Staged> = None;
+    let mut last_bytes = u64::MAX;
+    for round in 0..PRECOPY_ROUNDS {
+        // SAFETY: kill has no memory effects; the pid is our own child, not yet reaped (the
+        // table holds it).
+        unsafe {
+            libc::kill(pid, libc::SIGUSR1);
+        }
+        wait_for_capture(node, id, &checkpoint).map_err(|why| match why {
+            Precopy::Kept(reason) => forget(reason),
+            failed => failed,
+        })?;
+        if round > 0 {
+            let older = dir.join(format!("precopy-{round}.ckpt"));
+            std::fs::rename(&base, &older).map_err(|e| forget(format!("{PRECOPY}: {e}")))?;
+        }
+        std::fs::rename(&checkpoint, &base).map_err(|e| forget(format!("{PRECOPY}: {e}")))?;
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|e| forget(format!("{}: {e}", path.display())))
+        };
+        let round_bytes = std::fs::metadata(&base).map(|m| m.len()).unwrap_or(0);
+        let mut blobs = vec![read(&base)?];
+        if staged.is_none() {
+            blobs.push(read(&dir.join("image.xisa"))?);
+        }
+        let bytes: u64 = blobs.iter().map(|b| b.len() as u64).sum();
+        let request = Request::Stage {
+            stage: staged.as_ref().map(|s| s.stage),
+            round: round as u32,
+        };
+        let stage = match client::call(to, &node.client, &Frame::with_blobs(request, blobs)) {
+            Ok(Frame {
+                message: Response::Staged { stage },
+                ..
+            }) => stage,
+            Ok(frame) => return Err(forget(format!("unexpected answer {:?}", frame.message))),
+            Err(error) => return Err(forget(error_chain(&error))),
+        };
+        let total = staged.as_ref().map_or(0, |s| s.bytes) + bytes;
+        staged = Some(Staged {
+            stage,
+            bytes: total,
+            rounds: round as u32 + 1,
+        });
+        if round_bytes < PRECOPY_SMALL || round_bytes * 2 > last_bytes {
+            break;
+        }
+        last_bytes = round_bytes;
+    }
+    staged.ok_or_else(|| forget("no pre-copy round ran".into()))
+}
+
+/// Waits until the guest's requested capture is written at `checkpoint` (whole, by a rename).
+fn wait_for_capture(node: &Node, id: u64, checkpoint: &Path) -> Result<(), Precopy> {
+    let deadline = Instant::now() + CAPTURE_TIMEOUT;
     while !checkpoint.exists() {
         let running = {
             let mut guests = node.guests();
@@ -826,36 +893,66 @@ fn precopy(node: &Node, id: u64, to: &str) -> Result<(u64, u64), Precopy> {
             )));
         }
         if Instant::now() > deadline {
-            return Err(forget(format!(
+            return Err(Precopy::Kept(format!(
                 "guest {id} wrote no pre-copy checkpoint in {} s",
                 CAPTURE_TIMEOUT.as_secs()
             )));
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    std::fs::rename(&checkpoint, &base).map_err(|e| forget(format!("{PRECOPY}: {e}")))?;
-    let read =
-        |path: &Path| std::fs::read(path).map_err(|e| forget(format!("{}: {e}", path.display())));
-    let blobs = vec![read(&dir.join("image.xisa"))?, read(&base)?];
-    let bytes = blobs.iter().map(|b| b.len() as u64).sum();
-    match client::call(to, &node.client, &Frame::with_blobs(Request::Stage, blobs)) {
-        Ok(Frame {
-            message: Response::Staged { stage },
-            ..
-        }) => Ok((stage, bytes)),
-        Ok(frame) => Err(forget(format!("unexpected answer {:?}", frame.message))),
-        Err(error) => Err(forget(error_chain(&error))),
+    Ok(())
+}
+
+/// Removes a guest's pre-copy checkpoints (`precopy.ckpt` and older rounds'): its captures
+/// are complete again.
+fn remove_precopies(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("precopy") && name.ends_with(".ckpt") {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
-/// Keeps a pre-copy's image and complete checkpoint until its `receive`.
-fn stage(node: &Node, blobs: Vec<Vec<u8>>) -> Result<Frame<Response>, String> {
-    let [image, checkpoint] = blobs.as_slice() else {
-        return Err("a stage request carries two blobs: image, checkpoint".into());
+/// Keeps a pre-copy round's checkpoint (and, in the first round, the image) until the
+/// move's `receive`. Round `r`'s checkpoint becomes the stage's `precopy.ckpt`; the one it
+/// replaces is kept as `precopy-r.ckpt`, the name the source gave it.
+fn stage(
+    node: &Node,
+    stage: Option<u64>,
+    round: u32,
+    blobs: Vec<Vec<u8>>,
+) -> Result<Frame<Response>, String> {
+    let (stage, dir) = match stage {
+        None => node.new_stage_dir().map_err(|e| e.to_string())?,
+        Some(stage) => {
+            let dir = node.stage_dir(stage);
+            if !dir.join(PRECOPY).exists() {
+                return Err(format!("no stage {stage} here"));
+            }
+            (stage, dir)
+        }
     };
-    let (stage, dir) = node.new_stage_dir().map_err(|e| e.to_string())?;
-    for (name, bytes) in [("image.xisa", image), (PRECOPY, checkpoint)] {
-        std::fs::write(dir.join(name), bytes).map_err(|e| format!("{name}: {e}"))?;
+    let base = dir.join(PRECOPY);
+    match blobs.as_slice() {
+        [checkpoint, image] if round == 0 => {
+            std::fs::write(dir.join("image.xisa"), image).map_err(|e| format!("image: {e}"))?;
+            std::fs::write(&base, checkpoint).map_err(|e| format!("{PRECOPY}: {e}"))?;
+        }
+        [checkpoint] if round > 0 => {
+            std::fs::rename(&base, dir.join(format!("precopy-{round}.ckpt")))
+                .map_err(|e| format!("{PRECOPY}: {e}"))?;
+            std::fs::write(&base, checkpoint).map_err(|e| format!("{PRECOPY}: {e}"))?;
+        }
+        _ => {
+            return Err(
+                "a stage request carries a checkpoint, and in round 0 the image too".into(),
+            );
+        }
     }
     Ok(Frame::new(Response::Staged { stage }))
 }
@@ -921,9 +1018,12 @@ fn receive(
     if let Some(stage) = stage {
         // The incremental checkpoint finds its parent beside it under the name it had.
         let staged = node.stage_dir(stage);
-        for name in ["image.xisa", PRECOPY] {
-            std::fs::rename(staged.join(name), dir.join(name))
-                .map_err(|e| format!("no staged {name} under stage {stage}: {e}"))?;
+        let entries =
+            std::fs::read_dir(&staged).map_err(|e| format!("no stage {stage} here: {e}"))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("stage {stage}: {e}"))?;
+            std::fs::rename(entry.path(), dir.join(entry.file_name()))
+                .map_err(|e| format!("stage {stage}: {e}"))?;
         }
         let _ = std::fs::remove_dir_all(&staged);
     }
@@ -941,8 +1041,8 @@ fn receive(
     unpack_folder(files, &dir.join("files"))?;
     guest.dir = dir;
     let resumed = resume_guest(node, &guest);
-    // The running guest holds what it needs of the parent; its later captures are complete.
-    let _ = std::fs::remove_file(guest.precopy());
+    // The running guest holds what it needs of its parents; its later captures are complete.
+    remove_precopies(&guest.dir);
     let child = resumed?;
     guest.state = GuestState::Running(child);
     node.guests().insert(id, guest);

@@ -79,9 +79,10 @@ pub enum Request {
         #[serde(default)]
         mode: MigrateMode,
     },
-    /// From another node, before a pre-copy move: keep this image (blob 0) and complete
-    /// checkpoint (blob 1) for the `receive` that follows; the answer is `staged`.
-    Stage,
+    /// From another node, during a pre-copy move: keep this round's checkpoint (blob 0; in
+    /// round 0 a complete one, with the image as blob 1) for the `receive` that follows. The
+    /// first round opens a stage, later ones name it. The answer is `staged`.
+    Stage { stage: Option<u64>, round: u32 },
     /// From another node: resume a captured guest here. Blobs: image, checkpoint, the
     /// output the guest wrote so far (stdout, stderr), and its folder as a tar archive.
     Receive {
@@ -257,6 +258,10 @@ pub struct Timeline {
     /// Pre-copy: bytes sent while the guest ran on (image and complete checkpoint).
     #[serde(default)]
     pub precopy_bytes: u64,
+    /// Pre-copy: how many rounds ran (the first sends a complete checkpoint, each later one
+    /// the pages changed since the one before).
+    #[serde(default)]
+    pub precopy_rounds: u32,
     /// The guest on the destination, if the move succeeded.
     pub remote_guest: Option<u64>,
     /// Why the guest stayed on the source, if it did.

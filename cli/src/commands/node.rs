@@ -344,8 +344,9 @@ fn print_timeline(args: &MigrateArgs, t: &Timeline) {
     let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
     if t.mode == MigrateMode::PreCopy {
         println!(
-            "pre-copy   {:>9.1} ms  complete checkpoint and image ({:.2} MiB) sent while the guest ran on",
+            "pre-copy   {:>9.1} ms  {} round(s), {:.2} MiB sent while the guest ran on (a complete checkpoint and the image, then the pages changed since)",
             t.precopy_ms,
+            t.precopy_rounds,
             mib(t.precopy_bytes)
         );
         if t.remote_guest.is_none() && t.capture_ms == 0.0 {
