@@ -600,6 +600,10 @@ fn semantic_cases() -> Vec<(&'static str, Mutation)> {
             |c| c.abi_version = 2,
         ),
         case("unknown source target 9", |c| c.source_target = 9),
+        case(
+            "the checkpoint has 2 threads; guest ABI version 1 programs have one",
+            |c| c.threads.push(c.threads[0].clone()),
+        ),
         case("image hint \"prog.xisa\" is not an absolute path", |c| {
             c.image_hint = b"prog.xisa".to_vec()
         }),

@@ -53,8 +53,14 @@ pub(crate) fn check(
     let target = Target::from_id(id)
         .ok_or_else(|| invalid(format!("unknown source target {id} (known: 1, 2, 3)")))?;
     let map = check_map(checkpoint)?;
-    if checkpoint.threads.is_empty() {
-        return Err(invalid("the checkpoint has no thread"));
+    match checkpoint.threads.len() {
+        0 => return Err(invalid("the checkpoint has no thread")),
+        1 => {}
+        n => {
+            return Err(invalid(format!(
+                "the checkpoint has {n} threads; guest ABI version {ABI_VERSION} programs have one"
+            )));
+        }
     }
     for (t, thread) in checkpoint.threads.iter().enumerate() {
         check_thread(t, thread, &map)?;
