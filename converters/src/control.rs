@@ -12,6 +12,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::snapshot::COUNTDOWN_IDLE;
+use xisa_format::checkpoint::PageCompression;
 
 /// What the run does after writing a checkpoint.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,6 +35,8 @@ pub struct MigrationPolicy {
     /// Captures store only the pages that differ from this checkpoint's memory (incremental
     /// checkpoints). A capture made while the file does not exist is complete.
     pub parent: Option<PathBuf>,
+    /// Whether captures compress their pages.
+    pub compression: PageCompression,
     /// Asynchronous capture requests (SIGUSR1, `xisa checkpoint`).
     pub trigger: Option<Arc<Trigger>>,
 }
@@ -342,6 +345,7 @@ mod tests {
             checkpoint_to: Some("x.ckpt".into()),
             then: AfterCapture::Continue,
             parent: None,
+            compression: Default::default(),
             trigger: None,
         };
         assert_eq!(policy.countdown_after(0, true), 10);

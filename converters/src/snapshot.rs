@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use xisa_format::abi::ABI_VERSION;
 use xisa_format::checkpoint::{
     self, Checkpoint, CheckpointError, CheckpointFile, FrameRecord, MAX_PATH_LEN, MapRecord,
-    NeutralRegisters, PAGE_SIZE, PageDecoder, PageEncoder, PageRecord, PersonalityRecord,
-    RegionRecord, ThreadRecord,
+    NeutralRegisters, PAGE_SIZE, PageCompression, PageDecoder, PageEncoder, PageRecord,
+    PersonalityRecord, RegionRecord, ThreadRecord,
 };
 use xisa_format::image::Image;
 use xisa_format::memory_map::{GUEST_PAGE_SIZE, MemoryMap, SHADOW_STACK, STARTUP, align_up};
@@ -83,6 +83,7 @@ pub struct CaptureInput<'a> {
     /// The checkpoint to capture against: only pages that differ from its memory are stored
     /// (an incremental checkpoint, spec.md §5.4). `None` captures a complete one.
     pub parent: Option<CheckpointFile>,
+    pub compression: PageCompression,
 }
 
 /// Reads an 8-byte neutral global.
@@ -111,6 +112,7 @@ pub struct CapturePlan {
     checkpoint: Checkpoint,
     ranges: Vec<Range<u64>>,
     parent: Option<CheckpointFile>,
+    compression: PageCompression,
 }
 
 impl CapturePlan {
@@ -129,8 +131,13 @@ impl CapturePlan {
         image: &Image,
         read_page: &mut ReadPage<'_>,
     ) -> Result<Checkpoint, SnapshotError> {
-        self.checkpoint.regions =
-            capture_ranges(image, read_page, &self.ranges, self.parent.as_ref())?;
+        self.checkpoint.regions = capture_ranges(
+            image,
+            read_page,
+            &self.ranges,
+            self.parent.as_ref(),
+            PageEncoder::with_compression(self.compression),
+        )?;
         Ok(self.checkpoint)
     }
 
@@ -177,6 +184,7 @@ pub fn plan_capture(
         frames,
         personality,
         parent,
+        compression,
     } = input;
     if let Some(parent) = &parent {
         check_parent(parent, image, &map)?;
@@ -243,6 +251,7 @@ pub fn plan_capture(
         checkpoint,
         ranges: merge(ranges),
         parent,
+        compression,
     })
 }
 
@@ -351,8 +360,8 @@ fn capture_ranges(
     read_page: &mut ReadPage<'_>,
     ranges: &[Range<u64>],
     parent: Option<&CheckpointFile>,
+    mut encoder: PageEncoder,
 ) -> Result<Vec<RegionRecord>, SnapshotError> {
-    let mut encoder = PageEncoder::new();
     let mut decoder = PageDecoder::new();
     let mut pages: Vec<(u64, PageRecord)> = Vec::new();
     let mut buffer = [0u8; PAGE_SIZE];

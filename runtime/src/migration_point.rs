@@ -233,6 +233,7 @@ mod tests {
             checkpoint_to: Some("x.ckpt".into()),
             then: AfterCapture::Continue,
             parent: None,
+            compression: Default::default(),
             trigger: None,
         });
         control.arm(&mut memory).unwrap();
@@ -269,6 +270,7 @@ mod tests {
             checkpoint_to: Some("x.ckpt".into()),
             then: AfterCapture::Continue,
             parent: None,
+            compression: Default::default(),
             trigger: Some(Arc::clone(&trigger)),
         });
         control.arm(&mut memory).unwrap();

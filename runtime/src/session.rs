@@ -292,6 +292,7 @@ impl<'a> Session<'a> {
             .clone()
             .ok_or(RuntimeError::NoCheckpointFile)?;
         let parent = guest.points.policy().parent.clone();
+        let compression = guest.points.policy().compression;
         let personality = guest
             .personality
             .state()
@@ -304,6 +305,7 @@ impl<'a> Session<'a> {
             frames,
             personality,
             parent: parent.as_deref().map(open_parent).transpose()?.flatten(),
+            compression,
         };
         Ok((input, path))
     }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use xisa_format::checkpoint::PageCompression;
 use xisa_runtime::{AfterCapture, MigrationPolicy, RestoredMemory, RunSummary, Trigger};
 
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -38,6 +39,10 @@ pub struct CaptureArgs {
         hide = true
     )]
     pub parent_when_present: Option<PathBuf>,
+    /// How captures store pages: zstd (smaller files) or none (raw pages: a faster capture
+    /// where the program is held and the disk or link is fast).
+    #[arg(long, value_name = "zstd|none", value_parser = parse_compression)]
+    pub compress: Option<PageCompression>,
     /// Write the run's figures (migration points passed, run and resume times, every
     /// capture with its timings and size) to FILE as JSON.
     #[arg(long, value_name = "FILE")]
@@ -46,6 +51,14 @@ pub struct CaptureArgs {
     /// and migration points passed), four times a second (needs --checkpoint-to).
     #[arg(long, value_name = "FILE", requires = "checkpoint_to", hide = true)]
     pub progress: Option<PathBuf>,
+}
+
+fn parse_compression(text: &str) -> Result<PageCompression, String> {
+    match text {
+        "zstd" => Ok(PageCompression::Zstd),
+        "none" => Ok(PageCompression::None),
+        other => Err(format!("`{other}` is not zstd or none")),
+    }
 }
 
 fn parse_then(text: &str) -> Result<AfterCapture, String> {
@@ -165,6 +178,7 @@ impl CaptureArgs {
             checkpoint_to: self.checkpoint_to.clone(),
             then: self.then(),
             parent: self.parent.clone().or(self.parent_when_present.clone()),
+            compression: self.compress.unwrap_or_default(),
             trigger,
         })
     }

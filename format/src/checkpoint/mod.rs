@@ -20,7 +20,7 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-pub use codec::{PageDecoder, PageEncoder, PageView, encode_page};
+pub use codec::{PageCompression, PageDecoder, PageEncoder, PageView, encode_page};
 pub use error::CheckpointError;
 pub use model::{
     ArchivedCheckpoint, ArchivedDescriptionRecord, ArchivedFrameRecord, ArchivedMapRecord,

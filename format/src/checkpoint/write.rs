@@ -5,21 +5,47 @@ use super::{FORMAT_VERSION, HEADER_SIZE, MAGIC};
 /// Serialises `checkpoint`: the header, then the archive. Does not validate: a capturer's
 /// mistake is reported when the file is read back, with the reader's precise messages.
 ///
+/// The archive is written straight after the header into one buffer sized up front, so the
+/// pages are copied once (its offsets are relative, so where the archive starts does not
+/// matter to it).
+///
 /// Fails only if the archive cannot be expressed with 32-bit relative offsets (about 2 GiB).
 pub fn write(checkpoint: &Checkpoint) -> Result<Vec<u8>, CheckpointError> {
-    let archive = rkyv::to_bytes::<rkyv::rancor::Error>(checkpoint).map_err(|e| {
-        CheckpointError::Write(format!(
-            "the archive does not fit the format's 32-bit offsets ({e})"
-        ))
-    })?;
-    let mut out = Vec::with_capacity(HEADER_SIZE + archive.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&(HEADER_SIZE as u64).to_le_bytes());
-    out.extend_from_slice(&(archive.len() as u64).to_le_bytes());
-    out.extend_from_slice(blake3::hash(&archive).as_bytes());
-    debug_assert_eq!(out.len(), HEADER_SIZE);
-    out.extend_from_slice(&archive);
+    let mut out = Vec::with_capacity(HEADER_SIZE + archive_size_estimate(checkpoint));
+    out.resize(HEADER_SIZE, 0);
+    let mut out =
+        rkyv::api::high::to_bytes_in::<_, rkyv::rancor::Error>(checkpoint, out).map_err(|e| {
+            CheckpointError::Write(format!(
+                "the archive does not fit the format's 32-bit offsets ({e})"
+            ))
+        })?;
+    let archive_len = (out.len() - HEADER_SIZE) as u64;
+    let digest = blake3::hash(&out[HEADER_SIZE..]);
+    let mut header = Vec::with_capacity(HEADER_SIZE);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header.extend_from_slice(&0u32.to_le_bytes());
+    header.extend_from_slice(&(HEADER_SIZE as u64).to_le_bytes());
+    header.extend_from_slice(&archive_len.to_le_bytes());
+    header.extend_from_slice(digest.as_bytes());
+    debug_assert_eq!(header.len(), HEADER_SIZE);
+    out[..HEADER_SIZE].copy_from_slice(&header);
     Ok(out)
+}
+
+/// About the archive's size: the pages' data and records, the frames, and room for the rest.
+fn archive_size_estimate(checkpoint: &Checkpoint) -> usize {
+    let pages: usize = checkpoint
+        .regions
+        .iter()
+        .flat_map(|r| r.pages.iter())
+        .map(|p| p.data.len() + 13)
+        .sum();
+    let frames: usize = checkpoint
+        .threads
+        .iter()
+        .flat_map(|t| t.frames.iter())
+        .map(|f| f.record.len() + 12)
+        .sum();
+    pages + frames + 64 * 1024
 }
