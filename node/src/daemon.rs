@@ -1043,7 +1043,10 @@ fn receive(
     let resumed = resume_guest(node, &guest);
     // The running guest holds what it needs of its parents; its later captures are complete.
     remove_precopies(&guest.dir);
-    let child = resumed?;
+    let child = resumed.inspect_err(|_| {
+        // The source still holds the guest and resumes it: nothing here is needed.
+        let _ = std::fs::remove_dir_all(&guest.dir);
+    })?;
     guest.state = GuestState::Running(child);
     node.guests().insert(id, guest);
     eprintln!("xisa node: guest {id} arrived from {origin}");
