@@ -18,7 +18,9 @@ use xisa_format::checkpoint::{
     PersonalityRecord, RegionRecord, ThreadRecord,
 };
 use xisa_format::image::Image;
-use xisa_format::memory_map::{GUEST_PAGE_SIZE, MemoryMap, SHADOW_STACK, STARTUP, align_up};
+use xisa_format::memory_map::{
+    GUEST_PAGE_SIZE, MemoryMap, SHADOW_STACK, STARTUP, align_up, merge_ranges,
+};
 use xisa_format::target::Target;
 use xisa_personality::GuestMemory;
 
@@ -339,16 +341,7 @@ fn merge(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
         range.start &= !(GUEST_PAGE_SIZE - 1);
         range.end = align_up(range.end, GUEST_PAGE_SIZE);
     }
-    ranges.retain(|r| r.start < r.end);
-    ranges.sort_by_key(|r| r.start);
-    let mut merged: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
-    for range in ranges {
-        match merged.last_mut() {
-            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
-            _ => merged.push(range),
-        }
-    }
-    merged
+    merge_ranges(ranges)
 }
 
 /// Encodes the pages of `ranges` that differ from their base, as regions of consecutive

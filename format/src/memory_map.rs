@@ -65,6 +65,20 @@ pub const fn align_up(value: u64, align: u64) -> u64 {
     (value + align - 1) & !(align - 1)
 }
 
+/// `ranges` without the empty ones, ascending, merged where they overlap or touch.
+pub fn merge_ranges(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
+    ranges.retain(|r| r.start < r.end);
+    ranges.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    merged
+}
+
 /// The three neutral image regions of one program, as laid out by the toolchain. The default
 /// is an image with empty regions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

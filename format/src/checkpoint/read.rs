@@ -15,7 +15,7 @@ use super::{FORMAT_VERSION, HEADER_SIZE, MAGIC, MAX_CHAIN, PAGE_SIZE, ROOT_SIZE}
 use crate::file_bytes::FileBytes;
 use crate::file_kind::{FileKind, file_kind};
 use crate::image::{self, Image};
-use crate::memory_map::MemoryMap;
+use crate::memory_map::{MemoryMap, merge_ranges};
 use crate::target::Target;
 
 /// A validated checkpoint. Every accessor reads bytes that `open`/`from_bytes` checked. A
@@ -226,25 +226,16 @@ impl CheckpointFile {
     /// The guest ranges the chain stores pages for: page-aligned, ascending, merged where
     /// they touch.
     pub fn stored_ranges(&self) -> Vec<Range<u64>> {
-        let mut ranges: Vec<Range<u64>> = self
-            .chain()
-            .into_iter()
-            .flat_map(|file| file.archived().regions.iter())
-            .map(|r| {
-                let start = r.start.to_native();
-                start..start + r.length.to_native()
-            })
-            .filter(|r| !r.is_empty())
-            .collect();
-        ranges.sort_by_key(|r| r.start);
-        let mut merged: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
-        for range in ranges {
-            match merged.last_mut() {
-                Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
-                _ => merged.push(range),
-            }
-        }
-        merged
+        merge_ranges(
+            self.chain()
+                .into_iter()
+                .flat_map(|file| file.archived().regions.iter())
+                .map(|r| {
+                    let start = r.start.to_native();
+                    start..start + r.length.to_native()
+                })
+                .collect(),
+        )
     }
 
     /// The pages this file itself stores, in address order.
