@@ -394,42 +394,24 @@ impl<'c> Module<'c> {
     }
 
     pub fn functions(&self) -> Vec<Value> {
-        let mut out = Vec::new();
-        // SAFETY: iterates the live module's function list without modifying it.
-        unsafe {
-            let mut f = LLVMGetFirstFunction(self.raw);
-            while !f.is_null() {
-                out.push(Value(f));
-                f = LLVMGetNextFunction(f);
-            }
-        }
-        out
+        // SAFETY: the live module's function list, read without modifying it.
+        unsafe { collect_list(LLVMGetFirstFunction(self.raw), LLVMGetNextFunction, Value) }
     }
 
     pub fn globals(&self) -> Vec<Value> {
-        let mut out = Vec::new();
-        // SAFETY: iterates the live module's global list without modifying it.
-        unsafe {
-            let mut g = LLVMGetFirstGlobal(self.raw);
-            while !g.is_null() {
-                out.push(Value(g));
-                g = LLVMGetNextGlobal(g);
-            }
-        }
-        out
+        // SAFETY: the live module's global list, read without modifying it.
+        unsafe { collect_list(LLVMGetFirstGlobal(self.raw), LLVMGetNextGlobal, Value) }
     }
 
     pub fn aliases(&self) -> Vec<Value> {
-        let mut out = Vec::new();
-        // SAFETY: iterates the live module's alias list without modifying it.
+        // SAFETY: the live module's alias list, read without modifying it.
         unsafe {
-            let mut a = LLVMGetFirstGlobalAlias(self.raw);
-            while !a.is_null() {
-                out.push(Value(a));
-                a = LLVMGetNextGlobalAlias(a);
-            }
+            collect_list(
+                LLVMGetFirstGlobalAlias(self.raw),
+                LLVMGetNextGlobalAlias,
+                Value,
+            )
         }
-        out
     }
 
     pub fn function(&self, name: &str) -> Option<Value> {
@@ -733,16 +715,14 @@ pub struct Block(LLVMBasicBlockRef);
 
 impl Block {
     pub fn instructions(self) -> Vec<Value> {
-        let mut out = Vec::new();
-        // SAFETY: iterates a live block without modifying it.
+        // SAFETY: a live block's instruction list, read without modifying it.
         unsafe {
-            let mut i = LLVMGetFirstInstruction(self.0);
-            while !i.is_null() {
-                out.push(Value(i));
-                i = LLVMGetNextInstruction(i);
-            }
+            collect_list(
+                LLVMGetFirstInstruction(self.0),
+                LLVMGetNextInstruction,
+                Value,
+            )
         }
-        out
     }
     pub fn first_instruction(self) -> Option<Value> {
         // SAFETY: live block.
@@ -952,16 +932,8 @@ impl Value {
         self.is_function() && self.intrinsic_id() != 0
     }
     pub fn blocks(self) -> Vec<Block> {
-        let mut out = Vec::new();
-        // SAFETY: iterates a live function's blocks without modifying them.
-        unsafe {
-            let mut b = LLVMGetFirstBasicBlock(self.0);
-            while !b.is_null() {
-                out.push(Block(b));
-                b = LLVMGetNextBasicBlock(b);
-            }
-        }
-        out
+        // SAFETY: a live function's block list, read without modifying it.
+        unsafe { collect_list(LLVMGetFirstBasicBlock(self.0), LLVMGetNextBasicBlock, Block) }
     }
     pub fn entry_block(self) -> Option<Block> {
         // SAFETY: caller passes a function.
@@ -1273,16 +1245,12 @@ impl Value {
 
     /// The users of this value (instructions and constants), one entry per use.
     pub fn users(self) -> Vec<Value> {
-        let mut out = Vec::new();
-        // SAFETY: walks the live use list without modifying it.
+        // SAFETY: the live use list, read without modifying it; each use names a live user.
         unsafe {
-            let mut u = LLVMGetFirstUse(self.0);
-            while !u.is_null() {
-                out.push(Value(LLVMGetUser(u)));
-                u = LLVMGetNextUse(u);
-            }
+            collect_list(LLVMGetFirstUse(self.0), LLVMGetNextUse, |u| {
+                Value(LLVMGetUser(u))
+            })
         }
-        out
     }
     /// Is every use of this value the callee operand of a call (a direct call)?
     pub fn only_called_directly(self) -> bool {
@@ -1562,6 +1530,26 @@ impl Builder {
             )
         })
     }
+}
+
+/// The elements of one of LLVM's intrusive lists, from `first` (null: empty) along `next`.
+///
+/// # Safety
+/// `first` is null or a live element, `next` its list's successor function, and nothing
+/// changes the list while it is read.
+unsafe fn collect_list<E, T>(
+    first: *mut E,
+    next: unsafe extern "C" fn(*mut E) -> *mut E,
+    mut wrap: impl FnMut(*mut E) -> T,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    let mut element = first;
+    while !element.is_null() {
+        out.push(wrap(element));
+        // SAFETY: `element` is a live member of the list (the caller's contract).
+        element = unsafe { next(element) };
+    }
+    out
 }
 
 /// Splits the block containing `at` so that `at` and everything after it move to a new block;
