@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use xisa_format::error_chain;
 use xisa_node::certs::{CertError, Identity};
 use xisa_node::client::{self, ClientConfig};
-use xisa_node::server::{ListenError, listen, serve_forever};
+use xisa_node::server::{ListenError, Reply, listen, serve_forever};
 use xisa_node::wire::{
     ClusterStatus, Frame, GuestInfo, JobInfo, MigrateMode, NodeInfo, NodeStatus, Placement,
     Request, Response,
@@ -156,7 +156,7 @@ pub fn serve(
     }
     ready(bound);
     serve_forever(listener, tls, "cluster", move |request| {
-        controller.handle(request)
+        controller.handle(request).map(Reply::Frame)
     });
     Ok(())
 }
@@ -795,6 +795,7 @@ impl Controller {
                 job: label,
                 checkpoint_every_ms: every,
                 stage: None,
+                pages_from: None,
             };
             self.call(&address, request, blobs)?
         } else {

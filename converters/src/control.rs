@@ -35,6 +35,10 @@ pub struct MigrationPolicy {
     /// Captures store only the pages that differ from this checkpoint's memory (incremental
     /// checkpoints). A capture made while the file does not exist is complete.
     pub parent: Option<PathBuf>,
+    /// A capture that ends the run while this file exists hands the guest over (a post-copy
+    /// move): it writes a checkpoint without pages and serves them from the held guest on
+    /// the local socket the file names, until the destination has them all.
+    pub hand_over: Option<PathBuf>,
     /// Whether captures compress their pages.
     pub compression: PageCompression,
     /// Asynchronous capture requests (SIGUSR1, `xisa checkpoint`).
@@ -345,6 +349,7 @@ mod tests {
             checkpoint_to: Some("x.ckpt".into()),
             then: AfterCapture::Continue,
             parent: None,
+            hand_over: None,
             compression: Default::default(),
             trigger: None,
         };

@@ -143,6 +143,12 @@ impl CapturePlan {
         Ok(self.checkpoint)
     }
 
+    /// The checkpoint without any page: what a post-copy move sends first (the pages follow
+    /// from the held guest's memory).
+    pub fn skeleton(&self) -> Checkpoint {
+        self.checkpoint.clone()
+    }
+
     /// The checkpoint the capture stores differences from, if it is incremental.
     pub fn parent(&self) -> Option<&CheckpointFile> {
         self.parent.as_ref()

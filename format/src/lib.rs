@@ -10,6 +10,7 @@ mod file_kind;
 pub mod image;
 pub mod memory_map;
 pub mod output;
+pub mod page_stream;
 pub mod target;
 
 pub use error_chain::error_chain;

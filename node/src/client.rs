@@ -46,6 +46,19 @@ pub fn call(
     config: &Arc<ClientConfig>,
     request: &Frame<Request>,
 ) -> Result<Frame<Response>, ClientError> {
+    open(address, config, request).map(|(response, _)| response)
+}
+
+/// The connection to a node after a request and its first answer, for a request that turns
+/// the connection into a stream (a post-copy page stream).
+pub type Connection = StreamOwned<ClientConnection, TcpStream>;
+
+/// Sends one request and reads its answer; returns the connection too.
+pub fn open(
+    address: &str,
+    config: &Arc<ClientConfig>,
+    request: &Frame<Request>,
+) -> Result<(Frame<Response>, Connection), ClientError> {
     let socket = address
         .to_socket_addrs()
         .ok()
@@ -78,5 +91,5 @@ pub fn call(
             message: message.clone(),
         });
     }
-    Ok(response)
+    Ok((response, stream))
 }

@@ -11,6 +11,7 @@
 //! are stopped and continued on a short period.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -26,8 +27,11 @@ use xisa_format::error_chain;
 
 use crate::certs::{CertError, Identity};
 use crate::client;
-use crate::server::{ListenError, listen, serve_forever};
-use crate::wire::{Frame, GuestInfo, MigrateMode, NodeInfo, Request, Response, Timeline};
+use crate::page_relay::{Relayed, relay};
+use crate::server::{ListenError, Reply, listen, serve_forever};
+use crate::wire::{
+    Frame, GuestInfo, MigrateMode, NodeInfo, PagesFrom, Request, Response, Timeline,
+};
 
 /// The descriptor a resuming `xisa restore` reports readiness on (`--ready-fd`).
 const READY_FD: i32 = 3;
@@ -38,6 +42,9 @@ const THROTTLE_PERIOD: Duration = Duration::from_millis(20);
 /// A guest's complete checkpoint during a pre-copy move: while it exists, the guest's
 /// captures store only the pages changed since (`--parent-when-present`).
 const PRECOPY: &str = "precopy.ckpt";
+/// While this file exists beside a guest, its next capture that ends the run hands it over
+/// to a post-copy move; the file names the local socket its pages are served on.
+const HAND_OVER: &str = "hand-over";
 /// Pre-copy rounds at most (each sends the pages changed since the last).
 const PRECOPY_ROUNDS: usize = 4;
 /// A pre-copy round that sends fewer bytes than this is the last: what is left is small.
@@ -257,6 +264,15 @@ struct Node {
     client: Arc<ClientConfig>,
     /// This node's address as peers reach it (for `moved` answers).
     address: String,
+    /// Guests being handed over (post-copy): where their pages are served, and what the
+    /// relay to the destination carried once it ends.
+    page_streams: Mutex<BTreeMap<u64, PageStream>>,
+}
+
+#[derive(Clone)]
+struct PageStream {
+    socket: PathBuf,
+    relayed: Arc<Mutex<Option<Relayed>>>,
 }
 
 impl Node {
@@ -276,6 +292,16 @@ impl Node {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         Ok((*next, dir))
+    }
+
+    fn page_streams(&self) -> MutexGuard<'_, BTreeMap<u64, PageStream>> {
+        self.page_streams.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_state(&self, id: u64, state: GuestState) {
+        if let Some(guest) = self.guests().get_mut(&id) {
+            guest.state = state;
+        }
     }
 
     fn new_guest_dir(&self) -> std::io::Result<(u64, PathBuf)> {
@@ -310,6 +336,7 @@ pub fn serve(config: NodeConfig, ready: impl FnOnce(SocketAddr)) -> Result<(), N
         xisa: config.xisa,
         client,
         address: bound.to_string(),
+        page_streams: Mutex::new(BTreeMap::new()),
     });
     if node.info.cpu_share < 1.0 {
         let node = Arc::clone(&node);
@@ -347,7 +374,14 @@ fn signal_running(node: &Node, signal: i32) {
     }
 }
 
-fn handle(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, String> {
+fn handle(node: &Node, request: Frame<Request>) -> Result<Reply, String> {
+    if let Request::Pages { guest } = request.message {
+        return serve_pages(node, guest);
+    }
+    answer(node, request).map(Reply::Frame)
+}
+
+fn answer(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, String> {
     match request.message {
         Request::Run {
             target,
@@ -421,6 +455,7 @@ fn handle(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, Strin
             job,
             checkpoint_every_ms,
             stage,
+            pages_from,
         } => receive(
             node,
             Guest {
@@ -434,8 +469,10 @@ fn handle(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, Strin
             },
             &origin,
             stage,
+            pages_from,
             request.blobs,
         ),
+        Request::Pages { .. } => Err("a page stream is not a request with an answer".into()),
         Request::Submit { .. } | Request::Status | Request::Result { .. } => {
             Err("this is a node; jobs go to a cluster controller (`xisa cluster`)".into())
         }
@@ -536,6 +573,8 @@ fn executor_args(guest: &Guest) -> Vec<std::ffi::OsString> {
         "continue".into(),
         "--parent-when-present".into(),
         guest.precopy().into(),
+        "--hand-over-when-present".into(),
+        guest.dir.join(HAND_OVER).into(),
     ]);
     if let Some(every) = guest.checkpoint_every_ms {
         args.extend([
@@ -563,7 +602,7 @@ fn start_guest(node: &Node, guest: &Guest, args: &[String]) -> Result<Child, Str
 }
 
 /// Resumes the guest's checkpoint with `xisa restore` and waits until it runs.
-fn resume_guest(node: &Node, guest: &Guest) -> Result<Child, String> {
+fn resume_guest(node: &Node, guest: &Guest, page_server: Option<&Path>) -> Result<Child, String> {
     let (stdout, stderr) = output_files(&guest.dir, true)?;
     let mut fds = [0i32; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
@@ -589,6 +628,11 @@ fn resume_guest(node: &Node, guest: &Guest) -> Result<Child, String> {
         .arg(guest.image())
         .arg("--ready-fd")
         .arg(READY_FD.to_string())
+        .args(
+            page_server
+                .iter()
+                .flat_map(|socket| [OsStr::new("--page-server"), socket.as_os_str()]),
+        )
         .arg(guest.checkpoint())
         .stdin(Stdio::null())
         .stdout(stdout)
@@ -670,11 +714,17 @@ fn migrate(
         precopy_ms: 0.0,
         precopy_bytes: 0,
         precopy_rounds: 0,
+        postcopy_ms: 0.0,
+        postcopy_pages: 0,
+        postcopy_bytes: 0,
         remote_guest: None,
         kept_on_source: None,
     };
     let stage = match mode {
         MigrateMode::StopCopy => None,
+        MigrateMode::PostCopy => {
+            return migrate_post_copy(node, id, to, target, backend, timeline);
+        }
         MigrateMode::PreCopy => {
             let started = Instant::now();
             match precopy(node, id, to) {
@@ -733,6 +783,7 @@ fn migrate(
             job,
             checkpoint_every_ms,
             stage,
+            pages_from: None,
         },
         blobs,
     );
@@ -765,7 +816,7 @@ fn migrate(
             };
             // An incremental checkpoint resumes with its parent beside it, which can go once
             // the guest runs (later captures are complete again).
-            let resumed = resume_guest(node, &held);
+            let resumed = resume_guest(node, &held, None);
             remove_precopies(&held.dir);
             match resumed {
                 Ok(child) => set_state(GuestState::Running(child)),
@@ -960,29 +1011,8 @@ fn stage(
 /// Takes a running guest out of the table and has it capture at its next migration point and
 /// stop; returns its folder, which holds the checkpoint. The guest is left `moving`.
 fn capture_and_stop(node: &Node, id: u64) -> Result<PathBuf, String> {
-    // Take the guest's process out and hold the guest while it is captured.
-    let (mut child, dir) = {
-        let mut guests = node.guests();
-        let guest = guests.get_mut(&id).ok_or(format!("no guest {id}"))?;
-        guest.refresh();
-        if !matches!(guest.state, GuestState::Running(_)) {
-            return Err(format!("guest {id} is not running"));
-        }
-        let GuestState::Running(child) = std::mem::replace(&mut guest.state, GuestState::Moving)
-        else {
-            unreachable!("checked above");
-        };
-        (child, guest.dir.clone())
-    };
+    let (mut child, dir) = take_for_move(node, id)?;
     let checkpoint = dir.join("guest.ckpt");
-    let _ = std::fs::remove_file(&checkpoint);
-    // SIGUSR2 captures and ends the run even when periodic captures continue it; SIGCONT
-    // undoes a throttle's stop (the guest is out of the table, so the throttle lets it be).
-    // SAFETY: kill has no memory effects; the pid is our own child, not yet reaped.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGUSR2);
-        libc::kill(-(child.id() as i32), libc::SIGCONT);
-    }
     let status = wait_with_timeout(&mut child, CAPTURE_TIMEOUT);
     let set_state = |state: GuestState| {
         if let Some(guest) = node.guests().get_mut(&id) {
@@ -999,6 +1029,255 @@ fn capture_and_stop(node: &Node, id: u64) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// Takes a running guest's process out of the table (the guest is left `moving`) and asks it
+/// for a last capture at its next migration point (SIGUSR2: it ends the run even when
+/// periodic captures continue it); returns the process and the guest's folder.
+fn take_for_move(node: &Node, id: u64) -> Result<(Child, PathBuf), String> {
+    let (child, dir) = {
+        let mut guests = node.guests();
+        let guest = guests.get_mut(&id).ok_or(format!("no guest {id}"))?;
+        guest.refresh();
+        if !matches!(guest.state, GuestState::Running(_)) {
+            return Err(format!("guest {id} is not running"));
+        }
+        let GuestState::Running(child) = std::mem::replace(&mut guest.state, GuestState::Moving)
+        else {
+            unreachable!("checked above");
+        };
+        (child, guest.dir.clone())
+    };
+    let _ = std::fs::remove_file(dir.join("guest.ckpt"));
+    // SIGCONT undoes a throttle's stop (the guest is out of the table, so the throttle lets
+    // it be).
+    // SAFETY: kill has no memory effects; the pid is our own child, not yet reaped.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGUSR2);
+        libc::kill(-(child.id() as i32), libc::SIGCONT);
+    }
+    Ok((child, dir))
+}
+
+/// A post-copy move: the guest is held at its next migration point and hands over a
+/// checkpoint without pages; the destination resumes it at once and takes its pages from the
+/// held source through this node ([`serve_pages`]), on demand and in the background. The
+/// source lets the guest go once the destination holds every page; if the destination fails
+/// first, the source writes a complete checkpoint and resumes the guest itself.
+fn migrate_post_copy(
+    node: &Node,
+    id: u64,
+    to: &str,
+    target: String,
+    backend: Option<String>,
+    mut timeline: Timeline,
+) -> Result<Frame<Response>, String> {
+    let requested = Instant::now();
+    let dir = node
+        .guests()
+        .get(&id)
+        .map(|guest| guest.dir.clone())
+        .ok_or(format!("no guest {id}"))?;
+    let socket = std::env::temp_dir().join(format!("xisa-pages-{}-{id}.sock", std::process::id()));
+    let marker = dir.join(HAND_OVER);
+    std::fs::write(&marker, socket.as_os_str().as_encoded_bytes())
+        .map_err(|e| format!("{HAND_OVER}: {e}"))?;
+    let stream = PageStream {
+        socket: socket.clone(),
+        relayed: Arc::new(Mutex::new(None)),
+    };
+    node.page_streams().insert(id, stream.clone());
+    let forget = || {
+        let _ = std::fs::remove_file(&marker);
+        node.page_streams().remove(&id);
+    };
+    let (mut child, _) = take_for_move(node, id).inspect_err(|_| forget())?;
+    let checkpoint = dir.join("guest.ckpt");
+    let deadline = Instant::now() + CAPTURE_TIMEOUT;
+    // The page-less checkpoint is written (whole) once the page socket listens.
+    while !checkpoint.exists() {
+        if let Ok(Some(status)) = child.try_wait() {
+            forget();
+            let code = status.code().unwrap_or(-1);
+            node.set_state(id, GuestState::Exited(code));
+            return Err(format!(
+                "guest {id} ended (status {code}) before it reached a migration point"
+            ));
+        }
+        if Instant::now() > deadline {
+            forget();
+            let _ = child.kill();
+            node.set_state(id, GuestState::Failed("no hand-over in time".into()));
+            return Err(format!(
+                "guest {id} did not hand over in {CAPTURE_TIMEOUT:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = std::fs::remove_file(&marker);
+    let captured = requested.elapsed();
+    let read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"));
+    let blobs = vec![
+        read("image.xisa")?,
+        read("guest.ckpt")?,
+        read("stdout").unwrap_or_default(),
+        read("stderr").unwrap_or_default(),
+        pack_folder(&dir.join("files"))?,
+    ];
+    timeline.image_bytes = blobs[0].len() as u64;
+    timeline.checkpoint_bytes = blobs[1].len() as u64;
+    let (job, checkpoint_every_ms) = {
+        let guests = node.guests();
+        let guest = guests.get(&id).ok_or(format!("no guest {id}"))?;
+        (guest.job.clone(), guest.checkpoint_every_ms)
+    };
+    let request = Frame::with_blobs(
+        Request::Receive {
+            target,
+            backend,
+            origin: node.address.clone(),
+            job,
+            checkpoint_every_ms,
+            stage: None,
+            pages_from: Some(PagesFrom {
+                node: node.address.clone(),
+                guest: id,
+            }),
+        },
+        blobs,
+    );
+    let sent = Instant::now();
+    let answer = client::call(to, &node.client, &request);
+    timeline.capture_ms = millis(captured);
+    timeline.transfer_ms = millis(sent.elapsed());
+    let remote = match answer {
+        Ok(Frame {
+            message: Response::Received { guest, restore_ms },
+            ..
+        }) => {
+            timeline.downtime_ms = millis(requested.elapsed());
+            timeline.restore_ms = restore_ms;
+            Ok(guest)
+        }
+        Ok(frame) => Err(format!("unexpected answer {:?}", frame.message)),
+        Err(error) => Err(error_chain(&error)),
+    };
+    if remote.is_err() {
+        // Nobody will take the pages: call the hand-over off (the held guest may also have
+        // seen the destination go away already).
+        if let Ok(mut local) = std::os::unix::net::UnixStream::connect(&socket) {
+            use std::io::Write;
+            let _ = local.write_all(&xisa_format::page_stream::ABORT.to_le_bytes());
+            let mut answer = [0u8; 1];
+            let _ = local.read(&mut answer);
+        }
+    }
+    // The held guest ends once its pages are all on the destination, or once it has written
+    // a complete checkpoint because they will not be.
+    let running = Instant::now();
+    let status = child.wait().ok().and_then(|s| s.code());
+    node.page_streams().remove(&id);
+    let relayed = stream
+        .relayed
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .unwrap_or_default();
+    match remote {
+        Ok(guest) if relayed.done && status == Some(0) => {
+            timeline.postcopy_ms = millis(running.elapsed());
+            timeline.postcopy_pages = relayed.pages;
+            timeline.postcopy_bytes = relayed.bytes;
+            timeline.remote_guest = Some(guest);
+            node.set_state(id, GuestState::Moved(format!("{to}#{guest}")));
+            let _ = std::fs::remove_file(&checkpoint);
+        }
+        remote => {
+            let reason = match remote {
+                Ok(_) => "the destination did not take every page".to_string(),
+                Err(reason) => reason,
+            };
+            eprintln!("xisa node: moving guest {id} to {to} failed, resuming it here: {reason}");
+            let held = node
+                .guests()
+                .get(&id)
+                .map(Guest::detached)
+                .ok_or(format!("no guest {id}"))?;
+            match resume_guest(node, &held, None) {
+                Ok(child) => node.set_state(id, GuestState::Running(child)),
+                Err(why) => {
+                    node.set_state(
+                        id,
+                        GuestState::Failed(format!(
+                            "the move failed ({reason}) and so did resuming here: {why}; the checkpoint is kept at {}",
+                            checkpoint.display()
+                        )),
+                    );
+                    return Err(why);
+                }
+            }
+            timeline.downtime_ms = millis(requested.elapsed());
+            timeline.kept_on_source = Some(reason);
+        }
+    }
+    Ok(Frame::new(Response::Migrated { timeline }))
+}
+
+/// The source's end of a post-copy page stream: relays the destination's requests on this
+/// connection to the held guest's page socket.
+fn serve_pages(node: &Node, id: u64) -> Result<Reply, String> {
+    let stream = node
+        .page_streams()
+        .get(&id)
+        .cloned()
+        .ok_or(format!("guest {id} is not being handed over"))?;
+    Ok(Reply::Stream(
+        Frame::new(Response::Streaming),
+        Box::new(move |connection| {
+            let relayed = std::os::unix::net::UnixStream::connect(&stream.socket)
+                .and_then(|mut local| relay(connection, &mut local));
+            match relayed {
+                Ok(relayed) => {
+                    *stream.relayed.lock().unwrap_or_else(|e| e.into_inner()) = Some(relayed)
+                }
+                Err(error) => eprintln!("xisa node: the page stream of guest {id} broke: {error}"),
+            }
+        }),
+    ))
+}
+
+/// The destination's end of a post-copy page stream: a local socket for the restore, carried
+/// to the source node's [`serve_pages`]. Returns the socket's path.
+fn bridge_pages(node: &Node, id: u64, from: PagesFrom) -> Result<PathBuf, String> {
+    let socket = std::env::temp_dir().join(format!("xisa-bridge-{}-{id}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&socket);
+    let listener = std::os::unix::net::UnixListener::bind(&socket)
+        .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
+    let config = Arc::clone(&node.client);
+    let path = socket.clone();
+    std::thread::spawn(move || {
+        let Ok((mut local, _)) = listener.accept() else {
+            return;
+        };
+        let _ = std::fs::remove_file(&path);
+        let request = Frame::new(Request::Pages { guest: from.guest });
+        match client::open(&from.node, &config, &request) {
+            Ok((_, mut remote)) => {
+                if let Err(error) = relay(&mut local, &mut remote) {
+                    eprintln!(
+                        "xisa node: the page stream from {} broke: {error}",
+                        from.node
+                    );
+                }
+            }
+            Err(error) => eprintln!(
+                "xisa node: cannot open the page stream from {}: {}",
+                from.node,
+                error_chain(&error)
+            ),
+        }
+    });
+    Ok(socket)
+}
+
 /// Resumes a guest sent by another node (or a controller restarting a lost one); `guest`
 /// holds where it runs, the folder is made here.
 fn receive(
@@ -1006,6 +1285,7 @@ fn receive(
     mut guest: Guest,
     origin: &str,
     stage: Option<u64>,
+    pages_from: Option<PagesFrom>,
     blobs: Vec<Vec<u8>>,
 ) -> Result<Frame<Response>, String> {
     let [image, checkpoint, stdout, stderr, files] = blobs.as_slice() else {
@@ -1040,7 +1320,15 @@ fn receive(
     }
     unpack_folder(files, &dir.join("files"))?;
     guest.dir = dir;
-    let resumed = resume_guest(node, &guest);
+    let pages = pages_from
+        .map(|from| bridge_pages(node, id, from))
+        .transpose()?;
+    let resumed = resume_guest(node, &guest, pages.as_deref());
+    if let (Err(_), Some(socket)) = (&resumed, &pages) {
+        // Unblock the bridge, which then tells the source the pages are not wanted.
+        let _ = std::os::unix::net::UnixStream::connect(socket);
+        let _ = std::fs::remove_file(socket);
+    }
     // The running guest holds what it needs of its parents; its later captures are complete.
     remove_precopies(&guest.dir);
     let child = resumed.inspect_err(|_| {

@@ -12,5 +12,6 @@
 pub mod certs;
 pub mod client;
 pub mod daemon;
+pub mod page_relay;
 pub mod server;
 pub mod wire;

@@ -30,9 +30,18 @@ pub fn listen(address: &str) -> Result<(TcpListener, SocketAddr), ListenError> {
 
 /// Answers requests on `listener` until the process ends, each connection on its own thread.
 /// `who` names the server in its log lines; a handler's `Err` goes back as an `error` answer.
+/// The connection after a request that turns it into a stream (a post-copy page stream).
+pub type Connection = StreamOwned<ServerConnection, TcpStream>;
+
+/// What a request gets: an answer, or the connection itself (after a first answer).
+pub enum Reply {
+    Frame(Frame<Response>),
+    Stream(Frame<Response>, Box<dyn FnOnce(&mut Connection) + Send>),
+}
+
 pub fn serve_forever<H>(listener: TcpListener, tls: Arc<ServerConfig>, who: &'static str, handle: H)
 where
-    H: Fn(Frame<Request>) -> Result<Frame<Response>, String> + Send + Sync + 'static,
+    H: Fn(Frame<Request>) -> Result<Reply, String> + Send + Sync + 'static,
 {
     let handle = Arc::new(handle);
     for connection in listener.incoming() {
@@ -47,7 +56,7 @@ fn serve_connection(
     tls: Arc<ServerConfig>,
     tcp: TcpStream,
     who: &str,
-    handle: &dyn Fn(Frame<Request>) -> Result<Frame<Response>, String>,
+    handle: &dyn Fn(Frame<Request>) -> Result<Reply, String>,
 ) {
     let peer = tcp
         .peer_addr()
@@ -76,11 +85,20 @@ fn serve_connection(
             return;
         }
     };
-    let answer = handle(request).unwrap_or_else(|message| {
+    let reply = handle(request).unwrap_or_else(|message| {
         eprintln!("xisa {who}: request from {peer} failed: {message}");
-        Frame::new(Response::Error { message })
+        Reply::Frame(Frame::new(Response::Error { message }))
     });
-    let _ = wire::write_frame(&mut stream, &answer);
+    match reply {
+        Reply::Frame(answer) => {
+            let _ = wire::write_frame(&mut stream, &answer);
+        }
+        Reply::Stream(answer, carry_on) => {
+            if wire::write_frame(&mut stream, &answer).is_ok() {
+                carry_on(&mut stream);
+            }
+        }
+    }
     stream.conn.send_close_notify();
     let _ = stream.conn.complete_io(&mut stream.sock);
 }

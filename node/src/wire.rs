@@ -97,7 +97,14 @@ pub enum Request {
         /// number, whose image is used when blob 0 is empty.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stage: Option<u64>,
+        /// A post-copy move: the checkpoint holds no page; they come from this guest of that
+        /// node (`pages`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pages_from: Option<PagesFrom>,
     },
+    /// From another node, during a post-copy move: the guest's page stream. The answer
+    /// `streaming` turns the connection into the stream (spec.md §6).
+    Pages { guest: u64 },
     /// To a controller: run this job somewhere in the cluster. Blob 0 is the image, blob 1
     /// (optional) the tar archive of its input folder.
     Submit { name: String, args: Vec<String> },
@@ -215,7 +222,15 @@ pub struct GuestInfo {
     pub restored: bool,
 }
 
-/// How a guest moves.
+/// Where a post-copy move's pages come from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PagesFrom {
+    pub node: String,
+    pub guest: u64,
+}
+
+/// How a guest moves (the field's names: stop-and-copy, pre-copy, post-copy).
+#[allow(clippy::enum_variant_names)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MigrateMode {
@@ -225,6 +240,9 @@ pub enum MigrateMode {
     /// First send a checkpoint taken while the guest runs on (copy-on-write), then stop it
     /// and send only the pages changed since.
     PreCopy,
+    /// Hold the guest only to send its frames and state; it runs on the destination at once
+    /// and its pages follow, on demand and in the background, from the held source.
+    PostCopy,
 }
 
 impl MigrateMode {
@@ -232,6 +250,7 @@ impl MigrateMode {
         match self {
             MigrateMode::StopCopy => "stop-copy",
             MigrateMode::PreCopy => "pre-copy",
+            MigrateMode::PostCopy => "post-copy",
         }
     }
 }
@@ -262,6 +281,15 @@ pub struct Timeline {
     /// the pages changed since the one before).
     #[serde(default)]
     pub precopy_rounds: u32,
+    /// Post-copy: from the guest running on the destination until it held every page.
+    #[serde(default)]
+    pub postcopy_ms: f64,
+    /// Post-copy: pages the destination took from the source, and the bytes of those that
+    /// did not hold their initial contents.
+    #[serde(default)]
+    pub postcopy_pages: u64,
+    #[serde(default)]
+    pub postcopy_bytes: u64,
     /// The guest on the destination, if the move succeeded.
     pub remote_guest: Option<u64>,
     /// Why the guest stayed on the source, if it did.
@@ -298,6 +326,8 @@ pub enum Response {
     Staged {
         stage: u64,
     },
+    /// The connection carries the page stream from here on.
+    Streaming,
     Node {
         info: NodeInfo,
     },
@@ -447,6 +477,10 @@ mod tests {
                 job: Some("cg-3".into()),
                 checkpoint_every_ms: None,
                 stage: Some(4),
+                pages_from: Some(PagesFrom {
+                    node: "10.0.0.2:7000".into(),
+                    guest: 7,
+                }),
             },
             vec![vec![1, 2, 3], Vec::new(), vec![9; 5000]],
         );

@@ -15,11 +15,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use xisa_format::checkpoint::{CheckpointError, CheckpointFile, PageDecoder, PageView};
+use xisa_format::checkpoint::{PAGE_SIZE, PageDecoder};
 use xisa_format::image::Image;
 use xisa_format::memory_map::GUEST_PAGE_SIZE;
 
 use crate::machine::HostRegion;
+use crate::page_source::{PageSource, PageSourceError};
 use crate::userfault::{Userfault, Watch};
 
 const PAGE: u64 = GUEST_PAGE_SIZE;
@@ -37,7 +38,7 @@ pub enum LazyRestoreError {
         source: io::Error,
     },
     #[error(transparent)]
-    Page(#[from] CheckpointError),
+    Page(#[from] PageSourceError),
     #[error("the lazy-restore thread stopped unexpectedly")]
     Crashed,
 }
@@ -68,6 +69,13 @@ impl Watched {
     }
 }
 
+/// Why a lazy restore did not start, and the page source back when guest memory is still
+/// as it was (the restore can then be eager).
+pub struct NotStarted {
+    pub error: LazyRestoreError,
+    pub source: Option<PageSource>,
+}
+
 /// A lazy restore in progress: the serving thread runs until [`LazyRestore::finish`].
 pub struct LazyRestore {
     stop: Arc<AtomicBool>,
@@ -75,17 +83,33 @@ pub struct LazyRestore {
 }
 
 impl LazyRestore {
-    /// Drops the regions of the checkpoint's chain from guest memory (`regions`, as the machine maps it)
+    /// Drops the source's ranges (a checkpoint chain's regions) from guest memory (`regions`, as the machine maps it)
     /// and starts the thread that fills them. Nothing may touch guest memory between the
     /// machine's creation and this call but the fresh load of the program.
     pub fn start(
-        file: &CheckpointFile,
+        source: PageSource,
         image: &Image,
         regions: &[HostRegion],
-    ) -> Result<Self, LazyRestoreError> {
+    ) -> Result<Self, Box<NotStarted>> {
+        match Self::watch(&source, regions) {
+            Ok((userfault, watched)) => Self::serve_from(source, image, userfault, watched)
+                .map_err(|error| Box::new(NotStarted { error, source: None })),
+            Err(error) => Err(Box::new(NotStarted {
+                error,
+                source: Some(source),
+            })),
+        }
+    }
+
+    /// Replaces the source's ranges of guest memory with missing pages watched by a
+    /// userfaultfd.
+    fn watch(
+        source: &PageSource,
+        regions: &[HostRegion],
+    ) -> Result<(Userfault, Vec<Watched>), LazyRestoreError> {
         let userfault = Userfault::open(0).map_err(LazyRestoreError::Watch)?;
         let mut watched = Vec::new();
-        for range in file.stored_ranges() {
+        for range in source.ranges() {
             let (start, len) = (range.start, range.end - range.start);
             let len = len.next_multiple_of(PAGE);
             let host = regions
@@ -127,11 +151,20 @@ impl LazyRestore {
                 .register(range.host, range.len, Watch::Missing)
                 .map_err(LazyRestoreError::Watch)?;
         }
+        Ok((userfault, watched))
+    }
+
+    fn serve_from(
+        source: PageSource,
+        image: &Image,
+        userfault: Userfault,
+        watched: Vec<Watched>,
+    ) -> Result<Self, LazyRestoreError> {
         let stop = Arc::new(AtomicBool::new(false));
         let server = Server {
             userfault,
             watched,
-            file: file.clone(),
+            source,
             image: image.clone(),
             stop: Arc::clone(&stop),
         };
@@ -169,13 +202,13 @@ impl Drop for LazyRestore {
 struct Server {
     userfault: Userfault,
     watched: Vec<Watched>,
-    file: CheckpointFile,
+    source: PageSource,
     image: Image,
     stop: Arc<AtomicBool>,
 }
 
 impl Server {
-    fn serve(self) -> Result<LazyRestoreStats, LazyRestoreError> {
+    fn serve(mut self) -> Result<LazyRestoreStats, LazyRestoreError> {
         let started = Instant::now();
         let result = self.fill_pages(started);
         // Whatever happened, nothing may stay blocked on a page: unwatching wakes every
@@ -184,17 +217,22 @@ impl Server {
         for range in &self.watched {
             let _ = self.userfault.unregister(range.host, range.len);
         }
-        result
+        // Every page is here, or the run that needed them is over.
+        let stats = result?;
+        self.source.finish()?;
+        Ok(stats)
     }
 
-    fn fill_pages(&self, started: Instant) -> Result<LazyRestoreStats, LazyRestoreError> {
+    fn fill_pages(&mut self, started: Instant) -> Result<LazyRestoreStats, LazyRestoreError> {
         let mut stats = LazyRestoreStats::default();
         let mut decoder = PageDecoder::new();
         let mut filled: HashSet<u64> = HashSet::new();
-        let mut background = self
+        let pages: Vec<u64> = self
             .watched
             .iter()
-            .flat_map(|range| (0..range.len / PAGE).map(move |k| range.host + k * PAGE));
+            .flat_map(|range| (0..range.len / PAGE).map(move |k| range.host + k * PAGE))
+            .collect();
+        let mut background = pages.into_iter();
         loop {
             // Faults first: a touched page is needed now.
             if let Some(fault) = self
@@ -235,7 +273,7 @@ impl Server {
     /// Fills the page at host address `page`. In the background pass zero pages are left
     /// missing (they read as zero once unwatched): `false`.
     fn fill(
-        &self,
+        &mut self,
         page: u64,
         decoder: &mut PageDecoder,
         touched: bool,
@@ -244,19 +282,18 @@ impl Server {
             return Ok(false);
         };
         let fail = |source| LazyRestoreError::Fill { address, source };
-        match self.file.page_at(address) {
-            None | Some(PageView::Zero) => {
-                if touched {
-                    self.userfault.zero(page).map_err(fail)?;
-                }
-                Ok(touched)
+        let mut bytes = [0u8; PAGE_SIZE];
+        if self
+            .source
+            .page(address, &self.image, decoder, &mut bytes)?
+        {
+            self.userfault.copy(page, &bytes).map_err(fail)?;
+            Ok(true)
+        } else {
+            if touched {
+                self.userfault.zero(page).map_err(fail)?;
             }
-            Some(view) => {
-                let mut bytes = [0u8; PAGE as usize];
-                decoder.materialise(address, view, self.image.initial_page(address), &mut bytes)?;
-                self.userfault.copy(page, &bytes).map_err(fail)?;
-                Ok(true)
-            }
+            Ok(touched)
         }
     }
 }

@@ -20,6 +20,8 @@ pub mod lazy_restore;
 pub mod long_jump;
 pub mod machine;
 pub mod migration_point;
+pub mod page_source;
+pub mod page_stream;
 pub mod session;
 pub mod setup;
 pub mod userfault;

@@ -233,6 +233,7 @@ mod tests {
             checkpoint_to: Some("x.ckpt".into()),
             then: AfterCapture::Continue,
             parent: None,
+            hand_over: None,
             compression: Default::default(),
             trigger: None,
         });
@@ -270,6 +271,7 @@ mod tests {
             checkpoint_to: Some("x.ckpt".into()),
             then: AfterCapture::Continue,
             parent: None,
+            hand_over: None,
             compression: Default::default(),
             trigger: Some(Arc::clone(&trigger)),
         });

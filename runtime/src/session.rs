@@ -1,21 +1,24 @@
 //! One run of a guest on any backend: start it or resume it, serve it until it exits or
 //! faults, write the checkpoints its policy asks for, and sum up how it went.
 
-use std::path::PathBuf;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use xisa_converters::control::{AfterCapture, CaptureReport};
 use xisa_converters::snapshot::{self, CaptureInput, SnapshotError};
-use xisa_format::checkpoint::{CheckpointFile, PageCheck};
+use xisa_format::checkpoint::{CheckpointFile, PAGE_SIZE, PageCheck, PageDecoder};
 use xisa_format::error_chain;
 use xisa_format::image::Image;
-use xisa_personality::PersonalityError;
+use xisa_personality::{GuestMemory, PersonalityError};
 
 use crate::cow_capture::{BackgroundCapture, CowCaptureError};
 use crate::lazy_restore::{LazyRestore, LazyRestoreError, LazyRestoreStats};
 use crate::long_jump::{self, LongJumpError};
 use crate::machine::{GuestFault, Machine, MachineError, Stop};
 use crate::migration_point::{CaptureRequest, PointError};
+use crate::page_source::{PageSource, PageSourceError};
+use crate::page_stream::{self, RemotePages, Served};
 use crate::setup::{GuestSetup, RestorePlan, SetupError, write_startup_block};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +39,14 @@ pub enum RuntimeError {
     LazyRestore(#[source] LazyRestoreError),
     #[error("the background capture failed")]
     BackgroundCapture(#[source] CowCaptureError),
+    #[error("cannot restore the guest's pages")]
+    Pages(#[source] PageSourceError),
+    #[error("cannot serve the guest's pages on {socket}")]
+    HandOver {
+        socket: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// How a restore puts the checkpoint's pages into guest memory.
@@ -126,35 +137,43 @@ impl<'a> Session<'a> {
 
     /// A restored run: puts the checkpoint's pages into the machine's memory (which holds a
     /// fresh load of the program), now or as the guest touches them, and lays out its frames.
+    /// With `remote`, the pages come from the source machine of a post-copy move instead (the
+    /// checkpoint then holds only the frames and the personality).
     pub fn restore(
         image: &'a Image,
         mut machine: Box<dyn Machine + 'a>,
         file: &CheckpointFile,
+        remote: Option<RemotePages>,
         plan: RestorePlan,
         poison: bool,
         how: RestoreMemory,
     ) -> Result<Self, RuntimeError> {
-        let (lazy, restored_memory) = match how {
-            RestoreMemory::Eager => (None, None),
+        let source = match remote {
+            Some(remote) => PageSource::Remote(remote),
+            None => PageSource::Checkpoint(file.clone()),
+        };
+        let (lazy, instead_of_lazy, source) = match how {
+            RestoreMemory::Eager => (None, None, Some(source)),
             RestoreMemory::Lazy => match machine.host_memory() {
                 None => (
                     None,
                     Some("guest memory is shared with another process".to_string()),
+                    Some(source),
                 ),
-                Some(regions) => match LazyRestore::start(file, image, &regions) {
-                    Ok(lazy) => (Some(lazy), None),
-                    Err(error) => (None, Some(error_chain(&error))),
+                Some(regions) => match LazyRestore::start(source, image, &regions) {
+                    Ok(lazy) => (Some(lazy), None, None),
+                    Err(failed) => (None, Some(error_chain(&failed.error)), failed.source),
                 },
             },
         };
         let restored_memory = match &lazy {
             Some(_) => None,
             None => {
+                let source =
+                    source.ok_or_else(|| RuntimeError::LazyRestore(LazyRestoreError::Crashed))?;
                 let (memory, _) = machine.parts();
-                snapshot::restore_memory(file, image, memory)?;
-                Some(RestoredMemory::Eager {
-                    instead_of_lazy: restored_memory,
-                })
+                restore_eagerly(source, image, memory)?;
+                Some(RestoredMemory::Eager { instead_of_lazy })
             }
         };
         machine.resume(plan.frames, poison)?;
@@ -221,7 +240,16 @@ impl<'a> Session<'a> {
                     if let Some(earlier) = self.background.take() {
                         captures.push(earlier.finish().map_err(RuntimeError::BackgroundCapture)?);
                     }
-                    let then = self.machine.guest().points.policy().then;
+                    let policy = self.machine.guest().points.policy();
+                    let then = policy.then;
+                    let hand_over = policy
+                        .hand_over
+                        .as_deref()
+                        .and_then(|marker| std::fs::read_to_string(marker).ok());
+                    if let (true, Some(socket)) = (request.last, hand_over) {
+                        captures.push(self.hand_over(request, Path::new(socket.trim()))?);
+                        return Ok((Outcome::Checkpointed, captures));
+                    }
                     if then == AfterCapture::Exit || request.last {
                         captures.push(self.capture(request)?);
                         return Ok((Outcome::Checkpointed, captures));
@@ -310,6 +338,55 @@ impl<'a> Session<'a> {
         Ok((input, path))
     }
 
+    /// Hands the program held at `request`'s migration point over to a post-copy move: writes
+    /// its checkpoint without pages, then serves the pages on `socket` from guest memory. If
+    /// the move is called off (or the stream breaks) before the destination has every page,
+    /// a complete checkpoint replaces the page-less one, for the source to resume.
+    fn hand_over(
+        &mut self,
+        request: CaptureRequest,
+        socket: &Path,
+    ) -> Result<CaptureReport, RuntimeError> {
+        let (input, path) = self.capture_input()?;
+        let frames = input.frames.len();
+        let state_time = request.reached.elapsed();
+        let plan = snapshot::plan_capture(self.machine.memory(), input)?;
+        let _ = std::fs::remove_file(socket);
+        let listener = UnixListener::bind(socket).map_err(|source| RuntimeError::HandOver {
+            socket: socket.display().to_string(),
+            source,
+        })?;
+        let mut report = snapshot::write_checkpoint(
+            &plan.skeleton(),
+            frames,
+            &path,
+            state_time,
+            Duration::ZERO,
+        )?;
+        let served =
+            page_stream::serve(&listener, self.machine.memory(), self.image, plan.ranges());
+        let _ = std::fs::remove_file(socket);
+        if let Served::Done { pages, .. } = served? {
+            report.pages = pages;
+        } else {
+            let memory = self.machine.memory();
+            let started = Instant::now();
+            let checkpoint = plan.encode(self.image, &mut |address, out| {
+                snapshot::copy_page(memory, address, out)
+            })?;
+            report = snapshot::write_checkpoint(
+                &checkpoint,
+                frames,
+                &path,
+                state_time,
+                started.elapsed(),
+            )?;
+        }
+        report.point = request.point;
+        report.response_latency = request.requested.map(|t| t.elapsed());
+        Ok(report)
+    }
+
     /// Writes the checkpoint of the program held at `request`'s migration point.
     fn capture(&mut self, request: CaptureRequest) -> Result<CaptureReport, RuntimeError> {
         let (input, path) = self.capture_input()?;
@@ -334,4 +411,37 @@ fn open_parent(path: &std::path::Path) -> Result<Option<CheckpointFile>, Snapsho
             path: path.display().to_string(),
             source,
         })
+}
+
+/// Writes every page of `source` into guest memory that holds a fresh load of the program.
+fn restore_eagerly(
+    source: PageSource,
+    image: &Image,
+    memory: &mut dyn GuestMemory,
+) -> Result<(), RuntimeError> {
+    let mut source = match source {
+        PageSource::Checkpoint(file) => {
+            snapshot::restore_memory(&file, image, memory)?;
+            return Ok(());
+        }
+        remote => remote,
+    };
+    let mut decoder = PageDecoder::new();
+    let mut page = [0u8; PAGE_SIZE];
+    for range in source.ranges() {
+        for address in (range.start..range.end).step_by(PAGE_SIZE) {
+            let stored = source
+                .page(address, image, &mut decoder, &mut page)
+                .map_err(RuntimeError::Pages)?;
+            let out = memory
+                .bytes_mut(address, PAGE_SIZE as u64)
+                .map_err(|_| SnapshotError::Write { address })?;
+            if stored {
+                out.copy_from_slice(&page);
+            } else {
+                out.fill(0);
+            }
+        }
+    }
+    source.finish().map_err(RuntimeError::Pages)
 }

@@ -476,7 +476,73 @@ fn guests_move_between_nodes_across_isas_and_nothing_is_lost() {
         );
     }
 
-    // 5. Strangers are refused, and the node carries on.
+    // 5. Post-copy: the guest runs on b at once, its pages follow from a.
+    let guest = client.run(&node_a.address, &on_x86, read_mostly, &rounds);
+    std::thread::sleep(Duration::from_millis(500));
+    let moved = client.migrate(
+        &guest,
+        &node_a.address,
+        &node_b.address,
+        &["--target", "wasm64", "--mode", "post-copy", "--json"],
+    );
+    assert!(
+        moved.status.success(),
+        "post-copy migrate: {}",
+        text(&moved)
+    );
+    let timeline: serde_json::Value = serde_json::from_slice(&moved.stdout).unwrap();
+    let (held, pulled) = (
+        timeline["checkpoint_bytes"].as_u64().unwrap_or(u64::MAX),
+        timeline["postcopy_bytes"].as_u64().unwrap_or(0),
+    );
+    assert!(
+        timeline["mode"] == "post-copy" && held < 64 * 1024 && pulled >= 32 << 20,
+        "post-copy sent {held} bytes while the guest was held and {pulled} after: {timeline}"
+    );
+    let waited = client.wait(&node_a.address, &guest);
+    assert!(
+        waited.status.success() && waited.stdout == uninterrupted.stdout,
+        "output after a post-copy move differs: {}",
+        text(&waited)
+    );
+    println!(
+        "ok   post-copy kvm/x86_64 on a -> wasm64 on b: {held} bytes held, downtime {:.1} ms, then {} pages ({pulled} bytes) in {:.1} ms",
+        timeline["downtime_ms"].as_f64().unwrap_or(0.0),
+        timeline["postcopy_pages"],
+        timeline["postcopy_ms"].as_f64().unwrap_or(0.0)
+    );
+    // A destination that cannot resume it: the held source writes a complete checkpoint and
+    // resumes the guest itself.
+    let guest = client.run(&node_a.address, &on_x86, read_mostly, &rounds);
+    std::thread::sleep(Duration::from_millis(500));
+    let refused = client.migrate(
+        &guest,
+        &node_a.address,
+        &node_b.address,
+        &[
+            "--target",
+            "aarch64",
+            "--backend",
+            "kvm",
+            "--mode",
+            "post-copy",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("the guest runs on 10.77.0.1:7400 again"),
+        "{}",
+        text(&refused)
+    );
+    let waited = client.wait(&node_a.address, &guest);
+    assert!(
+        waited.status.success() && waited.stdout == uninterrupted.stdout,
+        "output after a refused post-copy differs: {}",
+        text(&waited)
+    );
+    println!("ok   a post-copy the destination cannot resume leaves the guest on its source");
+
+    // 6. Strangers are refused, and the node carries on.
     let stranger = dir.join("stranger");
     let _ = std::fs::remove_dir_all(&stranger);
     let made = Command::new(xisa())

@@ -39,6 +39,10 @@ pub struct CaptureArgs {
         hide = true
     )]
     pub parent_when_present: Option<PathBuf>,
+    /// A capture that ends the run while FILE exists hands the guest over to a post-copy
+    /// move: a checkpoint without pages, then the pages on the local socket FILE names.
+    #[arg(long, value_name = "FILE", requires = "checkpoint_to", hide = true)]
+    pub hand_over_when_present: Option<PathBuf>,
     /// How captures store pages: zstd (smaller files) or none (raw pages: a faster capture
     /// where the program is held and the disk or link is fast).
     #[arg(long, value_name = "zstd|none", value_parser = parse_compression)]
@@ -179,6 +183,7 @@ impl CaptureArgs {
             then: self.then(),
             parent: self.parent.clone().or(self.parent_when_present.clone()),
             compression: self.compress.unwrap_or_default(),
+            hand_over: self.hand_over_when_present.clone(),
             trigger,
         })
     }

@@ -156,6 +156,8 @@ pub struct MigrateArgs {
     /// stop-copy: hold the guest, send its checkpoint, resume it there. pre-copy: first
     /// send a checkpoint taken while the guest runs on, then hold it and send only the pages
     /// changed since (less downtime for a guest with much memory it rarely writes).
+    /// post-copy: hold the guest only to send its frames and state; it runs there at once
+    /// and its pages follow from the held source, on demand and in the background.
     #[arg(long, value_enum, default_value_t = Mode::StopCopy)]
     mode: Mode,
     /// Print the timeline as JSON.
@@ -163,10 +165,13 @@ pub struct MigrateArgs {
     json: bool,
 }
 
+// The modes' names as the field knows them: stop-and-copy, pre-copy, post-copy.
+#[allow(clippy::enum_variant_names)]
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum Mode {
     StopCopy,
     PreCopy,
+    PostCopy,
 }
 
 impl From<Mode> for MigrateMode {
@@ -174,6 +179,7 @@ impl From<Mode> for MigrateMode {
         match mode {
             Mode::StopCopy => MigrateMode::StopCopy,
             Mode::PreCopy => MigrateMode::PreCopy,
+            Mode::PostCopy => MigrateMode::PostCopy,
         }
     }
 }
@@ -378,6 +384,14 @@ fn print_timeline(args: &MigrateArgs, t: &Timeline) {
         t.restore_ms
     );
     println!("downtime   {:>9.1} ms", t.downtime_ms);
+    if t.mode == MigrateMode::PostCopy && t.remote_guest.is_some() {
+        println!(
+            "post-copy  {:>9.1} ms  {} pages taken from the source, {:.2} MiB of them not as at start, while the guest ran there",
+            t.postcopy_ms,
+            t.postcopy_pages,
+            mib(t.postcopy_bytes)
+        );
+    }
     match (&t.remote_guest, &t.kept_on_source) {
         (Some(guest), _) => println!(
             "moved      guest {} is guest {guest} on {} ({})",

@@ -8,6 +8,7 @@ use anyhow::Context;
 use xisa_format::checkpoint::{CheckpointFile, PageCheck};
 use xisa_format::image::Image;
 use xisa_format::target::Target;
+use xisa_runtime::page_stream::RemotePages;
 use xisa_runtime::{RestoreMemory, RestorePlan, Session};
 
 use crate::commands::capture::CaptureArgs;
@@ -48,6 +49,10 @@ pub struct Args {
     /// how a node learns that a guest it received runs.
     #[arg(long, value_name = "FD", hide = true)]
     ready_fd: Option<i32>,
+    /// Take the pages from the post-copy page stream at SOCKET (a node's bridge to the
+    /// source machine) instead of the checkpoint, which then holds none.
+    #[arg(long, value_name = "SOCKET", hide = true)]
+    page_server: Option<PathBuf>,
     #[command(flatten)]
     capture: CaptureArgs,
 }
@@ -105,7 +110,19 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
     } else {
         RestoreMemory::Lazy
     };
-    let session = Session::restore(&image, machine, &file, plan, args.poison, memory)
+    let remote = match &args.page_server {
+        None => None,
+        Some(socket) => {
+            if file.own_pages().next().is_some() || file.parent_digest().is_some() {
+                anyhow::bail!(
+                    "{} holds pages: a post-copy restore takes every page from the page stream",
+                    args.checkpoint.display()
+                );
+            }
+            Some(RemotePages::connect(socket).with_context(context)?)
+        }
+    };
+    let session = Session::restore(&image, machine, &file, remote, plan, args.poison, memory)
         .with_context(context)?;
     if let Some(fd) = args.ready_fd {
         signal_ready(fd);
