@@ -5,7 +5,10 @@
 //! The server first sends [`MAGIC`], the number of ranges (u64) and each range's start and
 //! end (u64 each; page-aligned, ascending, disjoint). Each request is then a page address
 //! (u64), answered by one byte: [`INITIAL`] (the page holds what a fresh run of the image
-//! holds there), [`STORED`] followed by the page's 4096 bytes, or [`REFUSED`]. The request
+//! holds there), [`STORED`] followed by the page's 4096 bytes, or [`REFUSED`]. A request
+//! [`NEXT`]` | address` asks for the first page at or after `address` (in the ranges) that is
+//! not all zero: [`STORED`], its address (u64) and its bytes, or [`INITIAL`] when none is
+//! left (a restore's background pass skips zero pages so). The request
 //! [`DONE`] (the restore holds every page) or [`ABORT`] (the move is off) is answered by one
 //! byte and ends the stream. Integers are little-endian.
 
@@ -26,6 +29,13 @@ pub const REFUSED: u8 = 2;
 pub const DONE: u64 = u64::MAX;
 /// Request: the move is off; the source keeps the guest.
 pub const ABORT: u64 = u64::MAX - 1;
+/// Request flag: the next page that is not all zero, at or after the address.
+pub const NEXT: u64 = 1 << 62;
+
+/// Is `request` (not [`DONE`] or [`ABORT`]) a [`NEXT`] request?
+pub fn is_next(request: u64) -> bool {
+    request != DONE && request != ABORT && request & NEXT != 0
+}
 /// A reader accepts at most this many ranges (a guest has a handful).
 pub const MAX_RANGES: u64 = 1 << 16;
 

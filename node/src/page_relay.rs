@@ -6,7 +6,7 @@
 
 use std::io::{self, Read, Write};
 
-use xisa_format::page_stream::{ABORT, DONE, STORED, read_header, read_u64, write_header};
+use xisa_format::page_stream::{ABORT, DONE, STORED, is_next, read_header, read_u64, write_header};
 
 const PAGE: usize = 4096;
 
@@ -43,6 +43,9 @@ pub fn relay(
         server.read_exact(&mut kind)?;
         client.write_all(&kind)?;
         if kind[0] == STORED {
+            if is_next(address) {
+                client.write_all(&read_u64(server)?.to_le_bytes())?;
+            }
             server.read_exact(&mut page)?;
             client.write_all(&page)?;
             relayed.bytes += PAGE as u64;

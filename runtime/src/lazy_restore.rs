@@ -62,7 +62,19 @@ struct Watched {
     len: u64,
 }
 
+/// The background pass's next page: a host page to fill from the source, or a page a stream
+/// already sent (guest address and bytes).
+enum Background {
+    Page(u64),
+    Streamed(u64, Box<[u8; PAGE_SIZE]>),
+}
+
 impl Watched {
+    fn host_page(&self, guest_address: u64) -> Option<u64> {
+        let offset = guest_address.checked_sub(self.guest)?;
+        (offset < self.len).then_some(self.host + offset)
+    }
+
     fn guest_address(&self, host_page: u64) -> Option<u64> {
         let offset = host_page.checked_sub(self.host)?;
         (offset < self.len).then_some(self.guest + offset)
@@ -93,7 +105,12 @@ impl LazyRestore {
     ) -> Result<Self, Box<NotStarted>> {
         match Self::watch(&source, regions) {
             Ok((userfault, watched)) => Self::serve_from(source, image, userfault, watched)
-                .map_err(|error| Box::new(NotStarted { error, source: None })),
+                .map_err(|error| {
+                    Box::new(NotStarted {
+                        error,
+                        source: None,
+                    })
+                }),
             Err(error) => Err(Box::new(NotStarted {
                 error,
                 source: Some(source),
@@ -233,6 +250,7 @@ impl Server {
             .flat_map(|range| (0..range.len / PAGE).map(move |k| range.host + k * PAGE))
             .collect();
         let mut background = pages.into_iter();
+        let mut streamed_from = Some(0u64);
         loop {
             // Faults first: a touched page is needed now.
             if let Some(fault) = self
@@ -254,10 +272,37 @@ impl Server {
             if self.stop.load(Ordering::Acquire) {
                 return Ok(stats);
             }
-            match background.next() {
-                Some(page) => {
+            // A page stream hands out only the pages that are not zero: no round trip for
+            // the others, which read as zero once unwatched.
+            let next = match &mut self.source {
+                PageSource::Remote(remote) => match streamed_from {
+                    None => None,
+                    Some(from) => {
+                        let mut bytes = Box::new([0u8; PAGE_SIZE]);
+                        let found = remote
+                            .next_nonzero(from, &mut bytes)
+                            .map_err(PageSourceError::from)?;
+                        streamed_from = found.map(|address| address + PAGE);
+                        found.map(|address| Background::Streamed(address, bytes))
+                    }
+                },
+                PageSource::Checkpoint(_) => background.next().map(Background::Page),
+            };
+            match next {
+                Some(Background::Page(page)) => {
                     if !filled.contains(&page) && self.fill(page, &mut decoder, false)? {
                         filled.insert(page);
+                        stats.prefetched += 1;
+                    }
+                }
+                Some(Background::Streamed(address, bytes)) => {
+                    let Some(page) = self.watched.iter().find_map(|r| r.host_page(address)) else {
+                        continue;
+                    };
+                    if filled.insert(page) {
+                        self.userfault
+                            .copy(page, &bytes)
+                            .map_err(|source| LazyRestoreError::Fill { address, source })?;
                         stats.prefetched += 1;
                     }
                 }

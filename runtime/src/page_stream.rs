@@ -14,7 +14,9 @@ use xisa_converters::snapshot::{SnapshotError, copy_page};
 use xisa_format::checkpoint::PAGE_SIZE;
 use xisa_format::image::Image;
 use xisa_format::memory_map::GUEST_PAGE_SIZE;
-use xisa_format::page_stream::{ABORT, DONE, INITIAL, REFUSED, STORED, read_header, write_header};
+use xisa_format::page_stream::{
+    ABORT, DONE, INITIAL, NEXT, REFUSED, STORED, is_next, read_header, write_header,
+};
 use xisa_personality::GuestMemory;
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +74,19 @@ pub fn serve(
                 let _ = stream.write_all(&[INITIAL]);
                 return Ok(Served::Kept);
             }
+            _ if is_next(address) => {
+                match next_nonzero(memory, ranges, address & !NEXT, &mut page)? {
+                    Some(found) => {
+                        pages += 1;
+                        bytes += PAGE_SIZE as u64;
+                        stream
+                            .write_all(&[STORED])
+                            .and_then(|()| stream.write_all(&found.to_le_bytes()))
+                            .and_then(|()| stream.write_all(&page))
+                    }
+                    None => stream.write_all(&[INITIAL]),
+                }
+            }
             _ if !address.is_multiple_of(GUEST_PAGE_SIZE)
                 || !ranges.iter().any(|r| r.contains(&address)) =>
             {
@@ -94,6 +109,25 @@ pub fn serve(
             return Ok(Served::Kept);
         }
     }
+}
+
+/// The first page at or after `from` inside `ranges` that is not all zero, copied to `page`.
+fn next_nonzero(
+    memory: &dyn GuestMemory,
+    ranges: &[Range<u64>],
+    from: u64,
+    page: &mut [u8; PAGE_SIZE],
+) -> Result<Option<u64>, SnapshotError> {
+    for range in ranges.iter().filter(|r| r.end > from) {
+        let start = range.start.max(from & !(GUEST_PAGE_SIZE - 1));
+        for address in (start..range.end).step_by(PAGE_SIZE) {
+            copy_page(memory, address, page)?;
+            if page.iter().any(|b| *b != 0) {
+                return Ok(Some(address));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Does `page` hold what a fresh run of `image` holds at `address`?
@@ -163,6 +197,47 @@ impl RemotePages {
             other => Err(PageStreamError::Protocol {
                 path: self.path.clone(),
                 reason: format!("answer {other} to page {address:#x}"),
+            }),
+        }
+    }
+
+    /// The first page at or after `from` that is not all zero, into `out`: its address, or
+    /// `None` when none is left.
+    pub fn next_nonzero(
+        &mut self,
+        from: u64,
+        out: &mut [u8; PAGE_SIZE],
+    ) -> Result<Option<u64>, PageStreamError> {
+        let io = |source| PageStreamError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        self.stream
+            .write_all(&(from | NEXT).to_le_bytes())
+            .map_err(io)?;
+        let mut kind = [0u8; 1];
+        self.stream.read_exact(&mut kind).map_err(io)?;
+        match kind[0] {
+            INITIAL => Ok(None),
+            STORED => {
+                let mut address = [0u8; 8];
+                self.stream.read_exact(&mut address).map_err(io)?;
+                self.stream.read_exact(out).map_err(io)?;
+                let address = u64::from_le_bytes(address);
+                if address < from
+                    || !address.is_multiple_of(GUEST_PAGE_SIZE)
+                    || !self.ranges.iter().any(|r| r.contains(&address))
+                {
+                    return Err(PageStreamError::Protocol {
+                        path: self.path.clone(),
+                        reason: format!("page {address:#x} given for the next from {from:#x}"),
+                    });
+                }
+                Ok(Some(address))
+            }
+            other => Err(PageStreamError::Protocol {
+                path: self.path.clone(),
+                reason: format!("answer {other} to the next page from {from:#x}"),
             }),
         }
     }

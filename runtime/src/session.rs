@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use xisa_converters::control::{AfterCapture, CaptureReport};
 use xisa_converters::snapshot::{self, CaptureInput, SnapshotError};
-use xisa_format::checkpoint::{CheckpointFile, PAGE_SIZE, PageCheck, PageDecoder};
+use xisa_format::checkpoint::{CheckpointFile, PAGE_SIZE, PageCheck};
 use xisa_format::error_chain;
 use xisa_format::image::Image;
 use xisa_personality::{GuestMemory, PersonalityError};
@@ -419,29 +419,40 @@ fn restore_eagerly(
     image: &Image,
     memory: &mut dyn GuestMemory,
 ) -> Result<(), RuntimeError> {
-    let mut source = match source {
+    let mut remote = match source {
         PageSource::Checkpoint(file) => {
             snapshot::restore_memory(&file, image, memory)?;
             return Ok(());
         }
-        remote => remote,
+        PageSource::Remote(remote) => remote,
     };
-    let mut decoder = PageDecoder::new();
-    let mut page = [0u8; PAGE_SIZE];
-    for range in source.ranges() {
+    let mut write = |address: u64, page: Option<&[u8; PAGE_SIZE]>| {
+        let out = memory
+            .bytes_mut(address, PAGE_SIZE as u64)
+            .map_err(|_| SnapshotError::Write { address })?;
+        match page {
+            Some(page) => out.copy_from_slice(page),
+            None => out.fill(0),
+        }
+        Ok::<(), SnapshotError>(())
+    };
+    // Memory is zero except where the image put its data; the stream then gives every page
+    // that is not zero.
+    for range in remote.ranges().to_vec() {
         for address in (range.start..range.end).step_by(PAGE_SIZE) {
-            let stored = source
-                .page(address, image, &mut decoder, &mut page)
-                .map_err(RuntimeError::Pages)?;
-            let out = memory
-                .bytes_mut(address, PAGE_SIZE as u64)
-                .map_err(|_| SnapshotError::Write { address })?;
-            if stored {
-                out.copy_from_slice(&page);
-            } else {
-                out.fill(0);
+            if image.initial_page(address).is_some() {
+                write(address, None)?;
             }
         }
     }
-    source.finish().map_err(RuntimeError::Pages)
+    let mut page = [0u8; PAGE_SIZE];
+    let mut from = 0;
+    while let Some(address) = remote
+        .next_nonzero(from, &mut page)
+        .map_err(|e| RuntimeError::Pages(e.into()))?
+    {
+        write(address, Some(&page))?;
+        from = address + PAGE_SIZE as u64;
+    }
+    remote.done().map_err(|e| RuntimeError::Pages(e.into()))
 }

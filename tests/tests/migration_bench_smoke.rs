@@ -1,5 +1,6 @@
 //! The migration benchmark end to end: `bench/migration/run` on two kernels, one move per
-//! mode, writes a report whose rows are moves that happened and printed the right output.
+//! mode (stop-and-copy, pre-copy, post-copy), writes a report whose rows are moves that
+//! happened and printed the right output.
 
 use std::process::Command;
 
@@ -30,7 +31,7 @@ fn migration_bench_moves_kernels_in_both_modes() {
         target.name
     );
     let report = std::fs::read_to_string(out.path().join("migration.md")).expect("the report");
-    for mode in ["stop-copy", "pre-copy"] {
+    for mode in ["stop-copy", "pre-copy", "post-copy"] {
         assert!(
             report
                 .lines()
@@ -40,7 +41,7 @@ fn migration_bench_moves_kernels_in_both_modes() {
     }
     let csv = std::fs::read_to_string(out.path().join("migration.csv")).expect("the CSV");
     assert!(
-        csv.lines().count() >= 5,
-        "expected a header and four moves:\n{csv}"
+        csv.lines().count() >= 7,
+        "expected a header and six moves:\n{csv}"
     );
 }
