@@ -5,6 +5,7 @@
 //!
 //! The wire format is [`xisa_format::page_stream`].
 
+use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::ops::Range;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -58,6 +59,8 @@ pub fn serve(
         return Ok(Served::Kept);
     }
     let (mut pages, mut bytes) = (0, 0);
+    // Pages already sent are not sent again by `NEXT` (the restore has them).
+    let mut sent: HashSet<u64> = HashSet::new();
     let mut page = [0u8; PAGE_SIZE];
     let mut request = [0u8; 8];
     loop {
@@ -75,8 +78,9 @@ pub fn serve(
                 return Ok(Served::Kept);
             }
             _ if is_next(address) => {
-                match next_nonzero(memory, ranges, address & !NEXT, &mut page)? {
+                match next_nonzero(memory, ranges, address & !NEXT, &sent, &mut page)? {
                     Some(found) => {
+                        sent.insert(found);
                         pages += 1;
                         bytes += PAGE_SIZE as u64;
                         stream
@@ -94,6 +98,7 @@ pub fn serve(
             }
             _ => {
                 copy_page(memory, address, &mut page)?;
+                sent.insert(address);
                 pages += 1;
                 if is_initial(image, address, &page) {
                     stream.write_all(&[INITIAL])
@@ -111,16 +116,21 @@ pub fn serve(
     }
 }
 
-/// The first page at or after `from` inside `ranges` that is not all zero, copied to `page`.
+/// The first page at or after `from` inside `ranges`, not in `sent`, that is not all zero,
+/// copied to `page`.
 fn next_nonzero(
     memory: &dyn GuestMemory,
     ranges: &[Range<u64>],
     from: u64,
+    sent: &HashSet<u64>,
     page: &mut [u8; PAGE_SIZE],
 ) -> Result<Option<u64>, SnapshotError> {
     for range in ranges.iter().filter(|r| r.end > from) {
         let start = range.start.max(from & !(GUEST_PAGE_SIZE - 1));
         for address in (start..range.end).step_by(PAGE_SIZE) {
+            if sent.contains(&address) {
+                continue;
+            }
             copy_page(memory, address, page)?;
             if page.iter().any(|b| *b != 0) {
                 return Ok(Some(address));
