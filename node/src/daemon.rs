@@ -754,39 +754,15 @@ fn migrate(
     };
     let checkpoint = dir.join("guest.ckpt");
     let captured = requested.elapsed();
-    let read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"));
-    let blobs = vec![
-        // A staged move's image is on the destination already.
-        if stage.is_some() {
-            Vec::new()
-        } else {
-            read("image.xisa")?
-        },
-        read("guest.ckpt")?,
-        read("stdout").unwrap_or_default(),
-        read("stderr").unwrap_or_default(),
-        pack_folder(&dir.join("files"))?,
-    ];
-    timeline.image_bytes = blobs[0].len() as u64;
-    timeline.checkpoint_bytes = blobs[1].len() as u64;
     let sent = Instant::now();
-    let (job, checkpoint_every_ms) = {
-        let guests = node.guests();
-        let guest = guests.get(&id).ok_or(format!("no guest {id}"))?;
-        (guest.job.clone(), guest.checkpoint_every_ms)
+    // A staged move's image is on the destination already.
+    let receive = Receive {
+        target,
+        backend,
+        stage,
+        pages_from: None,
     };
-    let request = Frame::with_blobs(
-        Request::Receive {
-            target,
-            backend,
-            origin: node.address.clone(),
-            job,
-            checkpoint_every_ms,
-            stage,
-            pages_from: None,
-        },
-        blobs,
-    );
+    let request = receive_request(node, id, &dir, receive, &mut timeline)?;
     let answer = client::call(to, &node.client, &request);
     timeline.capture_ms = millis(captured);
     timeline.transfer_ms = millis(sent.elapsed());
@@ -807,32 +783,95 @@ fn migrate(
                 Ok(frame) => format!("unexpected answer {:?}", frame.message),
                 Err(error) => error_chain(&error),
             };
-            eprintln!("xisa node: moving guest {id} to {to} failed, resuming it here: {reason}");
-            // Not under the lock: resuming waits until the guest runs.
-            let held = {
-                let guests = node.guests();
-                let guest = guests.get(&id).ok_or(format!("no guest {id}"))?;
-                guest.detached()
-            };
-            // An incremental checkpoint resumes with its parent beside it, which can go once
-            // the guest runs (later captures are complete again).
-            let resumed = resume_guest(node, &held, None);
-            remove_precopies(&held.dir);
-            match resumed {
-                Ok(child) => set_state(GuestState::Running(child)),
-                Err(why) => {
-                    set_state(GuestState::Failed(format!(
-                        "the move failed ({reason}) and so did resuming here: {why}; the checkpoint is kept at {}",
-                        checkpoint.display()
-                    )));
-                    return Err(why);
-                }
-            }
+            resume_here(node, id, to, &reason)?;
             timeline.downtime_ms = millis(requested.elapsed());
             timeline.kept_on_source = Some(reason);
         }
     }
     Ok(Frame::new(Response::Migrated { timeline }))
+}
+
+/// Where a moved guest resumes on the destination, and how its pages get there.
+struct Receive {
+    target: String,
+    backend: Option<String>,
+    /// Pre-copy: the stage holding the image and the checkpoint's parents.
+    stage: Option<u64>,
+    /// Post-copy: the page stream's source.
+    pages_from: Option<PagesFrom>,
+}
+
+/// The `receive` request for the guest captured in `dir`: image (unless staged), checkpoint,
+/// output so far and folder. Counts the image and checkpoint bytes in `timeline`.
+fn receive_request(
+    node: &Node,
+    id: u64,
+    dir: &Path,
+    receive: Receive,
+    timeline: &mut Timeline,
+) -> Result<Frame<Request>, String> {
+    let read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"));
+    let blobs = vec![
+        if receive.stage.is_some() {
+            Vec::new()
+        } else {
+            read("image.xisa")?
+        },
+        read("guest.ckpt")?,
+        read("stdout").unwrap_or_default(),
+        read("stderr").unwrap_or_default(),
+        pack_folder(&dir.join("files"))?,
+    ];
+    timeline.image_bytes = blobs[0].len() as u64;
+    timeline.checkpoint_bytes = blobs[1].len() as u64;
+    let (job, checkpoint_every_ms) = {
+        let guests = node.guests();
+        let guest = guests.get(&id).ok_or(format!("no guest {id}"))?;
+        (guest.job.clone(), guest.checkpoint_every_ms)
+    };
+    Ok(Frame::with_blobs(
+        Request::Receive {
+            target: receive.target,
+            backend: receive.backend,
+            origin: node.address.clone(),
+            job,
+            checkpoint_every_ms,
+            stage: receive.stage,
+            pages_from: receive.pages_from,
+        },
+        blobs,
+    ))
+}
+
+/// After a failed move: resumes the guest here from the checkpoint in its folder. An
+/// incremental checkpoint resumes with its parents beside it, which can go once the guest
+/// runs (its later captures are complete again).
+fn resume_here(node: &Node, id: u64, to: &str, reason: &str) -> Result<(), String> {
+    eprintln!("xisa node: moving guest {id} to {to} failed, resuming it here: {reason}");
+    // Not under the lock: resuming waits until the guest runs.
+    let held = node
+        .guests()
+        .get(&id)
+        .map(Guest::detached)
+        .ok_or(format!("no guest {id}"))?;
+    let resumed = resume_guest(node, &held, None);
+    remove_precopies(&held.dir);
+    match resumed {
+        Ok(child) => {
+            node.set_state(id, GuestState::Running(child));
+            Ok(())
+        }
+        Err(why) => {
+            node.set_state(
+                id,
+                GuestState::Failed(format!(
+                    "the move failed ({reason}) and so did resuming here: {why}; the checkpoint is kept at {}",
+                    held.checkpoint().display()
+                )),
+            );
+            Err(why)
+        }
+    }
 }
 
 /// Why a pre-copy round did not stage a checkpoint.
@@ -1114,36 +1153,16 @@ fn migrate_post_copy(
     }
     let _ = std::fs::remove_file(&marker);
     let captured = requested.elapsed();
-    let read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"));
-    let blobs = vec![
-        read("image.xisa")?,
-        read("guest.ckpt")?,
-        read("stdout").unwrap_or_default(),
-        read("stderr").unwrap_or_default(),
-        pack_folder(&dir.join("files"))?,
-    ];
-    timeline.image_bytes = blobs[0].len() as u64;
-    timeline.checkpoint_bytes = blobs[1].len() as u64;
-    let (job, checkpoint_every_ms) = {
-        let guests = node.guests();
-        let guest = guests.get(&id).ok_or(format!("no guest {id}"))?;
-        (guest.job.clone(), guest.checkpoint_every_ms)
+    let receive = Receive {
+        target,
+        backend,
+        stage: None,
+        pages_from: Some(PagesFrom {
+            node: node.address.clone(),
+            guest: id,
+        }),
     };
-    let request = Frame::with_blobs(
-        Request::Receive {
-            target,
-            backend,
-            origin: node.address.clone(),
-            job,
-            checkpoint_every_ms,
-            stage: None,
-            pages_from: Some(PagesFrom {
-                node: node.address.clone(),
-                guest: id,
-            }),
-        },
-        blobs,
-    );
+    let request = receive_request(node, id, &dir, receive, &mut timeline)?;
     let sent = Instant::now();
     let answer = client::call(to, &node.client, &request);
     timeline.capture_ms = millis(captured);
@@ -1195,25 +1214,7 @@ fn migrate_post_copy(
                 Ok(_) => "the destination did not take every page".to_string(),
                 Err(reason) => reason,
             };
-            eprintln!("xisa node: moving guest {id} to {to} failed, resuming it here: {reason}");
-            let held = node
-                .guests()
-                .get(&id)
-                .map(Guest::detached)
-                .ok_or(format!("no guest {id}"))?;
-            match resume_guest(node, &held, None) {
-                Ok(child) => node.set_state(id, GuestState::Running(child)),
-                Err(why) => {
-                    node.set_state(
-                        id,
-                        GuestState::Failed(format!(
-                            "the move failed ({reason}) and so did resuming here: {why}; the checkpoint is kept at {}",
-                            checkpoint.display()
-                        )),
-                    );
-                    return Err(why);
-                }
-            }
+            resume_here(node, id, to, &reason)?;
             timeline.downtime_ms = millis(requested.elapsed());
             timeline.kept_on_source = Some(reason);
         }
