@@ -1152,6 +1152,7 @@ fn migrate_post_copy(
         std::thread::sleep(Duration::from_millis(1));
     }
     let _ = std::fs::remove_file(&marker);
+    let skeleton = file_identity(&checkpoint);
     let captured = requested.elapsed();
     let receive = Receive {
         target,
@@ -1190,19 +1191,17 @@ fn migrate_post_copy(
         }
     }
     // The held guest ends once its pages are all on the destination, or once it has written
-    // a complete checkpoint because they will not be.
+    // a complete checkpoint (a new file in place of the page-less one) because they will
+    // not be. Its own account decides: the relay's figures may come a moment later.
     let running = Instant::now();
     let status = child.wait().ok().and_then(|s| s.code());
+    let postcopy_ms = millis(running.elapsed());
+    let replaced = file_identity(&checkpoint) != skeleton;
     node.page_streams().remove(&id);
-    let relayed = stream
-        .relayed
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-        .unwrap_or_default();
     match remote {
-        Ok(guest) if relayed.done && status == Some(0) => {
-            timeline.postcopy_ms = millis(running.elapsed());
+        Ok(guest) if status == Some(0) && !replaced => {
+            let relayed = relay_figures(&stream);
+            timeline.postcopy_ms = postcopy_ms;
             timeline.postcopy_pages = relayed.pages;
             timeline.postcopy_bytes = relayed.bytes;
             timeline.remote_guest = Some(guest);
@@ -1214,12 +1213,49 @@ fn migrate_post_copy(
                 Ok(_) => "the destination did not take every page".to_string(),
                 Err(reason) => reason,
             };
+            if !replaced {
+                // No complete checkpoint to resume: the page-less one needs the pages.
+                let why = format!(
+                    "the held guest ended (status {status:?}) without its pages reaching {to} or a complete checkpoint"
+                );
+                node.set_state(
+                    id,
+                    GuestState::Failed(format!("the move failed ({reason}): {why}")),
+                );
+                return Err(why);
+            }
             resume_here(node, id, to, &reason)?;
             timeline.downtime_ms = millis(requested.elapsed());
             timeline.kept_on_source = Some(reason);
         }
     }
     Ok(Frame::new(Response::Migrated { timeline }))
+}
+
+/// A file's identity (device and inode): a file written whole under the same name is a new
+/// one.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// What the relay carried, once its thread has noted it (just after the held guest ends).
+fn relay_figures(stream: &PageStream) -> Relayed {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(relayed) = stream
+            .relayed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            return relayed;
+        }
+        if Instant::now() > deadline {
+            return Relayed::default();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// The source's end of a post-copy page stream: relays the destination's requests on this
