@@ -148,11 +148,6 @@ impl CapturePlan {
     pub fn skeleton(&self) -> Checkpoint {
         self.checkpoint.clone()
     }
-
-    /// The checkpoint the capture stores differences from, if it is incremental.
-    pub fn parent(&self) -> Option<&CheckpointFile> {
-        self.parent.as_ref()
-    }
 }
 
 /// Copies the page at `address` out of `memory`.
@@ -269,23 +264,15 @@ fn check_parent(
     image: &Image,
     map: &MemoryMap,
 ) -> Result<(), SnapshotError> {
-    let fail = |reason: String| SnapshotError::Parent {
-        path: parent
-            .path()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-        source: CheckpointError::Parent(reason),
-    };
-    if parent.image_id() != image.id() {
-        return Err(fail("it was captured from another image".into()));
-    }
-    if parent.memory_map() != *map {
-        return Err(fail(format!(
-            "its memory map ({:?}) is not this run's ({map:?})",
-            parent.memory_map()
-        )));
-    }
-    Ok(())
+    parent
+        .check_same_run(image.id(), *map)
+        .map_err(|source| SnapshotError::Parent {
+            path: parent
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            source,
+        })
 }
 
 /// Captures, writes the file and reports; `state_time` is what the executor spent on frames,
@@ -365,11 +352,26 @@ fn capture_ranges(
     let mut pages: Vec<(u64, PageRecord)> = Vec::new();
     let mut buffer = [0u8; PAGE_SIZE];
     let mut base = [0u8; PAGE_SIZE];
+    // What a restore of `parent` holds at `address`, where the chain stores a page.
+    let mut parent_page =
+        |address: u64, out: &mut [u8; PAGE_SIZE]| -> Result<bool, SnapshotError> {
+            match parent.and_then(|p| p.page_at(address)) {
+                Some(view) => {
+                    decoder.materialise(address, view, image.initial_page(address), out)?;
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        };
     for range in ranges {
         for address in (range.start..range.end).step_by(PAGE_SIZE) {
             read_page(address, &mut buffer)?;
-            base_page(image, parent, &mut decoder, address, &mut base)?;
-            if buffer != base {
+            let unchanged = if parent_page(address, &mut base)? {
+                buffer == base
+            } else {
+                image.holds_initial(address, &buffer)
+            };
+            if !unchanged {
                 pages.push((
                     address,
                     encoder.encode(&buffer, image.initial_page(address)),
@@ -378,16 +380,18 @@ fn capture_ranges(
         }
     }
     if let Some(parent) = parent {
-        let mut fresh = [0u8; PAGE_SIZE];
         for stored in parent.stored_ranges() {
             for address in (stored.start..stored.end).step_by(PAGE_SIZE) {
                 if ranges.iter().any(|r| r.contains(&address)) {
                     continue;
                 }
-                base_page(image, Some(parent), &mut decoder, address, &mut base)?;
-                base_page(image, None, &mut decoder, address, &mut fresh)?;
-                if base != fresh {
-                    pages.push((address, encoder.encode(&fresh, image.initial_page(address))));
+                parent_page(address, &mut base)?;
+                if !image.holds_initial(address, &base) {
+                    image.fresh_page(address, &mut buffer);
+                    pages.push((
+                        address,
+                        encoder.encode(&buffer, image.initial_page(address)),
+                    ));
                 }
             }
         }
@@ -409,26 +413,6 @@ fn capture_ranges(
         }
     }
     Ok(regions)
-}
-
-/// The bytes a restore of `parent` (or, without one, a fresh run) holds at `address`.
-fn base_page(
-    image: &Image,
-    parent: Option<&CheckpointFile>,
-    decoder: &mut PageDecoder,
-    address: u64,
-    out: &mut [u8; PAGE_SIZE],
-) -> Result<(), SnapshotError> {
-    let initial = image.initial_page(address);
-    match parent.and_then(|p| p.page_at(address)) {
-        Some(view) => decoder.materialise(address, view, initial, out)?,
-        None => {
-            let initial = initial.unwrap_or(&[]);
-            out[..initial.len()].copy_from_slice(initial);
-            out[initial.len()..].fill(0);
-        }
-    }
-    Ok(())
 }
 
 /// Everything a checkpoint must agree on with its image, beyond the format's own rules:

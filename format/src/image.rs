@@ -492,6 +492,21 @@ impl Image {
             .get(offset as usize..(offset + length) as usize)
     }
 
+    /// Does `page` (the guest page at `address`) hold what a fresh run of the image holds
+    /// there: the image's initial bytes in rodata and data, zero everywhere else?
+    pub fn holds_initial(&self, address: u64, page: &[u8]) -> bool {
+        let initial = self.initial_page(address).unwrap_or(&[]);
+        page.get(..initial.len()) == Some(initial) && page[initial.len()..].iter().all(|b| *b == 0)
+    }
+
+    /// Writes what a fresh run of the image holds in the guest page at `address` into `out`.
+    pub fn fresh_page(&self, address: u64, out: &mut [u8]) {
+        let initial = self.initial_page(address).unwrap_or(&[]);
+        let (head, tail) = out.split_at_mut(initial.len().min(out.len()));
+        head.copy_from_slice(&initial[..head.len()]);
+        tail.fill(0);
+    }
+
     pub fn targets(&self) -> Vec<Target> {
         self.sections
             .iter()
@@ -594,6 +609,20 @@ pub(crate) mod tests {
             })
         };
         wasm_image(&manifest, &[7; 24])
+    }
+
+    #[test]
+    fn fresh_pages_are_the_initial_bytes_then_zero() {
+        let image = Image::from_bytes(sample()).expect("valid image");
+        let mut page = [1u8; 4096];
+        image.fresh_page(0x600_0000, &mut page);
+        assert_eq!(page[..16], [7u8; 16]);
+        assert!(page[16..].iter().all(|b| *b == 0));
+        assert!(image.holds_initial(0x600_0000, &page));
+        page[100] = 1;
+        assert!(!image.holds_initial(0x600_0000, &page));
+        image.fresh_page(0x601_1000, &mut page);
+        assert!(page.iter().all(|b| *b == 0) && image.holds_initial(0x601_1000, &page));
     }
 
     #[test]

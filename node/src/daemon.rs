@@ -2,9 +2,11 @@
 //! other nodes. Stop-and-copy: capture at the next migration point, send image, checkpoint and
 //! output, resume lazily there. Pre-copy: first have the running guest write a complete
 //! checkpoint copy-on-write and stage it on the destination, then capture only the pages
-//! changed since (an incremental checkpoint) and send that. Nothing is lost: the source keeps
-//! the checkpoint (and its parent) until the destination says its guest runs, and resumes the
-//! guest itself when the move fails.
+//! changed since (an incremental checkpoint) and send that. Post-copy: hold the guest only to
+//! send a checkpoint without pages; it runs on the destination at once while its pages follow
+//! from the held source. Nothing is lost: the source keeps the checkpoint (and its parents),
+//! or the held guest, until the destination says its guest runs (post-copy: holds every
+//! page), and resumes the guest itself when the move fails.
 //!
 //! A node declares what it is ([`NodeInfo`]: target, cores, power profile). A node standing in
 //! for a slower machine gives each guest only a share of a host core (`cpu_share`): its guests
@@ -18,6 +20,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -272,7 +275,8 @@ struct Node {
 #[derive(Clone)]
 struct PageStream {
     socket: PathBuf,
-    relayed: Arc<Mutex<Option<Relayed>>>,
+    /// The relay sends what it carried once the stream ends.
+    relayed: SyncSender<Relayed>,
 }
 
 impl Node {
@@ -517,9 +521,7 @@ fn stop(node: &Node, id: u64) -> Result<Frame<Response>, String> {
         read("stderr"),
         pack_folder(&dir.join("files"))?,
     ];
-    if let Some(guest) = node.guests().get_mut(&id) {
-        guest.state = GuestState::Moved("a cluster controller".into());
-    }
+    node.set_state(id, GuestState::Moved("a cluster controller".into()));
     Ok(Frame::with_blobs(Response::Snapshot { guest: id }, blobs))
 }
 
@@ -747,11 +749,6 @@ fn migrate(
     };
     let requested = Instant::now();
     let dir = capture_and_stop(node, id)?;
-    let set_state = |state: GuestState| {
-        if let Some(guest) = node.guests().get_mut(&id) {
-            guest.state = state;
-        }
-    };
     let checkpoint = dir.join("guest.ckpt");
     let captured = requested.elapsed();
     let sent = Instant::now();
@@ -774,7 +771,7 @@ fn migrate(
             timeline.downtime_ms = millis(requested.elapsed());
             timeline.restore_ms = restore_ms;
             timeline.remote_guest = Some(guest);
-            set_state(GuestState::Moved(format!("{to}#{guest}")));
+            node.set_state(id, GuestState::Moved(format!("{to}#{guest}")));
             let _ = std::fs::remove_file(&checkpoint);
             remove_precopies(&dir);
         }
@@ -922,10 +919,26 @@ fn precopy(node: &Node, id: u64, to: &str) -> Result<Staged, Precopy> {
         unsafe {
             libc::kill(pid, libc::SIGUSR1);
         }
-        wait_for_capture(node, id, &checkpoint).map_err(|why| match why {
-            Precopy::Kept(reason) => forget(reason),
-            failed => failed,
-        })?;
+        let running = || {
+            node.guests().get_mut(&id).is_some_and(|guest| {
+                guest.refresh();
+                matches!(guest.state, GuestState::Running(_))
+            })
+        };
+        match wait_for_checkpoint(&checkpoint, running) {
+            Waited::Written => {}
+            Waited::Ended => {
+                return Err(Precopy::Failed(format!(
+                    "guest {id} ended before its pre-copy checkpoint was written"
+                )));
+            }
+            Waited::TimedOut => {
+                return Err(forget(format!(
+                    "guest {id} wrote no pre-copy checkpoint in {} s",
+                    CAPTURE_TIMEOUT.as_secs()
+                )));
+            }
+        }
         if round > 0 {
             let older = dir.join(format!("precopy-{round}.ckpt"));
             std::fs::rename(&base, &older).map_err(|e| forget(format!("{PRECOPY}: {e}")))?;
@@ -934,8 +947,8 @@ fn precopy(node: &Node, id: u64, to: &str) -> Result<Staged, Precopy> {
         let read = |path: &Path| {
             std::fs::read(path).map_err(|e| forget(format!("{}: {e}", path.display())))
         };
-        let round_bytes = std::fs::metadata(&base).map(|m| m.len()).unwrap_or(0);
         let mut blobs = vec![read(&base)?];
+        let round_bytes = blobs[0].len() as u64;
         if staged.is_none() {
             blobs.push(read(&dir.join("image.xisa"))?);
         }
@@ -966,31 +979,28 @@ fn precopy(node: &Node, id: u64, to: &str) -> Result<Staged, Precopy> {
     staged.ok_or_else(|| forget("no pre-copy round ran".into()))
 }
 
-/// Waits until the guest's requested capture is written at `checkpoint` (whole, by a rename).
-fn wait_for_capture(node: &Node, id: u64, checkpoint: &Path) -> Result<(), Precopy> {
+/// How waiting for a requested capture ended.
+enum Waited {
+    Written,
+    /// The guest's process ended first.
+    Ended,
+    TimedOut,
+}
+
+/// Waits until a requested capture is written at `checkpoint` (whole, by a rename), while
+/// `running` says the guest's process is still there.
+fn wait_for_checkpoint(checkpoint: &Path, mut running: impl FnMut() -> bool) -> Waited {
     let deadline = Instant::now() + CAPTURE_TIMEOUT;
     while !checkpoint.exists() {
-        let running = {
-            let mut guests = node.guests();
-            guests.get_mut(&id).is_some_and(|guest| {
-                guest.refresh();
-                matches!(guest.state, GuestState::Running(_))
-            })
-        };
-        if !running {
-            return Err(Precopy::Failed(format!(
-                "guest {id} ended before its pre-copy checkpoint was written"
-            )));
+        if !running() {
+            return Waited::Ended;
         }
         if Instant::now() > deadline {
-            return Err(Precopy::Kept(format!(
-                "guest {id} wrote no pre-copy checkpoint in {} s",
-                CAPTURE_TIMEOUT.as_secs()
-            )));
+            return Waited::TimedOut;
         }
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(Duration::from_millis(1));
     }
-    Ok(())
+    Waited::Written
 }
 
 /// Removes a guest's pre-copy checkpoints (`precopy.ckpt` and older rounds'): its captures
@@ -1053,14 +1063,9 @@ fn capture_and_stop(node: &Node, id: u64) -> Result<PathBuf, String> {
     let (mut child, dir) = take_for_move(node, id)?;
     let checkpoint = dir.join("guest.ckpt");
     let status = wait_with_timeout(&mut child, CAPTURE_TIMEOUT);
-    let set_state = |state: GuestState| {
-        if let Some(guest) = node.guests().get_mut(&id) {
-            guest.state = state;
-        }
-    };
     if !checkpoint.exists() {
         let code = status.unwrap_or(-1);
-        set_state(GuestState::Exited(code));
+        node.set_state(id, GuestState::Exited(code));
         return Err(format!(
             "guest {id} ended (status {code}) before it reached a migration point"
         ));
@@ -1119,29 +1124,30 @@ fn migrate_post_copy(
     let marker = dir.join(HAND_OVER);
     std::fs::write(&marker, socket.as_os_str().as_encoded_bytes())
         .map_err(|e| format!("{HAND_OVER}: {e}"))?;
+    let (relayed, carried) = std::sync::mpsc::sync_channel(1);
     let stream = PageStream {
         socket: socket.clone(),
-        relayed: Arc::new(Mutex::new(None)),
+        relayed,
     };
-    node.page_streams().insert(id, stream.clone());
+    node.page_streams().insert(id, stream);
     let forget = || {
         let _ = std::fs::remove_file(&marker);
         node.page_streams().remove(&id);
     };
     let (mut child, _) = take_for_move(node, id).inspect_err(|_| forget())?;
     let checkpoint = dir.join("guest.ckpt");
-    let deadline = Instant::now() + CAPTURE_TIMEOUT;
     // The page-less checkpoint is written (whole) once the page socket listens.
-    while !checkpoint.exists() {
-        if let Ok(Some(status)) = child.try_wait() {
+    match wait_for_checkpoint(&checkpoint, || matches!(child.try_wait(), Ok(None))) {
+        Waited::Written => {}
+        Waited::Ended => {
             forget();
-            let code = status.code().unwrap_or(-1);
+            let code = child.wait().ok().and_then(|s| s.code()).unwrap_or(-1);
             node.set_state(id, GuestState::Exited(code));
             return Err(format!(
                 "guest {id} ended (status {code}) before it reached a migration point"
             ));
         }
-        if Instant::now() > deadline {
+        Waited::TimedOut => {
             forget();
             let _ = child.kill();
             node.set_state(id, GuestState::Failed("no hand-over in time".into()));
@@ -1149,7 +1155,6 @@ fn migrate_post_copy(
                 "guest {id} did not hand over in {CAPTURE_TIMEOUT:?}"
             ));
         }
-        std::thread::sleep(Duration::from_millis(1));
     }
     let _ = std::fs::remove_file(&marker);
     let skeleton = file_identity(&checkpoint);
@@ -1200,7 +1205,10 @@ fn migrate_post_copy(
     node.page_streams().remove(&id);
     match remote {
         Ok(guest) if status == Some(0) && !replaced => {
-            let relayed = relay_figures(&stream);
+            // The relay's figures come a moment after the held guest ends.
+            let relayed = carried
+                .recv_timeout(Duration::from_secs(5))
+                .unwrap_or_default();
             timeline.postcopy_ms = postcopy_ms;
             timeline.postcopy_pages = relayed.pages;
             timeline.postcopy_bytes = relayed.bytes;
@@ -1239,25 +1247,6 @@ fn file_identity(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
-/// What the relay carried, once its thread has noted it (just after the held guest ends).
-fn relay_figures(stream: &PageStream) -> Relayed {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Some(relayed) = stream
-            .relayed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            return relayed;
-        }
-        if Instant::now() > deadline {
-            return Relayed::default();
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
 /// The source's end of a post-copy page stream: relays the destination's requests on this
 /// connection to the held guest's page socket.
 fn serve_pages(node: &Node, id: u64) -> Result<Reply, String> {
@@ -1273,7 +1262,7 @@ fn serve_pages(node: &Node, id: u64) -> Result<Reply, String> {
                 .and_then(|mut local| relay(connection, &mut local));
             match relayed {
                 Ok(relayed) => {
-                    *stream.relayed.lock().unwrap_or_else(|e| e.into_inner()) = Some(relayed)
+                    let _ = stream.relayed.try_send(relayed);
                 }
                 Err(error) => eprintln!("xisa node: the page stream of guest {id} broke: {error}"),
             }

@@ -62,13 +62,6 @@ struct Watched {
     len: u64,
 }
 
-/// The background pass's next page: a host page to fill from the source, or a page a stream
-/// already sent (guest address and bytes).
-enum Background {
-    Page(u64),
-    Streamed(u64, Box<[u8; PAGE_SIZE]>),
-}
-
 impl Watched {
     fn host_page(&self, guest_address: u64) -> Option<u64> {
         let offset = guest_address.checked_sub(self.guest)?;
@@ -244,13 +237,8 @@ impl Server {
         let mut stats = LazyRestoreStats::default();
         let mut decoder = PageDecoder::new();
         let mut filled: HashSet<u64> = HashSet::new();
-        let pages: Vec<u64> = self
-            .watched
-            .iter()
-            .flat_map(|range| (0..range.len / PAGE).map(move |k| range.host + k * PAGE))
-            .collect();
-        let mut background = pages.into_iter();
-        let mut streamed_from = Some(0u64);
+        // The background pass walks guest addresses; `None` once it is through.
+        let mut next_from = Some(0u64);
         loop {
             // Faults first: a touched page is needed now.
             if let Some(fault) = self
@@ -272,47 +260,50 @@ impl Server {
             if self.stop.load(Ordering::Acquire) {
                 return Ok(stats);
             }
-            // A page stream hands out only the pages that are not zero: no round trip for
-            // the others, which read as zero once unwatched.
-            let next = match &mut self.source {
-                PageSource::Remote(remote) => match streamed_from {
-                    None => None,
-                    Some(from) => {
-                        let mut bytes = Box::new([0u8; PAGE_SIZE]);
-                        let found = remote
-                            .next_nonzero(from, &mut bytes)
-                            .map_err(PageSourceError::from)?;
-                        streamed_from = found.map(|address| address + PAGE);
-                        found.map(|address| Background::Streamed(address, bytes))
-                    }
-                },
-                PageSource::Checkpoint(_) => background.next().map(Background::Page),
+            let Some(from) = next_from else {
+                stats.complete_after = Some(started.elapsed());
+                // Every page that is not zero is in place: stop watching.
+                return Ok(stats);
             };
-            match next {
-                Some(Background::Page(page)) => {
-                    if !filled.contains(&page) && self.fill(page, &mut decoder, false)? {
-                        filled.insert(page);
-                        stats.prefetched += 1;
-                    }
+            if let PageSource::Remote(remote) = &mut self.source {
+                // A page stream hands out only the pages that are not zero: no round trip
+                // for the others, which read as zero once unwatched.
+                let mut bytes = [0u8; PAGE_SIZE];
+                let found = remote
+                    .next_nonzero(from, &mut bytes)
+                    .map_err(PageSourceError::from)?;
+                next_from = found.map(|address| address + PAGE);
+                let page = found.and_then(|a| self.watched.iter().find_map(|r| r.host_page(a)));
+                if let (Some(address), Some(page)) = (found, page)
+                    && filled.insert(page)
+                {
+                    self.userfault
+                        .copy(page, &bytes)
+                        .map_err(|source| LazyRestoreError::Fill { address, source })?;
+                    stats.prefetched += 1;
                 }
-                Some(Background::Streamed(address, bytes)) => {
-                    let Some(page) = self.watched.iter().find_map(|r| r.host_page(address)) else {
-                        continue;
-                    };
-                    if filled.insert(page) {
-                        self.userfault
-                            .copy(page, &bytes)
-                            .map_err(|source| LazyRestoreError::Fill { address, source })?;
-                        stats.prefetched += 1;
-                    }
-                }
-                None => {
-                    stats.complete_after = Some(started.elapsed());
-                    // Every page that is not zero is in place: stop watching.
-                    return Ok(stats);
+            } else {
+                next_from = self.next_watched(from);
+                let page = next_from.and_then(|a| self.watched.iter().find_map(|r| r.host_page(a)));
+                next_from = next_from.map(|address| address + PAGE);
+                if let Some(page) = page
+                    && !filled.contains(&page)
+                    && self.fill(page, &mut decoder, false)?
+                {
+                    filled.insert(page);
+                    stats.prefetched += 1;
                 }
             }
         }
+    }
+
+    /// The first guest page at or after `from` that is watched.
+    fn next_watched(&self, from: u64) -> Option<u64> {
+        self.watched
+            .iter()
+            .filter(|r| r.guest + r.len > from)
+            .map(|r| r.guest.max(from))
+            .min()
     }
 
     /// Fills the page at host address `page`. In the background pass zero pages are left

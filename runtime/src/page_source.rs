@@ -30,8 +30,8 @@ impl PageSource {
         }
     }
 
-    /// Puts the page at `address` into `out`; `false` when the page is all zero (`out` is
-    /// then left alone).
+    /// Puts the page at `address` into `out`; `false` when the page is all zero (nothing to
+    /// copy).
     pub fn page(
         &mut self,
         address: u64,
@@ -52,14 +52,9 @@ impl PageSource {
                 if remote.fetch(address, out)? {
                     return Ok(true);
                 }
-                match initial.filter(|bytes| bytes.iter().any(|b| *b != 0)) {
-                    None => Ok(false),
-                    Some(bytes) => {
-                        out[..bytes.len()].copy_from_slice(bytes);
-                        out[bytes.len()..].fill(0);
-                        Ok(true)
-                    }
-                }
+                // The page holds what a fresh run holds there: zero, or the image's bytes.
+                image.fresh_page(address, out);
+                Ok(initial.is_some_and(|bytes| bytes.iter().any(|b| *b != 0)))
             }
         }
     }

@@ -32,8 +32,6 @@ pub enum PageStreamError {
     Protocol { path: String, reason: String },
     #[error("the source refused page {address:#x}")]
     Refused { address: u64 },
-    #[error(transparent)]
-    Read(#[from] SnapshotError),
 }
 
 /// How a served stream ended.
@@ -100,7 +98,7 @@ pub fn serve(
                 copy_page(memory, address, &mut page)?;
                 sent.insert(address);
                 pages += 1;
-                if is_initial(image, address, &page) {
+                if image.holds_initial(address, &page) {
                     stream.write_all(&[INITIAL])
                 } else {
                     bytes += PAGE_SIZE as u64;
@@ -138,12 +136,6 @@ fn next_nonzero(
         }
     }
     Ok(None)
-}
-
-/// Does `page` hold what a fresh run of `image` holds at `address`?
-fn is_initial(image: &Image, address: u64, page: &[u8; PAGE_SIZE]) -> bool {
-    let initial = image.initial_page(address).unwrap_or(&[]);
-    page[..initial.len()] == *initial && page[initial.len()..].iter().all(|b| *b == 0)
 }
 
 /// The restore's end of a page stream.

@@ -152,28 +152,30 @@ impl<'a> Session<'a> {
             Some(remote) => PageSource::Remote(remote),
             None => PageSource::Checkpoint(file.clone()),
         };
-        let (lazy, instead_of_lazy, source) = match how {
-            RestoreMemory::Eager => (None, None, Some(source)),
+        // A lazy restore, or the source back for an eager one (with why it is not lazy).
+        let lazy = match how {
+            RestoreMemory::Eager => Err((source, None)),
             RestoreMemory::Lazy => match machine.host_memory() {
-                None => (
-                    None,
+                None => Err((
+                    source,
                     Some("guest memory is shared with another process".to_string()),
-                    Some(source),
-                ),
+                )),
                 Some(regions) => match LazyRestore::start(source, image, &regions) {
-                    Ok(lazy) => (Some(lazy), None, None),
-                    Err(failed) => (None, Some(error_chain(&failed.error)), failed.source),
+                    Ok(lazy) => Ok(lazy),
+                    Err(failed) => match failed.source {
+                        Some(source) => Err((source, Some(error_chain(&failed.error)))),
+                        // Guest memory is already given over to the restore that failed.
+                        None => return Err(RuntimeError::LazyRestore(failed.error)),
+                    },
                 },
             },
         };
-        let restored_memory = match &lazy {
-            Some(_) => None,
-            None => {
-                let source =
-                    source.ok_or_else(|| RuntimeError::LazyRestore(LazyRestoreError::Crashed))?;
+        let (lazy, restored_memory) = match lazy {
+            Ok(lazy) => (Some(lazy), None),
+            Err((source, instead_of_lazy)) => {
                 let (memory, _) = machine.parts();
                 restore_eagerly(source, image, memory)?;
-                Some(RestoredMemory::Eager { instead_of_lazy })
+                (None, Some(RestoredMemory::Eager { instead_of_lazy }))
             }
         };
         machine.resume(plan.frames, poison)?;
@@ -242,11 +244,13 @@ impl<'a> Session<'a> {
                     }
                     let policy = self.machine.guest().points.policy();
                     let then = policy.then;
+                    // Only a capture that ends the run can hand the guest over.
                     let hand_over = policy
                         .hand_over
                         .as_deref()
+                        .filter(|_| request.last)
                         .and_then(|marker| std::fs::read_to_string(marker).ok());
-                    if let (true, Some(socket)) = (request.last, hand_over) {
+                    if let Some(socket) = hand_over {
                         captures.push(self.hand_over(request, Path::new(socket.trim()))?);
                         return Ok((Outcome::Checkpointed, captures));
                     }

@@ -37,8 +37,9 @@ impl Kit {
     }
 }
 
-fn xisa_ok(args: &[&std::ffi::OsStr], what: &str) -> Output {
-    let output = Command::new(xisa()).args(args).output().expect("run xisa");
+/// Runs `command` and checks that it succeeded.
+fn xisa_ok(command: &mut Command, what: &str) -> Output {
+    let output = command.output().expect("run xisa");
     assert!(
         output.status.success(),
         "{what}: {}",
@@ -47,32 +48,44 @@ fn xisa_ok(args: &[&std::ffi::OsStr], what: &str) -> Output {
     output
 }
 
-fn os(parts: &[&str]) -> Vec<std::ffi::OsString> {
-    parts.iter().map(|p| p.into()).collect()
+/// `xisa SUBCOMMAND` on `place` with `sandbox` as the guest's folder.
+fn xisa_on(subcommand: &str, place: &Executor, sandbox: &Path) -> Command {
+    let mut command = Command::new(xisa());
+    command
+        .arg(subcommand)
+        .args(&place.run_args)
+        .arg("--dir")
+        .arg(sandbox);
+    command
+}
+
+/// Runs `image` on `place` in `sandbox` and captures it at point `at` into `to`.
+fn capture(place: &Executor, sandbox: &Path, image: &Path, at: &str, to: &Path) -> Output {
+    xisa_ok(
+        xisa_on("run", place, sandbox)
+            .args(["--checkpoint-at", at, "--checkpoint-to"])
+            .arg(to)
+            .arg(image),
+        &format!("capture {} on {}", to.display(), place.name),
+    )
 }
 
 /// `xisa restore CHECKPOINT` on `place` with `sandbox` as its folder, plus `extra`.
 fn restore(place: &Executor, checkpoint: &Path, sandbox: &Path, extra: &[&str]) -> Output {
-    let mut args = os(&["restore"]);
-    args.push(checkpoint.into());
-    args.extend(os(&place.run_args));
-    args.extend(os(&["--dir"]));
-    args.push(sandbox.into());
-    args.extend(os(extra));
-    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
     xisa_ok(
-        &refs,
+        xisa_on("restore", place, sandbox)
+            .arg(checkpoint)
+            .args(extra),
         &format!("restore {} on {}", checkpoint.display(), place.name),
     )
 }
 
 fn inspect(checkpoint: &Path) -> Value {
     let output = xisa_ok(
-        &[
-            "inspect".as_ref(),
-            checkpoint.as_os_str(),
-            "--json".as_ref(),
-        ],
+        Command::new(xisa())
+            .arg("inspect")
+            .arg(checkpoint)
+            .arg("--json"),
         "inspect",
     );
     serde_json::from_slice(&output.stdout).unwrap()
@@ -97,15 +110,7 @@ fn a_chain_across_executors_resumes_like_an_uninterrupted_run() {
         store.join("grandchild.ckpt"),
     );
     // The complete checkpoint, on wasm64.
-    let mut args = os(&["run"]);
-    args.extend(os(&Executor::wasm64().run_args));
-    args.extend(os(&["--dir"]));
-    args.push(sandbox.clone().into());
-    args.extend(os(&["--checkpoint-at", "300", "--checkpoint-to"]));
-    args.push(base.clone().into());
-    args.push(kit.image.clone().into());
-    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-    let first = xisa_ok(&refs, "capture the base");
+    let first = capture(&Executor::wasm64(), &sandbox, &kit.image, "300", &base);
     // Its first child, held for the capture, on x86_64.
     let native = x86_64_executor();
     let parent = base.to_str().unwrap();
@@ -146,11 +151,10 @@ fn a_chain_across_executors_resumes_like_an_uninterrupted_run() {
         "the child stores {part} pages, its complete parent {whole}"
     );
     let validated = xisa_ok(
-        &[
-            "validate".as_ref(),
-            grandchild.as_os_str(),
-            kit.image.as_os_str(),
-        ],
+        Command::new(xisa())
+            .arg("validate")
+            .arg(&grandchild)
+            .arg(&kit.image),
         "validate the grandchild",
     );
     assert!(
@@ -197,15 +201,7 @@ fn a_copy_on_write_capture_against_a_parent_resumes() {
     let store = kit.folder("store");
     let (base, child) = (store.join("base.ckpt"), store.join("child.ckpt"));
     let place = x86_64_executor();
-    let mut args = os(&["run"]);
-    args.extend(os(&place.run_args));
-    args.extend(os(&["--dir"]));
-    args.push(sandbox.clone().into());
-    args.extend(os(&["--checkpoint-at", "500", "--checkpoint-to"]));
-    args.push(base.clone().into());
-    args.push(kit.image.clone().into());
-    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-    let first = xisa_ok(&refs, "capture the base");
+    let first = capture(&place, &sandbox, &kit.image, "500", &base);
     let held = kit.folder("held");
     copy_tree(&sandbox, &held);
     // The child is captured while the run carries on to its end.
@@ -270,18 +266,7 @@ fn a_missing_or_rewritten_parent_is_refused_clearly() {
     let store = kit.folder("store");
     let (base, child) = (store.join("base.ckpt"), store.join("child.ckpt"));
     let place = Executor::wasm64();
-    let capture = |at: &str, to: &Path| {
-        let mut args = os(&["run"]);
-        args.extend(os(&place.run_args));
-        args.extend(os(&["--dir"]));
-        args.push(sandbox.clone().into());
-        args.extend(os(&["--checkpoint-at", at, "--checkpoint-to"]));
-        args.push(to.into());
-        args.push(kit.image.clone().into());
-        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-        xisa_ok(&refs, "capture");
-    };
-    capture("200", &base);
+    capture(&place, &sandbox, &kit.image, "200", &base);
     restore(
         &place,
         &base,
@@ -308,7 +293,7 @@ fn a_missing_or_rewritten_parent_is_refused_clearly() {
         }
     };
     // Rewritten: another capture under the parent's name.
-    capture("250", &base);
+    capture(&place, &sandbox, &kit.image, "250", &base);
     refusal(&["rewritten after the capture", "base.ckpt", "hint:"]);
     // Missing.
     std::fs::remove_file(&base).unwrap();

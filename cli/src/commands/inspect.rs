@@ -101,10 +101,6 @@ pub fn run(args: Args, verbose: u8) -> anyhow::Result<ExitCode> {
             "source_target": summary.source_target.to_string(),
             "created_unix_ms": summary.created_unix_ms,
             "image_hint": summary.image_hint,
-            "parent": file.parent().map(|parent| json!({
-                "digest": hex(&parent.digest()),
-                "path": parent.path().map(|p| p.display().to_string()),
-            })),
             "chain": file.chain().iter().map(|link| json!({
                 "path": link.path().map(|p| p.display().to_string()),
                 "digest": hex(&link.digest()),

@@ -82,7 +82,7 @@ impl CheckpointFile {
             }
             let parent_path = find_parent(path, file.parent_hint(), &digest)?;
             let parent = CheckpointFile::open_link(&parent_path, pages, depth + 1)?;
-            file.check_parent(&parent)?;
+            parent.check_same_run(file.image_id(), file.memory_map())?;
             file.parent = Some(Arc::new(parent));
         }
         Ok(file)
@@ -148,23 +148,27 @@ impl CheckpointFile {
         host_path(self.archived().image_hint.as_slice())
     }
 
-    /// A parent must describe the same run: same image and memory map.
-    fn check_parent(&self, parent: &CheckpointFile) -> Result<(), CheckpointError> {
-        let name = parent
+    /// Checks that this checkpoint can be the parent of one of a run of image `image_id`
+    /// with memory map `map` (a parent contributes only pages, so both must be the same).
+    pub fn check_same_run(
+        &self,
+        image_id: [u8; 32],
+        map: MemoryMap,
+    ) -> Result<(), CheckpointError> {
+        let name = self
             .path()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        if parent.image_id() != self.image_id() {
+        if self.image_id() != image_id {
             return Err(CheckpointError::Parent(format!(
-                "parent {name} was captured from image {} but this checkpoint from image {}",
-                hex(&parent.image_id()),
-                hex(&self.image_id())
+                "parent {name} was captured from image {} but its child from image {}",
+                hex(&self.image_id()),
+                hex(&image_id)
             )));
         }
-        if parent.memory_map() != self.memory_map() {
+        if self.memory_map() != map {
             return Err(CheckpointError::Parent(format!(
-                "parent {name} has another memory map ({:?}) than this checkpoint ({:?})",
-                parent.memory_map(),
+                "parent {name} has another memory map ({:?}) than its child ({map:?})",
                 self.memory_map()
             )));
         }
@@ -375,23 +379,29 @@ fn find_parent(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Some(hint) = hint {
-        candidates.push(hint.to_path_buf());
-        if let Some(name) = hint.file_name() {
-            candidates.push(folder.join(name));
-        }
-    }
-    let mut beside: Vec<PathBuf> = std::fs::read_dir(folder)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "ckpt"))
-                .collect()
-        })
-        .unwrap_or_default();
-    beside.sort();
-    candidates.extend(beside);
+    let hinted = hint.into_iter().flat_map(|hint| {
+        [
+            Some(hint.to_path_buf()),
+            hint.file_name().map(|name| folder.join(name)),
+        ]
+        .into_iter()
+        .flatten()
+    });
+    // The folder is read only when the hint does not lead to the parent.
+    let beside = std::iter::once_with(|| {
+        let mut beside: Vec<PathBuf> = std::fs::read_dir(folder)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|e| e == "ckpt"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        beside.sort();
+        beside
+    })
+    .flatten();
+    let candidates = hinted.chain(beside);
     let mut mismatched: Option<(PathBuf, [u8; 32])> = None;
     for candidate in candidates {
         if candidate == child {

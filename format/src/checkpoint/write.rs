@@ -21,19 +21,21 @@ pub fn write(checkpoint: &Checkpoint) -> Result<Vec<u8>, CheckpointError> {
         })?;
     let archive_len = (out.len() - HEADER_SIZE) as u64;
     let digest = blake3::hash(&out[HEADER_SIZE..]);
-    let mut header = Vec::with_capacity(HEADER_SIZE);
-    header.extend_from_slice(MAGIC);
-    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    header.extend_from_slice(&0u32.to_le_bytes());
-    header.extend_from_slice(&(HEADER_SIZE as u64).to_le_bytes());
-    header.extend_from_slice(&archive_len.to_le_bytes());
-    header.extend_from_slice(digest.as_bytes());
-    debug_assert_eq!(header.len(), HEADER_SIZE);
+    let header = [
+        &MAGIC[..],
+        &FORMAT_VERSION.to_le_bytes(),
+        &0u32.to_le_bytes(),
+        &(HEADER_SIZE as u64).to_le_bytes(),
+        &archive_len.to_le_bytes(),
+        digest.as_bytes(),
+    ]
+    .concat();
     out[..HEADER_SIZE].copy_from_slice(&header);
     Ok(out)
 }
 
-/// About the archive's size: the pages' data and records, the frames, and room for the rest.
+/// About the archive's size: the pages' data and records (the bulk of it), and room for
+/// the rest (frames, personality: small; the buffer grows if they are not).
 fn archive_size_estimate(checkpoint: &Checkpoint) -> usize {
     let pages: usize = checkpoint
         .regions
@@ -41,11 +43,5 @@ fn archive_size_estimate(checkpoint: &Checkpoint) -> usize {
         .flat_map(|r| r.pages.iter())
         .map(|p| p.data.len() + 13)
         .sum();
-    let frames: usize = checkpoint
-        .threads
-        .iter()
-        .flat_map(|t| t.frames.iter())
-        .map(|f| f.record.len() + 12)
-        .sum();
-    pages + frames + 64 * 1024
+    pages + 64 * 1024
 }
