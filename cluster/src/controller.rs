@@ -848,6 +848,7 @@ impl Controller {
             target: info.target.clone(),
             backend: info.backend.clone(),
             mode: MigrateMode::StopCopy,
+            safe: false,
         };
         let answer = self.call(&source, request, Vec::new())?;
         let Response::Migrated { timeline } = answer.message else {

@@ -110,6 +110,7 @@ pub type ReadPage<'r> = dyn FnMut(u64, &mut [u8; PAGE_SIZE]) -> Result<(), Snaps
 /// A capture decided at a migration point: everything but the pages, and which guest ranges
 /// hold the pages to store. Taking it needs the program held only for a few reads; the pages
 /// can be encoded afterwards ([`CapturePlan::encode`]) from a copy-on-write view.
+#[derive(Clone)]
 pub struct CapturePlan {
     checkpoint: Checkpoint,
     ranges: Vec<Range<u64>>,
@@ -249,6 +250,8 @@ pub fn plan_capture(
             .map(|p| p.into_os_string().into_encoded_bytes())
             .filter(|hint| hint.len() <= MAX_PATH_LEN && !hint.contains(&0))
             .unwrap_or_default(),
+        // Filled in by the writer.
+        store_digest: [0; 32],
     };
     Ok(CapturePlan {
         checkpoint,
@@ -286,12 +289,12 @@ pub fn capture_to_file(
     let frames = input.frames.len();
     let started = Instant::now();
     let checkpoint = capture(memory, input)?;
-    write_checkpoint(&checkpoint, frames, path, state_time, started.elapsed())
+    write_checkpoint(checkpoint, frames, path, state_time, started.elapsed())
 }
 
 /// Writes a captured checkpoint and reports; `memory_time` is what encoding its pages took.
 pub fn write_checkpoint(
-    checkpoint: &Checkpoint,
+    checkpoint: Checkpoint,
     frames: usize,
     path: &Path,
     state_time: Duration,

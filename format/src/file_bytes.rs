@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 #[derive(Clone)]
 pub(crate) enum FileBytes {
-    Mapped(Arc<memmap2::Mmap>),
+    /// The map, and the file it maps (kept open so that parts of the same file can be
+    /// mapped again elsewhere, e.g. a checkpoint's page store into guest memory).
+    Mapped(Arc<(memmap2::Mmap, File)>),
     Owned(Arc<Vec<u8>>),
 }
 
@@ -26,7 +28,15 @@ impl FileBytes {
         // mapped could change validated bytes or fault, which xisa cannot prevent for any
         // file it maps.
         let map = unsafe { memmap2::Mmap::map(&file) }?;
-        Ok(FileBytes::Mapped(Arc::new(map)))
+        Ok(FileBytes::Mapped(Arc::new((map, file))))
+    }
+
+    /// The file these bytes map, if they come from one.
+    pub(crate) fn file(&self) -> Option<&File> {
+        match self {
+            FileBytes::Mapped(mapped) => Some(&mapped.1),
+            FileBytes::Owned(_) => None,
+        }
     }
 }
 
@@ -34,7 +44,7 @@ impl std::ops::Deref for FileBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match self {
-            FileBytes::Mapped(map) => map,
+            FileBytes::Mapped(mapped) => &mapped.0,
             FileBytes::Owned(bytes) => bytes,
         }
     }

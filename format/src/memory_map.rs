@@ -79,6 +79,30 @@ pub fn merge_ranges(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
     merged
 }
 
+/// `ranges` (ascending, disjoint) without every byte of `taken` (ascending, disjoint).
+pub fn subtract_ranges(ranges: &[Range<u64>], taken: &[Range<u64>]) -> Vec<Range<u64>> {
+    let mut left = Vec::with_capacity(ranges.len());
+    let mut cut = taken.iter().peekable();
+    for range in ranges {
+        let mut start = range.start;
+        // Cuts wholly before this range cannot touch later ones either.
+        while cut.next_if(|c| c.end <= start).is_some() {}
+        for c in cut.clone() {
+            if c.start >= range.end {
+                break;
+            }
+            if c.start > start {
+                left.push(start..c.start);
+            }
+            start = start.max(c.end);
+        }
+        if start < range.end {
+            left.push(start..range.end);
+        }
+    }
+    left
+}
+
 /// The three neutral image regions of one program, as laid out by the toolchain. The default
 /// is an image with empty regions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -155,6 +179,27 @@ const _: () = {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn subtracting_ranges_leaves_what_no_cut_covers() {
+        let ranges = [0..10, 20..30, 40..50];
+        assert_eq!(subtract_ranges(&ranges, &[]), ranges.to_vec());
+        assert_eq!(
+            subtract_ranges(&ranges, &[5..22, 25..26, 45..60]),
+            vec![0..5, 22..25, 26..30, 40..45]
+        );
+        let everything = 0..50;
+        assert_eq!(
+            subtract_ranges(&ranges, std::slice::from_ref(&everything)),
+            vec![]
+        );
+        // A cut spanning two ranges trims both.
+        let across = 8..14;
+        assert_eq!(
+            subtract_ranges(&[0..10, 12..20], std::slice::from_ref(&across)),
+            vec![0..8, 14..20]
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -48,6 +48,8 @@ const PRECOPY: &str = "precopy.ckpt";
 /// While this file exists beside a guest, its next capture that ends the run hands it over
 /// to a post-copy move; the file names the local socket its pages are served on.
 const HAND_OVER: &str = "hand-over";
+/// In a guest's folder: the complete checkpoint a `--safe` post-copy move writes first.
+pub const SAFE_CHECKPOINT: &str = "safe.ckpt";
 /// Pre-copy rounds at most (each sends the pages changed since the last).
 const PRECOPY_ROUNDS: usize = 4;
 /// A pre-copy round that sends fewer bytes than this is the last: what is left is small.
@@ -447,7 +449,8 @@ fn answer(node: &Node, request: Frame<Request>) -> Result<Frame<Response>, Strin
             target,
             backend,
             mode,
-        } => migrate(node, guest, &to, target, backend, mode),
+            safe,
+        } => migrate(node, guest, &to, target, backend, mode, safe),
         Request::Stage {
             stage: staged,
             round,
@@ -704,7 +707,14 @@ fn migrate(
     target: String,
     backend: Option<String>,
     mode: MigrateMode,
+    safe: bool,
 ) -> Result<Frame<Response>, String> {
+    if safe && mode != MigrateMode::PostCopy {
+        return Err(format!(
+            "--safe is for post-copy moves (a {} move keeps the guest on the source until the destination runs it)",
+            mode.name()
+        ));
+    }
     let mut timeline = Timeline {
         capture_ms: 0.0,
         transfer_ms: 0.0,
@@ -721,11 +731,12 @@ fn migrate(
         postcopy_bytes: 0,
         remote_guest: None,
         kept_on_source: None,
+        safe_checkpoint: None,
     };
     let stage = match mode {
         MigrateMode::StopCopy => None,
         MigrateMode::PostCopy => {
-            return migrate_post_copy(node, id, to, target, backend, timeline);
+            return migrate_post_copy(node, id, to, target, backend, safe, timeline);
         }
         MigrateMode::PreCopy => {
             let started = Instant::now();
@@ -1112,6 +1123,7 @@ fn migrate_post_copy(
     to: &str,
     target: String,
     backend: Option<String>,
+    safe: bool,
     mut timeline: Timeline,
 ) -> Result<Frame<Response>, String> {
     let requested = Instant::now();
@@ -1122,8 +1134,15 @@ fn migrate_post_copy(
         .ok_or(format!("no guest {id}"))?;
     let socket = std::env::temp_dir().join(format!("xisa-pages-{}-{id}.sock", std::process::id()));
     let marker = dir.join(HAND_OVER);
-    std::fs::write(&marker, socket.as_os_str().as_encoded_bytes())
-        .map_err(|e| format!("{HAND_OVER}: {e}"))?;
+    // The socket, then where the held guest writes its complete checkpoint first (`safe`).
+    let safe_checkpoint = safe.then(|| dir.join(SAFE_CHECKPOINT));
+    let mut hand_over = socket.as_os_str().as_encoded_bytes().to_vec();
+    if let Some(path) = &safe_checkpoint {
+        let _ = std::fs::remove_file(path);
+        hand_over.push(b'\n');
+        hand_over.extend_from_slice(path.as_os_str().as_encoded_bytes());
+    }
+    std::fs::write(&marker, hand_over).map_err(|e| format!("{HAND_OVER}: {e}"))?;
     let (relayed, carried) = std::sync::mpsc::sync_channel(1);
     let stream = PageStream {
         socket: socket.clone(),
@@ -1159,6 +1178,9 @@ fn migrate_post_copy(
     let _ = std::fs::remove_file(&marker);
     let skeleton = file_identity(&checkpoint);
     let captured = requested.elapsed();
+    if let Some(path) = safe_checkpoint.as_ref().filter(|p| p.exists()) {
+        timeline.safe_checkpoint = Some(path.display().to_string());
+    }
     let receive = Receive {
         target,
         backend,
@@ -1215,6 +1237,10 @@ fn migrate_post_copy(
             timeline.remote_guest = Some(guest);
             node.set_state(id, GuestState::Moved(format!("{to}#{guest}")));
             let _ = std::fs::remove_file(&checkpoint);
+            // The destination holds every page: the safety copy has done its job.
+            if let Some(path) = &safe_checkpoint {
+                let _ = std::fs::remove_file(path);
+            }
         }
         remote => {
             let reason = match remote {

@@ -78,6 +78,10 @@ pub enum Request {
         backend: Option<String>,
         #[serde(default)]
         mode: MigrateMode,
+        /// Post-copy only: have the held guest write a complete checkpoint on the source
+        /// first, which survives the source failing before the destination holds every page.
+        #[serde(default)]
+        safe: bool,
     },
     /// From another node, during a pre-copy move: keep this round's checkpoint (blob 0; in
     /// round 0 a complete one, with the image as blob 1) for the `receive` that follows. The
@@ -294,6 +298,11 @@ pub struct Timeline {
     pub remote_guest: Option<u64>,
     /// Why the guest stayed on the source, if it did.
     pub kept_on_source: Option<String>,
+    /// Post-copy with `safe`: the complete checkpoint written on the source first, before
+    /// the page-less one (its time is part of `capture_ms`); removed once the destination
+    /// holds every page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safe_checkpoint: Option<String>,
 }
 
 /// What a node answers.

@@ -152,7 +152,7 @@ impl Encoder {
         }
         let checkpoint = encoded?;
         let mut report =
-            snapshot::write_checkpoint(&checkpoint, frames, &path, state_time, started.elapsed())?;
+            snapshot::write_checkpoint(checkpoint, frames, &path, state_time, started.elapsed())?;
         report.background = true;
         Ok(report)
     }

@@ -10,6 +10,7 @@
 
 use std::collections::HashSet;
 use std::io;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use xisa_format::checkpoint::{PAGE_SIZE, PageDecoder};
 use xisa_format::image::Image;
-use xisa_format::memory_map::GUEST_PAGE_SIZE;
+use xisa_format::memory_map::{GUEST_PAGE_SIZE, subtract_ranges};
 
 use crate::machine::HostRegion;
 use crate::page_source::{PageSource, PageSourceError};
@@ -88,15 +89,17 @@ pub struct LazyRestore {
 }
 
 impl LazyRestore {
-    /// Drops the source's ranges (a checkpoint chain's regions) from guest memory (`regions`, as the machine maps it)
+    /// Drops the source's ranges (a checkpoint chain's regions), but for those already
+    /// `mapped` from the checkpoint, from guest memory (`regions`, as the machine maps it)
     /// and starts the thread that fills them. Nothing may touch guest memory between the
     /// machine's creation and this call but the fresh load of the program.
     pub fn start(
         source: PageSource,
         image: &Image,
         regions: &[HostRegion],
+        mapped: &[Range<u64>],
     ) -> Result<Self, Box<NotStarted>> {
-        match Self::watch(&source, regions) {
+        match Self::watch(&source, regions, mapped) {
             Ok((userfault, watched)) => Self::serve_from(source, image, userfault, watched)
                 .map_err(|error| {
                     Box::new(NotStarted {
@@ -111,15 +114,16 @@ impl LazyRestore {
         }
     }
 
-    /// Replaces the source's ranges of guest memory with missing pages watched by a
-    /// userfaultfd.
+    /// Replaces the source's ranges of guest memory, but for the `mapped` ones (already
+    /// backed by the checkpoint's page store), with missing pages watched by a userfaultfd.
     fn watch(
         source: &PageSource,
         regions: &[HostRegion],
+        mapped: &[Range<u64>],
     ) -> Result<(Userfault, Vec<Watched>), LazyRestoreError> {
         let userfault = Userfault::open(0).map_err(LazyRestoreError::Watch)?;
         let mut watched = Vec::new();
-        for range in source.ranges() {
+        for range in subtract_ranges(&source.ranges(), mapped) {
             let (start, len) = (range.start, range.end - range.start);
             let len = len.next_multiple_of(PAGE);
             let host = regions

@@ -12,6 +12,7 @@
 //!   policy, the countdown, asynchronous requests);
 //! - [`cow_capture`]: a capture whose pages are written while the program runs on;
 //! - [`lazy_restore`]: a restore that fills guest pages on first touch;
+//! - [`mapped_pages`]: a restore that maps raw pages from the checkpoint file;
 //! - [`long_jump`]: what a `longjmp` does (cut the frames down to the `setjmp`'s);
 //! - [`session`]: the run loop, captures to checkpoint files, and the run's summary.
 
@@ -19,6 +20,7 @@ pub mod cow_capture;
 pub mod lazy_restore;
 pub mod long_jump;
 pub mod machine;
+pub mod mapped_pages;
 pub mod migration_point;
 pub mod page_source;
 pub mod page_stream;

@@ -16,6 +16,7 @@ use crate::cow_capture::{BackgroundCapture, CowCaptureError};
 use crate::lazy_restore::{LazyRestore, LazyRestoreError, LazyRestoreStats};
 use crate::long_jump::{self, LongJumpError};
 use crate::machine::{GuestFault, Machine, MachineError, Stop};
+use crate::mapped_pages::{self, StoreCheck};
 use crate::migration_point::{CaptureRequest, PointError};
 use crate::page_source::{PageSource, PageSourceError};
 use crate::page_stream::{self, RemotePages, Served};
@@ -41,6 +42,8 @@ pub enum RuntimeError {
     BackgroundCapture(#[source] CowCaptureError),
     #[error("cannot restore the guest's pages")]
     Pages(#[source] PageSourceError),
+    #[error("the checkpoint the guest was restored from is damaged")]
+    Store(#[source] xisa_format::checkpoint::CheckpointError),
     #[error("cannot serve the guest's pages on {socket}")]
     HandOver {
         socket: String,
@@ -66,7 +69,11 @@ pub enum RestoredMemory {
         /// Why a lazy restore was not possible, when one was asked for.
         instead_of_lazy: Option<String>,
     },
-    Lazy(LazyRestoreStats),
+    Lazy {
+        /// Pages mapped from the checkpoints' page stores instead of copied.
+        mapped: u64,
+        stats: LazyRestoreStats,
+    },
 }
 
 /// How a run ended.
@@ -114,6 +121,10 @@ pub struct Session<'a> {
     machine: Box<dyn Machine + 'a>,
     restore_started: Option<Instant>,
     restored_memory: Option<RestoredMemory>,
+    /// Pages a lazy restore mapped from page stores.
+    mapped_pages: u64,
+    /// The page stores a lazy restore mapped or reads, being checked while the guest runs.
+    store_check: Option<StoreCheck>,
 }
 
 impl<'a> Session<'a> {
@@ -130,6 +141,8 @@ impl<'a> Session<'a> {
             machine,
             restore_started: None,
             restored_memory: None,
+            mapped_pages: 0,
+            store_check: None,
             lazy: None,
             background: None,
         })
@@ -153,6 +166,12 @@ impl<'a> Session<'a> {
             None => PageSource::Checkpoint(file.clone()),
         };
         // A lazy restore, or the source back for an eager one (with why it is not lazy).
+        let mut mapped_pages = 0;
+        // Opened for a lazy restore, the checkpoint's page stores are not checked yet.
+        let store_check = match (&source, how) {
+            (PageSource::Checkpoint(file), RestoreMemory::Lazy) => Some(StoreCheck::start(file)),
+            _ => None,
+        };
         let lazy = match how {
             RestoreMemory::Eager => Err((source, None)),
             RestoreMemory::Lazy => match machine.host_memory() {
@@ -160,13 +179,13 @@ impl<'a> Session<'a> {
                     source,
                     Some("guest memory is shared with another process".to_string()),
                 )),
-                Some(regions) => match LazyRestore::start(source, image, &regions) {
-                    Ok(lazy) => Ok(lazy),
-                    Err(failed) => match failed.source {
-                        Some(source) => Err((source, Some(error_chain(&failed.error)))),
-                        // Guest memory is already given over to the restore that failed.
-                        None => return Err(RuntimeError::LazyRestore(failed.error)),
-                    },
+                Some(regions) => match Self::map_store_pages(&source, &regions) {
+                    Err(reason) => Err((source, Some(reason))),
+                    Ok(mapped) => {
+                        mapped_pages =
+                            mapped.iter().map(|r| r.end - r.start).sum::<u64>() / PAGE_SIZE as u64;
+                        Self::start_lazy(source, image, &regions, &mapped)?
+                    }
                 },
             },
         };
@@ -184,9 +203,52 @@ impl<'a> Session<'a> {
             machine,
             restore_started: Some(plan.started),
             restored_memory,
+            mapped_pages,
+            store_check,
             lazy,
             background: None,
         })
+    }
+
+    /// Maps the pages the checkpoint keeps in page stores; the guest ranges mapped, or why
+    /// none could be (the restore is then eager).
+    fn map_store_pages(
+        source: &PageSource,
+        regions: &[crate::machine::HostRegion],
+    ) -> Result<Vec<std::ops::Range<u64>>, String> {
+        match source {
+            PageSource::Checkpoint(file) => {
+                mapped_pages::map_store_pages(file, regions).map_err(|e| error_chain(&e))
+            }
+            PageSource::Remote(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// Starts the lazy restore of every page not `mapped`; `Err` with the source back when
+    /// guest memory is still as it was (the restore can then be eager).
+    fn start_lazy(
+        source: PageSource,
+        image: &Image,
+        regions: &[crate::machine::HostRegion],
+        mapped: &[std::ops::Range<u64>],
+    ) -> Result<Result<LazyRestore, (PageSource, Option<String>)>, RuntimeError> {
+        match LazyRestore::start(source, image, regions, mapped) {
+            Ok(lazy) => Ok(Ok(lazy)),
+            Err(failed) => match failed.source {
+                Some(source) => Ok(Err((source, Some(error_chain(&failed.error))))),
+                // Guest memory is already given over to the restore that failed.
+                None => Err(RuntimeError::LazyRestore(failed.error)),
+            },
+        }
+    }
+
+    /// Waits for the check of the page stores the guest was restored from: before anything
+    /// the guest computed is kept (a capture, the end of the run).
+    fn check_store(&mut self) -> Result<(), RuntimeError> {
+        match self.store_check.take() {
+            Some(check) => check.finish().map_err(RuntimeError::Store),
+            None => Ok(()),
+        }
     }
 
     pub fn machine(&mut self) -> &mut dyn Machine {
@@ -218,8 +280,13 @@ impl<'a> Session<'a> {
         self.machine.parts().1.points.disarm();
         if let Some(lazy) = self.lazy.take() {
             let stats = lazy.finish().map_err(RuntimeError::LazyRestore)?;
-            self.restored_memory = Some(RestoredMemory::Lazy(stats));
+            self.restored_memory = Some(RestoredMemory::Lazy {
+                mapped: self.mapped_pages,
+                stats,
+            });
         }
+        // A damaged checkpoint fails the run whatever the guest did with it.
+        self.check_store()?;
         let (outcome, captures) = result?;
         Ok(RunSummary {
             outcome,
@@ -238,6 +305,8 @@ impl<'a> Session<'a> {
                 Stop::Exited(code) => return Ok((Outcome::Exited(code), captures)),
                 Stop::Faulted(fault) => return Ok((Outcome::Faulted(fault), captures)),
                 Stop::Capture(request) => {
+                    // Nothing computed from a damaged checkpoint is kept.
+                    self.check_store()?;
                     // One capture at a time: an earlier one still in the background ends first.
                     if let Some(earlier) = self.background.take() {
                         captures.push(earlier.finish().map_err(RuntimeError::BackgroundCapture)?);
@@ -250,8 +319,13 @@ impl<'a> Session<'a> {
                         .as_deref()
                         .filter(|_| request.last)
                         .and_then(|marker| std::fs::read_to_string(marker).ok());
-                    if let Some(socket) = hand_over {
-                        captures.push(self.hand_over(request, Path::new(socket.trim()))?);
+                    if let Some(marker) = hand_over {
+                        // The socket to serve pages on, then (`--safe`) where to write a
+                        // complete checkpoint first.
+                        let mut lines = marker.lines().map(str::trim).filter(|l| !l.is_empty());
+                        let socket = PathBuf::from(lines.next().unwrap_or_default());
+                        let safe = lines.next().map(PathBuf::from);
+                        captures.push(self.hand_over(request, &socket, safe.as_deref())?);
                         return Ok((Outcome::Checkpointed, captures));
                     }
                     if then == AfterCapture::Exit || request.last {
@@ -345,28 +419,34 @@ impl<'a> Session<'a> {
     /// Hands the program held at `request`'s migration point over to a post-copy move: writes
     /// its checkpoint without pages, then serves the pages on `socket` from guest memory. If
     /// the move is called off (or the stream breaks) before the destination has every page,
-    /// a complete checkpoint replaces the page-less one, for the source to resume.
+    /// a complete checkpoint replaces the page-less one, for the source to resume. With
+    /// `safe`, a complete checkpoint is written there first, so that the program survives
+    /// this machine failing before the destination holds every page.
     fn hand_over(
         &mut self,
         request: CaptureRequest,
         socket: &Path,
+        safe: Option<&Path>,
     ) -> Result<CaptureReport, RuntimeError> {
         let (input, path) = self.capture_input()?;
         let frames = input.frames.len();
         let state_time = request.reached.elapsed();
         let plan = snapshot::plan_capture(self.machine.memory(), input)?;
+        if let Some(safe) = safe {
+            let memory = self.machine.memory();
+            let started = Instant::now();
+            let checkpoint = plan.clone().encode(self.image, &mut |address, out| {
+                snapshot::copy_page(memory, address, out)
+            })?;
+            snapshot::write_checkpoint(checkpoint, frames, safe, state_time, started.elapsed())?;
+        }
         let _ = std::fs::remove_file(socket);
         let listener = UnixListener::bind(socket).map_err(|source| RuntimeError::HandOver {
             socket: socket.display().to_string(),
             source,
         })?;
-        let mut report = snapshot::write_checkpoint(
-            &plan.skeleton(),
-            frames,
-            &path,
-            state_time,
-            Duration::ZERO,
-        )?;
+        let mut report =
+            snapshot::write_checkpoint(plan.skeleton(), frames, &path, state_time, Duration::ZERO)?;
         let served =
             page_stream::serve(&listener, self.machine.memory(), self.image, plan.ranges());
         let _ = std::fs::remove_file(socket);
@@ -379,7 +459,7 @@ impl<'a> Session<'a> {
                 snapshot::copy_page(memory, address, out)
             })?;
             report = snapshot::write_checkpoint(
-                &checkpoint,
+                checkpoint,
                 frames,
                 &path,
                 state_time,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use xisa_e2e::*;
-use xisa_format::checkpoint::{Checkpoint as C, CheckpointFile, ROOT_SIZE, write};
+use xisa_format::checkpoint::{Checkpoint as C, CheckpointFile, FORMAT_VERSION, ROOT_SIZE, write};
 
 const HEADER: usize = 64;
 
@@ -192,7 +192,7 @@ fn bad_checkpoints_are_refused_with_clear_messages() {
     }
 
     // Wrong version, nothing else changed.
-    for version in [0u32, 1, 2, 4, 0xffff_ffff] {
+    for version in [0u32, 1, 2, 3, FORMAT_VERSION + 1, 0xffff_ffff] {
         let mut patched = bytes.clone();
         patched[8..12].copy_from_slice(&version.to_le_bytes());
         cases.add(
@@ -200,7 +200,7 @@ fn bad_checkpoints_are_refused_with_clear_messages() {
             &patched,
             &[
                 &format!("unsupported checkpoint version {version}"),
-                "reads 3",
+                &format!("reads {FORMAT_VERSION}"),
             ],
             false,
         );
@@ -269,7 +269,12 @@ fn bad_checkpoints_are_refused_with_clear_messages() {
     let mut forge = |name: &str, words: &[&str], alone_ok: bool, change: &dyn Fn(&mut C)| {
         let mut checkpoint = model.clone();
         change(&mut checkpoint);
-        cases.add(name.into(), &write(&checkpoint).unwrap(), words, alone_ok);
+        cases.add(
+            name.into(),
+            &write(checkpoint.clone()).unwrap(),
+            words,
+            alone_ok,
+        );
     };
     forge(
         "unknown call site",

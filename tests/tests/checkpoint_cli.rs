@@ -48,7 +48,7 @@ fn check_json(
     };
     let bytes = std::fs::metadata(file).unwrap().len();
     expect(
-        value["format_version"] == 3,
+        value["format_version"] == xisa_format::checkpoint::FORMAT_VERSION,
         format!("format_version {}", value["format_version"]),
     );
     expect(
@@ -239,8 +239,9 @@ fn inspect_describes_checkpoints_from_every_target() {
             .sum();
         for line in [
             format!(
-                "checkpoint: {file} ({} bytes, format version 3)",
-                given["bytes"]
+                "checkpoint: {file} ({} bytes, format version {})",
+                given["bytes"],
+                xisa_format::checkpoint::FORMAT_VERSION
             ),
             format!("image:      {image_id}"),
             format!("captured:   on {}", place.target),

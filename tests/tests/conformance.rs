@@ -181,8 +181,15 @@ struct Invalid {
 }
 
 fn fix_digest(bytes: &mut [u8]) {
-    let digest = blake3::hash(&bytes[64..]);
+    let digest = blake3::hash(&bytes[64..archive_end(bytes)]);
     bytes[32..64].copy_from_slice(digest.as_bytes());
+}
+
+/// Where the archive ends (a page store may follow), from the header's archive length,
+/// clamped to the file.
+fn archive_end(bytes: &[u8]) -> usize {
+    let length = u64::from_le_bytes(bytes[24..32].try_into().unwrap());
+    (64 + length).min(bytes.len() as u64) as usize
 }
 
 #[test]
@@ -237,9 +244,12 @@ fn generate_kit() {
             let _ = std::fs::remove_dir_all(&sandbox);
             std::fs::create_dir_all(&sandbox).unwrap();
             let checkpoint = kit.join(format!("valid/{name}.ckpt"));
+            // The first point's pages are compressed; the second's raw, in the page store.
+            let compress = if point == POINTS[0] { "zstd" } else { "none" };
             let output = Command::new(xisa())
                 .arg("run")
                 .args(&place.run_args)
+                .args(["--compress", compress])
                 .arg("--dir")
                 .arg(&sandbox)
                 .arg("--checkpoint-at")
@@ -326,27 +336,61 @@ fn generate_kit() {
         "the first 40 bytes",
         &|b| b.truncate(40),
     );
-    let says = format!("the header says {len} bytes but the file has {}", len - 100);
+    let end = archive_end(&bytes);
+    assert!(end < len, "the raw capture has a page store");
+    let says = format!("the header says {end} bytes but the file has {}", end - 100);
     raw(
         "truncated-archive",
         "1",
         &says,
-        "the last 100 bytes cut off",
-        &|b| b.truncate(len - 100),
+        "cut 100 bytes before the archive's end",
+        &|b| b.truncate(end - 100),
+    );
+    let says = format!(
+        "the header says {len} bytes but the file has {}",
+        len - 4096
+    );
+    raw(
+        "truncated-store",
+        "11",
+        &says,
+        "the page store's last page cut off",
+        &|b| b.truncate(len - 4096),
+    );
+    raw(
+        "store-digest",
+        "11",
+        "checksum mismatch: the page store",
+        "one bit of the page store's last page flipped",
+        &|b| b[len - 1] ^= 1,
+    );
+    raw(
+        "store-padding",
+        "11",
+        "padding byte at file offset",
+        "the first padding byte after the archive set to 1",
+        &|b| b[end] = 1,
     );
     raw(
         "trailing-data",
-        "1",
+        "11",
         "(trailing data)",
         "4 bytes appended",
         &|b| b.extend_from_slice(b"tail"),
     );
     raw(
-        "version-4",
+        "version-5",
         "1",
-        "unsupported checkpoint version 4",
-        "header bytes 8..12 set to 4",
-        &|b| b[8] = 4,
+        "unsupported checkpoint version 5",
+        "header bytes 8..12 set to 5",
+        &|b| b[8] = 5,
+    );
+    raw(
+        "version-3",
+        "1",
+        "unsupported checkpoint version 3",
+        "header bytes 8..12 set to 3 (a file from before the page store)",
+        &|b| b[8] = 3,
     );
     raw(
         "version-2",
@@ -382,14 +426,14 @@ fn generate_kit() {
         "checksum mismatch",
         "one archive bit flipped",
         &|b| {
-            let at = 64 + (b.len() - 64) / 2;
+            let at = 64 + (archive_end(b) - 64) / 2;
             b[at] ^= 0x20
         },
     );
     raw(
         "short-archive",
         "1",
-        "cannot hold the 220-byte root",
+        "cannot hold the 252-byte root",
         "a 100-byte archive with a correct digest",
         &|b| {
             b.truncate(164);
@@ -403,7 +447,7 @@ fn generate_kit() {
         "corrupt checkpoint archive",
         "threads length 2^32-1, digest recomputed",
         &|b| {
-            let field = b.len() - ROOT_SIZE + 80;
+            let field = archive_end(b) - ROOT_SIZE + 80;
             b[field + 4..field + 8].copy_from_slice(&u32::MAX.to_le_bytes());
             fix_digest(b)
         },
@@ -414,7 +458,7 @@ fn generate_kit() {
         "corrupt checkpoint archive",
         "regions offset 2^31-1, digest recomputed",
         &|b| {
-            let field = b.len() - ROOT_SIZE + 88;
+            let field = archive_end(b) - ROOT_SIZE + 88;
             b[field..field + 4].copy_from_slice(&i32::MAX.to_le_bytes());
             fix_digest(b)
         },
@@ -423,7 +467,7 @@ fn generate_kit() {
         |name, rule, needs_image, error: &str, what, change: &dyn Fn(&mut Checkpoint)| {
             let mut checkpoint = model.clone();
             change(&mut checkpoint);
-            let bytes = write(&checkpoint).unwrap();
+            let bytes = write(checkpoint.clone()).unwrap();
             cases.push(Invalid {
                 name,
                 rule,

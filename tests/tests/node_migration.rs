@@ -248,7 +248,7 @@ fn guests_move_between_nodes_across_isas_and_nothing_is_lost() {
     let image = image.to_str().unwrap().to_string();
     let cluster = dir.join("cluster");
     let _ = std::fs::remove_dir_all(&cluster);
-    for member in ["a", "b", "client"] {
+    for member in ["a", "b", "c", "client"] {
         let made = Command::new(xisa())
             .args(["node", "init"])
             .arg(&cluster)
@@ -485,6 +485,92 @@ fn guests_move_between_nodes_across_isas_and_nothing_is_lost() {
         timeline["downtime_ms"].as_f64().unwrap_or(0.0),
         timeline["postcopy_pages"],
         timeline["postcopy_ms"].as_f64().unwrap_or(0.0)
+    );
+
+    // 5b. Post-copy with --safe: the held source first writes a complete checkpoint. A plain
+    // --safe move ends like any post-copy and leaves no file behind; when the source machine
+    // dies (node c, and the guest it holds) before the destination holds every page, that
+    // checkpoint resumes the guest elsewhere with the uninterrupted run's output.
+    let safe = [
+        "--target",
+        "wasm64",
+        "--mode",
+        "post-copy",
+        "--safe",
+        "--json",
+    ];
+    let moved = move_read_mostly(&node_b.address, &safe, "a safe post-copy move");
+    let timeline = timeline_of(&moved);
+    let kept = timeline["safe_checkpoint"].as_str().unwrap_or_default();
+    assert!(
+        moved.status.success() && kept.ends_with("safe.ckpt") && !Path::new(kept).exists(),
+        "a safe post-copy move: {timeline}"
+    );
+    println!(
+        "ok   post-copy --safe kvm/x86_64 on a -> wasm64 on b: downtime {:.1} ms (a complete checkpoint written first), safety copy removed after",
+        timeline["downtime_ms"].as_f64().unwrap_or(0.0)
+    );
+    let node_c = Node::start(&ns_a, "10.77.0.1:7401", &cluster, "c", &dir);
+    let c_state = dir.join("c.state");
+    let guest = client.run(&node_c.address, &on_x86, read_mostly, &rounds);
+    std::thread::sleep(Duration::from_millis(500));
+    let mut migrate = Command::new("ip")
+        .args(["netns", "exec", &ns_a])
+        .arg(xisa())
+        .args([
+            "migrate",
+            &guest,
+            "--node",
+            &node_c.address,
+            "--to",
+            &node_b.address,
+        ])
+        .args(safe)
+        .env("XISA_CLUSTER", &cluster)
+        .env("XISA_MEMBER", "client")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let safe_file = c_state.join(format!("guest-{guest}")).join("safe.ckpt");
+    let page_less = c_state.join(format!("guest-{guest}")).join("guest.ckpt");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(safe_file.exists() && page_less.exists()) {
+        assert!(
+            Instant::now() < deadline && matches!(migrate.try_wait(), Ok(None)),
+            "no safe checkpoint at {} before the move ended",
+            safe_file.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The guest runs on b now and takes its pages from c: c's machine dies.
+    std::thread::sleep(Duration::from_millis(100));
+    let killed = Command::new("pkill")
+        .args(["-KILL", "-f"])
+        .arg(c_state.to_str().unwrap())
+        .status()
+        .unwrap();
+    assert!(killed.success(), "nothing of node c was killed");
+    let failed = migrate.wait_with_output().unwrap();
+    assert!(
+        !failed.status.success(),
+        "the move reported success although its source died: {}",
+        text(&failed)
+    );
+    drop(node_c);
+    let resumed = Command::new(xisa())
+        .args(["restore", "--image", read_mostly])
+        .args(&x86.run_args)
+        .arg(&safe_file)
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success() && resumed.stdout == uninterrupted.stdout,
+        "the safe checkpoint did not resume the guest: {}",
+        text(&resumed)
+    );
+    println!(
+        "ok   post-copy --safe: the source died mid-move, its safe checkpoint resumed the guest"
     );
 
     // 6. Strangers are refused, and the node carries on.

@@ -237,8 +237,11 @@ pub fn report_run(args: &CaptureArgs, facts: &RunSummary, status: i32, verbose: 
             eprintln!("xisa: resumed in {:.3} ms", resume.as_secs_f64() * 1e3);
         }
         match &facts.restored_memory {
-            Some(RestoredMemory::Lazy(lazy)) => eprintln!(
-                "xisa: lazy restore: {} pages filled on first touch, {} in the background{}",
+            Some(RestoredMemory::Lazy {
+                mapped,
+                stats: lazy,
+            }) => eprintln!(
+                "xisa: lazy restore: {mapped} pages mapped from the checkpoint, {} filled on first touch, {} in the background{}",
                 lazy.on_demand,
                 lazy.prefetched,
                 match lazy.complete_after {
@@ -261,8 +264,9 @@ pub fn report_run(args: &CaptureArgs, facts: &RunSummary, status: i32, verbose: 
             "resume_us": facts.resume_time.map(micros),
             "restore_memory": facts.restored_memory.as_ref().map(|m| match m {
                 RestoredMemory::Eager { .. } => serde_json::json!({ "mode": "eager" }),
-                RestoredMemory::Lazy(lazy) => serde_json::json!({
+                RestoredMemory::Lazy { mapped, stats: lazy } => serde_json::json!({
                     "mode": "lazy",
+                    "pages_mapped": mapped,
                     "pages_on_demand": lazy.on_demand,
                     "pages_prefetched": lazy.prefetched,
                     "complete_us": lazy.complete_after.map(micros),

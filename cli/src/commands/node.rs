@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::report::with_hint;
 use anyhow::{Context, bail};
 use xisa_node::certs::{self, Identity};
 use xisa_node::client;
@@ -160,6 +161,11 @@ pub struct MigrateArgs {
     /// and its pages follow from the held source, on demand and in the background.
     #[arg(long, value_enum, default_value_t = Mode::StopCopy)]
     mode: Mode,
+    /// With --mode post-copy: have the held guest write a complete checkpoint on the source
+    /// node first (longer downtime), so that it survives the source failing before the
+    /// destination holds every page: resume that file with `xisa restore`.
+    #[arg(long)]
+    safe: bool,
     /// Print the timeline as JSON.
     #[arg(long)]
     json: bool,
@@ -322,12 +328,19 @@ pub fn run(command: NodeCommand, verbose: u8) -> anyhow::Result<ExitCode> {
 }
 
 pub fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
+    if args.safe && !matches!(args.mode, Mode::PostCopy) {
+        return Err(with_hint(
+            anyhow::anyhow!("--safe is for post-copy moves"),
+            "add --mode post-copy, or leave --safe out: stop-copy and pre-copy keep the guest on the source until the destination runs it",
+        ));
+    }
     let request = Frame::new(Request::Migrate {
         guest: args.guest,
         to: args.to.clone(),
         target: args.placement.target.clone(),
         backend: args.placement.backend.clone(),
         mode: args.mode.into(),
+        safe: args.safe,
     });
     let answer = client::call(&args.node, &args.member.client()?, &request)
         .with_context(|| format!("cannot move guest {} to {}", args.guest, args.to))?;
@@ -384,6 +397,15 @@ fn print_timeline(args: &MigrateArgs, t: &Timeline) {
         t.restore_ms
     );
     println!("downtime   {:>9.1} ms", t.downtime_ms);
+    if let Some(path) = &t.safe_checkpoint {
+        let kept = match t.remote_guest {
+            Some(_) => "removed once the destination held every page",
+            None => "kept on the source node",
+        };
+        println!(
+            "safe                    complete checkpoint written first on the source: {path} ({kept})"
+        );
+    }
     if t.mode == MigrateMode::PostCopy && t.remote_guest.is_some() {
         println!(
             "post-copy  {:>9.1} ms  {} pages taken from the source, {:.2} MiB of them not as at start, while the guest ran there",

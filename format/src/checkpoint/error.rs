@@ -18,7 +18,7 @@ pub enum CheckpointError {
     Truncated { expected: u64, actual: u64 },
     #[error(
         "unsupported checkpoint version {found} (this xisa reads {FORMAT_VERSION}){}",
-        if (1..FORMAT_VERSION).contains(found) { "; it was written by an older xisa, which can still resume it" } else { "" }
+        if (1..FORMAT_VERSION).contains(found) { "; it was written by an older xisa, which can still resume it (or resume it there and capture it again)" } else { "" }
     )]
     Version { found: u32 },
     #[error("corrupt checkpoint header: {0}")]
@@ -27,6 +27,14 @@ pub enum CheckpointError {
         "checksum mismatch: the checkpoint was modified or damaged (the header records BLAKE3 {recorded}, the archive hashes to {actual})"
     )]
     Checksum { recorded: String, actual: String },
+    #[error(
+        "checksum mismatch: the page store of {file} was modified or damaged (the archive records BLAKE3 {recorded}, the store hashes to {actual})"
+    )]
+    StoreChecksum {
+        file: String,
+        recorded: String,
+        actual: String,
+    },
     #[error("corrupt checkpoint archive: {0}")]
     Archive(String),
     #[error("invalid checkpoint: {0}")]

@@ -40,8 +40,9 @@ use crate::memory_map::GUEST_PAGE_SIZE;
 /// First 8 bytes of every checkpoint file.
 pub const MAGIC: &[u8; 8] = b"XISACKPT";
 /// The checkpoint format version this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 3;
-/// Size of the fixed header; the archive follows it directly.
+pub const FORMAT_VERSION: u32 = 4;
+/// Size of the fixed header; the archive follows it directly (then the page store, on the
+/// next page boundary).
 pub const HEADER_SIZE: usize = 64;
 /// Size of one memory page in a checkpoint (the guest page size).
 pub const PAGE_SIZE: usize = GUEST_PAGE_SIZE as usize;
@@ -59,4 +60,4 @@ pub const MAX_SIGNAL: u32 = 64;
 /// Largest `mem_top` accepted: the 48-bit virtual address space both native ISAs provide.
 pub const MAX_MEM_TOP: u64 = 1 << 48;
 /// Size of the archive's root object (`Checkpoint`), which sits at the end of the archive.
-pub const ROOT_SIZE: usize = 220;
+pub const ROOT_SIZE: usize = 252;

@@ -33,6 +33,9 @@ pub struct Checkpoint {
     /// Where the parent was at the capture (absolute path bytes, empty when unknown). Only a
     /// place to look: a reader still checks the parent's digest.
     pub parent_hint: Vec<u8>,
+    /// BLAKE3 of the page store (the page-aligned raw pages after the archive, spec.md
+    /// §5.4); the writer fills it in.
+    pub store_digest: [u8; 32],
 }
 
 impl Checkpoint {
@@ -91,7 +94,9 @@ pub struct PageRecord {
     pub index: u32,
     /// A [`PageEncoding`] value.
     pub encoding: u8,
-    /// Raw: the page's 4096 bytes; zstd: one zstd frame; zero and same-as-image: empty.
+    /// Raw: the page's 4096 bytes (the writer moves them into the page store and writes
+    /// the page as [`PageEncoding::InStore`]); zstd: one zstd frame; in the page store: the
+    /// page's slot as a little-endian `u64`; zero and same-as-image: empty.
     pub data: Vec<u8>,
 }
 
@@ -109,6 +114,9 @@ coded_enum! {
         /// Byte-shuffled over 8-byte elements (all first bytes, then all second bytes, ...),
         /// then stored as one zstd frame: doubles and 64-bit integers compress better so.
         ShuffledZstd = 4,
+        /// Stored as is in the page store after the archive, page-aligned, so that a
+        /// restore can map it into guest memory instead of copying it.
+        InStore = 5,
     }
 }
 
@@ -120,6 +128,7 @@ impl PageEncoding {
             PageEncoding::Raw => "raw",
             PageEncoding::Zstd => "zstd",
             PageEncoding::ShuffledZstd => "shuffled zstd",
+            PageEncoding::InStore => "raw in the page store",
         }
     }
 }

@@ -11,6 +11,7 @@ use super::model::{
     ArchivedCheckpoint, ArchivedPageRecord, Checkpoint, PageEncoding, PersonalityRecord,
 };
 use super::validate::{self, PageCheck};
+use super::write::store_offset;
 use super::{FORMAT_VERSION, HEADER_SIZE, MAGIC, MAX_CHAIN, PAGE_SIZE, ROOT_SIZE};
 use crate::file_bytes::FileBytes;
 use crate::file_kind::{FileKind, file_kind};
@@ -33,6 +34,8 @@ pub struct CheckpointFile {
     /// The parent, opened and checked against this checkpoint (`None` for a complete
     /// checkpoint, or one read with `from_bytes`).
     parent: Option<Arc<CheckpointFile>>,
+    /// Where the page store lies in `bytes` (empty when no page is in it).
+    store: Range<usize>,
 }
 
 impl std::fmt::Debug for CheckpointFile {
@@ -43,6 +46,7 @@ impl std::fmt::Debug for CheckpointFile {
             .field("map", &self.map)
             .field("path", &self.path)
             .field("parent", &self.parent)
+            .field("store", &self.store)
             .finish()
     }
 }
@@ -97,9 +101,17 @@ impl CheckpointFile {
         )
     }
 
+    #[cfg(test)]
+    pub(super) fn parse_for_test(
+        bytes: Vec<u8>,
+        pages: PageCheck,
+    ) -> Result<CheckpointFile, CheckpointError> {
+        CheckpointFile::parse(FileBytes::Owned(Arc::new(bytes)), pages)
+    }
+
     fn parse(bytes: FileBytes, pages: PageCheck) -> Result<CheckpointFile, CheckpointError> {
-        check_header(&bytes)?;
-        let archive = &bytes[HEADER_SIZE..];
+        let archive_end = check_header(&bytes)?;
+        let archive = &bytes[HEADER_SIZE..archive_end];
         let actual = blake3::hash(archive);
         if actual.as_bytes()[..] != bytes[32..64] {
             return Err(CheckpointError::Checksum {
@@ -109,27 +121,112 @@ impl CheckpointFile {
         }
         let checkpoint = rkyv::access::<ArchivedCheckpoint, rancor::BoxedError>(archive)
             .map_err(|e| CheckpointError::Archive(archive_positions(&e.to_string(), archive)))?;
-        let (source_target, map) = validate::check(checkpoint, pages)?;
-        Ok(CheckpointFile {
+        let checked = validate::check(checkpoint, pages)?;
+        let store = check_store_size(&bytes, archive_end, checked.store_pages)?;
+        let file = CheckpointFile {
             bytes,
-            source_target,
-            map,
+            source_target: checked.source_target,
+            map: checked.map,
             path: None,
             parent: None,
-        })
+            store,
+        };
+        if pages == PageCheck::Decode {
+            file.verify_store()?;
+        }
+        Ok(file)
     }
 
     /// The whole archive, read in place.
     pub fn archived(&self) -> &ArchivedCheckpoint {
         // SAFETY: `parse` checked exactly these bytes with `rkyv::access` (bytecheck) before
         // constructing `self`, and the bytes are never modified afterwards.
-        unsafe { rkyv::access_unchecked::<ArchivedCheckpoint>(&self.bytes[HEADER_SIZE..]) }
+        unsafe { rkyv::access_unchecked::<ArchivedCheckpoint>(self.archive_bytes()) }
     }
 
-    /// An owned copy of the whole checkpoint.
+    fn archive_bytes(&self) -> &[u8] {
+        let archive_end = match self.store.start {
+            0 => self.bytes.len(),
+            // The archive ends within the zero padding before the store.
+            _ => HEADER_SIZE + u64_at(&self.bytes, 24) as usize,
+        };
+        &self.bytes[HEADER_SIZE..archive_end]
+    }
+
+    /// Checks the page store against its digest (opening with [`PageCheck::Decode`] does;
+    /// with [`PageCheck::FrameOnly`] the caller must, and must fail what used the store if
+    /// this fails). Only this file's store: each link of a chain checks its own.
+    pub fn verify_store(&self) -> Result<(), CheckpointError> {
+        let actual = blake3::hash(&self.bytes[self.store.clone()]);
+        let recorded = self.archived().store_digest;
+        if actual.as_bytes()[..] != recorded[..] {
+            return Err(CheckpointError::StoreChecksum {
+                file: self
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "the checkpoint".into()),
+                recorded: hex(&recorded),
+                actual: actual.to_hex().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The open file whose page store [`CheckpointFile::own_store_runs`] describes, for
+    /// mapping those pages; `None` when no page is in the store or the checkpoint was read
+    /// from memory.
+    pub fn store_file(&self) -> Option<&std::fs::File> {
+        self.bytes.file().filter(|_| !self.store.is_empty())
+    }
+
+    /// Runs of this file's own pages that lie raw in the page store: `(guest address, file
+    /// offset, bytes)`, in address order, each as long as the pages are consecutive in both
+    /// guest memory and the file. A restore maps these instead of copying them.
+    pub fn own_store_runs(&self) -> Vec<(u64, u64, u64)> {
+        let mut runs: Vec<(u64, u64, u64)> = Vec::new();
+        let page = PAGE_SIZE as u64;
+        for region in self.archived().regions.iter() {
+            let start = region.start.to_native();
+            for (k, record) in region.pages.iter().enumerate() {
+                let Some(slot) = store_slot(record) else {
+                    continue;
+                };
+                let address = start + k as u64 * page;
+                let offset = self.store.start as u64 + slot * page;
+                match runs.last_mut() {
+                    Some((guest, file, len))
+                        if *guest + *len == address && *file + *len == offset =>
+                    {
+                        *len += page
+                    }
+                    _ => runs.push((address, offset, page)),
+                }
+            }
+        }
+        runs
+    }
+
+    /// An owned copy of the whole checkpoint. Pages of the page store come back raw, with
+    /// their bytes (as a capture builds them, for [`super::write`]).
     pub fn deserialize(&self) -> Result<Checkpoint, CheckpointError> {
-        rkyv::deserialize::<Checkpoint, rkyv::rancor::Error>(self.archived())
-            .map_err(|e| CheckpointError::Archive(e.to_string()))
+        let mut checkpoint = rkyv::deserialize::<Checkpoint, rkyv::rancor::Error>(self.archived())
+            .map_err(|e| CheckpointError::Archive(e.to_string()))?;
+        for (region, archived) in checkpoint
+            .regions
+            .iter_mut()
+            .zip(self.archived().regions.iter())
+        {
+            for (page, record) in region.pages.iter_mut().zip(archived.pages.iter()) {
+                if store_slot(record).is_some() {
+                    let PageView::Raw(bytes) = self.view(record) else {
+                        unreachable!("a page-store page is viewed raw")
+                    };
+                    page.encoding = PageEncoding::Raw as u8;
+                    page.data = bytes.to_vec();
+                }
+            }
+        }
+        Ok(checkpoint)
     }
 
     /// An owned copy of the personality state (small; pages stay in the file).
@@ -227,30 +324,34 @@ impl CheckpointFile {
         chain.into_iter().flat_map(CheckpointFile::own_pages)
     }
 
+    /// The guest ranges this file itself stores pages for (its regions), ascending.
+    pub fn own_ranges(&self) -> impl Iterator<Item = Range<u64>> + '_ {
+        self.archived().regions.iter().map(|r| {
+            let start = r.start.to_native();
+            start..start + r.length.to_native()
+        })
+    }
+
     /// The guest ranges the chain stores pages for: page-aligned, ascending, merged where
     /// they touch.
     pub fn stored_ranges(&self) -> Vec<Range<u64>> {
         merge_ranges(
             self.chain()
                 .into_iter()
-                .flat_map(|file| file.archived().regions.iter())
-                .map(|r| {
-                    let start = r.start.to_native();
-                    start..start + r.length.to_native()
-                })
+                .flat_map(CheckpointFile::own_ranges)
                 .collect(),
         )
     }
 
     /// The pages this file itself stores, in address order.
     pub fn own_pages(&self) -> impl Iterator<Item = Page<'_>> + '_ {
-        self.archived().regions.iter().flat_map(|region| {
+        self.archived().regions.iter().flat_map(move |region| {
             let start = region.start.to_native();
             region
                 .pages
                 .iter()
                 .enumerate()
-                .map(move |(k, page)| (start + (k * PAGE_SIZE) as u64, view(page)))
+                .map(move |(k, page)| (start + (k * PAGE_SIZE) as u64, self.view(page)))
         })
     }
 
@@ -274,7 +375,7 @@ impl CheckpointFile {
         let page = region
             .pages
             .get(usize::try_from(offset).ok()? / PAGE_SIZE)?;
-        Some(view(page))
+        Some(self.view(page))
     }
 
     /// Checks that this checkpoint belongs to `image`: same identity, ABI and layout.
@@ -335,18 +436,40 @@ fn archive_positions(message: &str, archive: &[u8]) -> String {
     out
 }
 
-/// The view of a validated page.
-pub(super) fn view(page: &ArchivedPageRecord) -> PageView<'_> {
-    let data = page.data.as_slice();
-    match PageEncoding::from_u8(page.encoding) {
-        Some(PageEncoding::Zero) => PageView::Zero,
-        Some(PageEncoding::SameAsImage) => PageView::SameAsImage,
-        Some(PageEncoding::Zstd) => PageView::Zstd(data),
-        Some(PageEncoding::ShuffledZstd) => PageView::ShuffledZstd(data),
-        // Only raw remains after validation; were it anything else, a raw view of the
-        // wrong length fails `materialise` instead of panicking.
-        Some(PageEncoding::Raw) | None => PageView::Raw(data),
+impl CheckpointFile {
+    /// The view of a validated page of this file.
+    pub(super) fn view<'a>(&'a self, page: &'a ArchivedPageRecord) -> PageView<'a> {
+        let data = page.data.as_slice();
+        match PageEncoding::from_u8(page.encoding) {
+            Some(PageEncoding::Zero) => PageView::Zero,
+            Some(PageEncoding::SameAsImage) => PageView::SameAsImage,
+            Some(PageEncoding::Zstd) => PageView::Zstd(data),
+            Some(PageEncoding::ShuffledZstd) => PageView::ShuffledZstd(data),
+            Some(PageEncoding::InStore) => {
+                // Validated: the slot lies in the store. Were it not, an empty raw view fails
+                // `materialise` instead of panicking.
+                let at = store_slot(page)
+                    .and_then(|slot| usize::try_from(slot).ok()?.checked_mul(PAGE_SIZE))
+                    .and_then(|offset| self.store.start.checked_add(offset));
+                PageView::Raw(
+                    at.and_then(|at| self.bytes.get(at..at.checked_add(PAGE_SIZE)?))
+                        .filter(|_| !self.store.is_empty())
+                        .unwrap_or(&[]),
+                )
+            }
+            // Only raw remains after validation; were it anything else, a raw view of the
+            // wrong length fails `materialise` instead of panicking.
+            Some(PageEncoding::Raw) | None => PageView::Raw(data),
+        }
     }
+}
+
+/// The slot of a page-store page (`None` for any other encoding).
+pub(super) fn store_slot(page: &ArchivedPageRecord) -> Option<u64> {
+    if page.encoding != PageEncoding::InStore as u8 {
+        return None;
+    }
+    Some(u64::from_le_bytes(page.data.as_slice().try_into().ok()?))
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
@@ -447,8 +570,10 @@ fn header_digest(path: &Path) -> Option<[u8; 32]> {
     (header[..MAGIC.len()] == MAGIC[..]).then(|| header[32..64].try_into().expect("32 bytes"))
 }
 
-/// Checks every header field (spec.md §5.1) except the digest.
-fn check_header(bytes: &[u8]) -> Result<(), CheckpointError> {
+/// Checks every header field (spec.md §5.1) except the digest; returns where the archive
+/// ends. Whether the bytes after it are exactly the page store is checked once the archive
+/// says how many pages it holds ([`check_store_size`]).
+fn check_header(bytes: &[u8]) -> Result<usize, CheckpointError> {
     let prefix = bytes.len().min(MAGIC.len());
     if bytes.is_empty() || bytes[..prefix] != MAGIC[..prefix] {
         return Err(CheckpointError::NotACheckpoint(describe_foreign(bytes)));
@@ -482,17 +607,51 @@ fn check_header(bytes: &[u8]) -> Result<(), CheckpointError> {
     if expected > actual {
         return Err(CheckpointError::Truncated { expected, actual });
     }
-    if expected < actual {
-        return Err(CheckpointError::Header(format!(
-            "the header says {expected} bytes but the file has {actual} (trailing data)"
-        )));
-    }
     if length < ROOT_SIZE as u64 {
         return Err(CheckpointError::Header(format!(
             "an archive of {length} bytes cannot hold the {ROOT_SIZE}-byte root"
         )));
     }
-    Ok(())
+    Ok(expected as usize)
+}
+
+/// Checks that the file is exactly the header, the archive and, when `pages` pages are in
+/// the page store, zero padding to the next page boundary and those pages (spec.md §5.1);
+/// returns where the store lies.
+fn check_store_size(
+    bytes: &[u8],
+    archive_end: usize,
+    pages: u64,
+) -> Result<Range<usize>, CheckpointError> {
+    let actual = bytes.len() as u64;
+    if pages == 0 {
+        if actual > archive_end as u64 {
+            return Err(CheckpointError::Header(format!(
+                "the header says {archive_end} bytes but the file has {actual} (trailing data; no page is in the page store)"
+            )));
+        }
+        return Ok(0..0);
+    }
+    let start = store_offset(archive_end);
+    let expected = pages
+        .checked_mul(PAGE_SIZE as u64)
+        .and_then(|len| len.checked_add(start as u64))
+        .unwrap_or(u64::MAX);
+    if expected > actual {
+        return Err(CheckpointError::Truncated { expected, actual });
+    }
+    if expected < actual {
+        return Err(CheckpointError::Header(format!(
+            "the archive puts {pages} page(s) in the page store, so the file is {expected} bytes, but it has {actual} (trailing data)"
+        )));
+    }
+    if let Some(at) = bytes[archive_end..start].iter().position(|b| *b != 0) {
+        return Err(CheckpointError::Header(format!(
+            "padding byte at file offset {} before the page store is not zero",
+            archive_end + at
+        )));
+    }
+    Ok(start..expected as usize)
 }
 
 /// Says what a file that is not a checkpoint looks like, to make the error useful.

@@ -5,7 +5,7 @@ use std::fmt;
 use super::PAGE_SIZE;
 use super::codec::PageView;
 use super::error::hex;
-use super::read::{CheckpointFile, view};
+use super::read::CheckpointFile;
 use crate::target::Target;
 
 /// Page counts by encoding and the bytes they occupy.
@@ -74,7 +74,7 @@ impl CheckpointFile {
         for region in checkpoint.regions.iter() {
             let mut stats = PageStats::default();
             for page in region.pages.iter() {
-                let view = view(page);
+                let view = self.view(page);
                 stats.add(&view);
                 total.add(&view);
             }

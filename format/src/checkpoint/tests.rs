@@ -192,6 +192,7 @@ pub(super) fn sample() -> Sample {
         image_hint: b"/tmp/sample.xisa".to_vec(),
         parent_digest: Checkpoint::NO_PARENT,
         parent_hint: Vec::new(),
+        store_digest: [0; 32],
     };
     Sample {
         checkpoint,
@@ -211,21 +212,52 @@ fn error_of(bytes: Vec<u8>) -> CheckpointError {
     }
 }
 
-/// Recomputes the header's length and digest after the archive was changed, so that a test
-/// reaches the checks behind the digest.
+/// Where the archive of a written checkpoint ends (the page store, if any, follows).
+pub(super) fn archive_end(bytes: &[u8]) -> usize {
+    HEADER_SIZE + u64::from_le_bytes(bytes[24..32].try_into().unwrap()) as usize
+}
+
+/// Recomputes the header's digest after the archive was changed in place, so that a test
+/// reaches the checks behind the digest (and the length, when the header's no longer fits
+/// the file: the archive is then the rest of it).
 pub(super) fn reseal(bytes: &mut [u8]) {
-    let length = (bytes.len() - HEADER_SIZE) as u64;
+    let recorded = u64::from_le_bytes(bytes[24..32].try_into().unwrap());
+    let length = match HEADER_SIZE as u64 + recorded <= bytes.len() as u64 {
+        true => recorded,
+        false => (bytes.len() - HEADER_SIZE) as u64,
+    };
     bytes[24..32].copy_from_slice(&length.to_le_bytes());
-    let digest = blake3::hash(&bytes[HEADER_SIZE..]);
+    let digest = blake3::hash(&bytes[HEADER_SIZE..HEADER_SIZE + length as usize]);
     bytes[32..64].copy_from_slice(digest.as_bytes());
+}
+
+/// `original` (a written checkpoint) with its archive replaced by `archive`, its page store
+/// kept, and the header sealed again.
+fn with_archive(original: &[u8], archive: &[u8]) -> Vec<u8> {
+    let end = archive_end(original);
+    let store = &original[end.next_multiple_of(PAGE_SIZE).min(original.len())..];
+    let mut file = original[..HEADER_SIZE].to_vec();
+    file.extend_from_slice(archive);
+    file[24..32].copy_from_slice(&(archive.len() as u64).to_le_bytes());
+    if !store.is_empty() {
+        file.resize(file.len().next_multiple_of(PAGE_SIZE), 0);
+        file.extend_from_slice(store);
+    }
+    reseal(&mut file);
+    file
 }
 
 #[test]
 fn round_trip_preserves_everything() {
     let sample = sample();
-    let bytes = write(&sample.checkpoint).unwrap();
+    let bytes = write(sample.checkpoint.clone()).unwrap();
     let file = open(bytes.clone()).unwrap();
-    assert_eq!(file.deserialize().unwrap(), sample.checkpoint);
+    let mut expected = sample.checkpoint.clone();
+    expected.store_digest = file.archived().store_digest;
+    assert_eq!(file.deserialize().unwrap(), expected);
+    // The raw page lies in the page store, page-aligned, and reads back in place.
+    assert_eq!(bytes.len() % PAGE_SIZE, 0);
+    assert!(archive_end(&bytes) < bytes.len() - PAGE_SIZE);
     assert_eq!(file.image_id(), [0x5a; 32]);
     assert_eq!(file.source_target(), Target::Aarch64);
     assert_eq!(file.memory_map(), MAP.memory_map());
@@ -240,13 +272,13 @@ fn round_trip_preserves_everything() {
     std::fs::write(&path, &bytes).unwrap();
     let mapped = CheckpointFile::open(&path).map(|f| f.deserialize().unwrap());
     std::fs::remove_file(&path).unwrap();
-    assert_eq!(mapped.unwrap(), sample.checkpoint);
+    assert_eq!(mapped.unwrap(), expected);
 }
 
 #[test]
 fn pages_materialise_to_the_captured_memory() {
     let sample = sample();
-    let file = open(write(&sample.checkpoint).unwrap()).unwrap();
+    let file = open(write(sample.checkpoint.clone()).unwrap()).unwrap();
     let mut decoder = PageDecoder::new();
     let mut expected = Vec::new();
     for (start, bytes) in &sample.memory {
@@ -351,7 +383,7 @@ fn every_encoding_is_chosen_when_it_should_be() {
 #[test]
 fn summary_counts_pages_by_encoding() {
     let sample = sample();
-    let file = open(write(&sample.checkpoint).unwrap()).unwrap();
+    let file = open(write(sample.checkpoint.clone()).unwrap()).unwrap();
     let summary = file.summary();
     let total = summary.total;
     assert_eq!(total.pages(), 12);
@@ -382,17 +414,22 @@ fn summary_counts_pages_by_encoding() {
 
 #[test]
 fn truncated_files_are_refused_at_every_length() {
-    let bytes = write(&sample().checkpoint).unwrap();
+    let bytes = write(sample().checkpoint.clone()).unwrap();
     let len = bytes.len();
-    let cuts = (0..300).chain((300..len).step_by(97)).chain([len - 1]);
+    let end = archive_end(&bytes);
+    assert!(end < len, "the sample has a page store");
+    let cuts = (0..300)
+        .chain((300..len).step_by(97))
+        .chain([end - 1, end, len - 1]);
     for cut in cuts {
         let text = error_of(bytes[..cut].to_vec()).to_string();
+        let says = if cut < end { end } else { len };
         let ok = match cut {
             0 => text == "not a checkpoint: the file is empty",
             1..HEADER_SIZE => text.starts_with("truncated checkpoint") && text.contains("header"),
             _ => {
                 text == format!(
-                    "truncated checkpoint: the header says {len} bytes but the file has {cut}"
+                    "truncated checkpoint: the header says {says} bytes but the file has {cut}"
                 )
             }
         };
@@ -404,8 +441,44 @@ fn truncated_files_are_refused_at_every_length() {
 }
 
 #[test]
+fn the_page_store_must_be_exactly_where_and_as_long_as_the_archive_says() {
+    let bytes = write(sample().checkpoint.clone()).unwrap();
+    let end = archive_end(&bytes);
+    let mut longer = bytes.clone();
+    longer.extend_from_slice(&[0; PAGE_SIZE]);
+    let text = error_of(longer).to_string();
+    assert!(
+        text.contains("page(s) in the page store") && text.contains("trailing data"),
+        "{text}"
+    );
+    let mut padded = bytes.clone();
+    padded[end + 1] = 7;
+    let text = error_of(padded).to_string();
+    assert!(
+        text.contains(&format!("padding byte at file offset {}", end + 1)),
+        "{text}"
+    );
+    // Without raw pages there is no store, and nothing may follow the archive.
+    let mut plain = sample().checkpoint;
+    for page in plain.regions.iter_mut().flat_map(|r| r.pages.iter_mut()) {
+        if page.encoding == PageEncoding::Raw as u8 {
+            page.encoding = PageEncoding::Zero as u8;
+            page.data.clear();
+        }
+    }
+    let mut plain = write(plain).unwrap();
+    assert_eq!(archive_end(&plain), plain.len());
+    plain.push(0);
+    assert!(
+        error_of(plain)
+            .to_string()
+            .contains("no page is in the page store")
+    );
+}
+
+#[test]
 fn every_header_byte_is_checked() {
-    let bytes = write(&sample().checkpoint).unwrap();
+    let bytes = write(sample().checkpoint.clone()).unwrap();
     for at in 0..HEADER_SIZE {
         for mask in [0x01, 0x80, 0xff] {
             let mut flipped = bytes.clone();
@@ -416,7 +489,8 @@ fn every_header_byte_is_checked() {
                 8..12 => "unsupported checkpoint version",
                 12..16 => "unknown flags",
                 16..24 => "archive offset",
-                24..32 => "bytes but the file has",
+                // A shorter archive leaves the rest to the store: its digest then fails.
+                24..32 if !text.contains("checksum") => "bytes but the file has",
                 _ => "checksum mismatch",
             };
             assert!(text.contains(expected), "byte {at} ^ {mask:#x}: {text}");
@@ -426,20 +500,18 @@ fn every_header_byte_is_checked() {
 
 #[test]
 fn header_errors_say_what_is_wrong() {
-    let bytes = write(&sample().checkpoint).unwrap();
+    let bytes = write(sample().checkpoint.clone()).unwrap();
     let mut newer = bytes.clone();
     newer[8] = 7;
     assert_eq!(
         error_of(newer).to_string(),
-        "unsupported checkpoint version 7 (this xisa reads 3)"
+        format!("unsupported checkpoint version 7 (this xisa reads {FORMAT_VERSION})")
     );
     let mut older = bytes.clone();
     older[8] = 1;
-    assert!(
-        error_of(older)
-            .to_string()
-            .contains("version 1 (this xisa reads 3); it was written by an older xisa")
-    );
+    assert!(error_of(older).to_string().contains(&format!(
+        "version 1 (this xisa reads {FORMAT_VERSION}); it was written by an older xisa"
+    )));
     let mut huge = bytes.clone();
     huge[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
     assert!(error_of(huge).to_string().contains("impossible"));
@@ -456,23 +528,35 @@ fn header_errors_say_what_is_wrong() {
     assert!(
         error_of(tiny)
             .to_string()
-            .contains("cannot hold the 220-byte root")
+            .contains(&format!("cannot hold the {ROOT_SIZE}-byte root"))
     );
 }
 
 #[test]
 fn random_bit_flips_in_the_archive_are_caught_by_the_digest() {
-    let bytes = write(&sample().checkpoint).unwrap();
+    let bytes = write(sample().checkpoint.clone()).unwrap();
     let mut noise = Noise::new(11);
+    let end = archive_end(&bytes);
+    let store = end.next_multiple_of(PAGE_SIZE);
     for _ in 0..300 {
         let mut flipped = bytes.clone();
         let at = HEADER_SIZE + noise.below(bytes.len() - HEADER_SIZE);
         flipped[at] ^= 1 << noise.below(8);
-        assert!(matches!(
-            error_of(flipped),
-            CheckpointError::Checksum { .. }
-        ));
+        let error = error_of(flipped);
+        let caught = match at {
+            _ if at < end => matches!(error, CheckpointError::Checksum { .. }),
+            _ if at < store => error.to_string().contains("padding byte"),
+            _ => matches!(error, CheckpointError::StoreChecksum { .. }),
+        };
+        assert!(caught, "flip at {at}: {error}");
     }
+    // A lazy restore opens without reading the store and checks it on its own.
+    let mut flipped = bytes.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    let file = CheckpointFile::parse_for_test(flipped, PageCheck::FrameOnly).unwrap();
+    let text = file.verify_store().unwrap_err().to_string();
+    assert!(text.contains("page store"), "{text}");
 }
 
 #[test]
@@ -512,8 +596,8 @@ fn foreign_files_are_named() {
 
 #[test]
 fn archives_that_fail_bytecheck_are_refused() {
-    let bytes = write(&sample().checkpoint).unwrap();
-    let root = bytes.len() - ROOT_SIZE;
+    let bytes = write(sample().checkpoint.clone()).unwrap();
+    let root = archive_end(&bytes) - ROOT_SIZE;
     // Point the threads vector (root offset 80) far outside the archive.
     let mut wild = bytes.clone();
     wild[root + 80..root + 84].copy_from_slice(&0x4000_0000i32.to_le_bytes());
@@ -739,6 +823,20 @@ fn semantic_cases() -> Vec<(&'static str, Mutation)> {
             |c| c.regions[1].pages[1].data.truncate(100),
         ),
         case(
+            "region 0 page 0: page-store slot 3, expected 0 (slots follow record order)",
+            |c| {
+                c.regions[0].pages[0].encoding = PageEncoding::InStore as u8;
+                c.regions[0].pages[0].data = 3u64.to_le_bytes().to_vec();
+            },
+        ),
+        case(
+            "region 0 page 0: a page-store page carries 4 bytes, expected its 8-byte slot",
+            |c| {
+                c.regions[0].pages[0].encoding = PageEncoding::InStore as u8;
+                c.regions[0].pages[0].data = vec![0; 4];
+            },
+        ),
+        case(
             "region 0 page 0: zstd data of 0 bytes (it must be shorter than a raw page)",
             zstd(vec![]),
         ),
@@ -896,7 +994,7 @@ fn semantic_rules_are_enforced_with_precise_messages() {
     for (expected, mutate) in semantic_cases() {
         let mut checkpoint = sample().checkpoint;
         mutate(&mut checkpoint);
-        let bytes = write(&checkpoint).expect("the writer does not validate");
+        let bytes = write(checkpoint.clone()).expect("the writer does not validate");
         let text = error_of(bytes).to_string();
         assert!(
             text.contains(expected),
@@ -921,7 +1019,7 @@ fn the_image_must_match() {
 
     let mut checkpoint = sample().checkpoint;
     checkpoint.image_id = image.id();
-    let file = open(write(&checkpoint).unwrap()).unwrap();
+    let file = open(write(checkpoint.clone()).unwrap()).unwrap();
     file.validate_against_image(&image).unwrap();
     let text = file.validate_against_image(&other).unwrap_err().to_string();
     assert_eq!(
@@ -934,7 +1032,7 @@ fn the_image_must_match() {
     );
     // Same identity, different layout: only a forged checkpoint can do this.
     checkpoint.image_id = other.id();
-    let forged = open(write(&checkpoint).unwrap()).unwrap();
+    let forged = open(write(checkpoint.clone()).unwrap()).unwrap();
     let text = forged
         .validate_against_image(&other)
         .unwrap_err()
@@ -947,11 +1045,11 @@ fn the_image_must_match() {
 /// must be fully usable.
 #[test]
 fn mutated_archives_never_panic() {
-    let bytes = write(&sample().checkpoint).unwrap();
+    let bytes = write(sample().checkpoint.clone()).unwrap();
     let mut noise = Noise::new(99);
     let mut accepted = 0;
     for _ in 0..3000 {
-        let mut archive = bytes[HEADER_SIZE..].to_vec();
+        let mut archive = bytes[HEADER_SIZE..archive_end(&bytes)].to_vec();
         for _ in 0..1 + noise.below(3) {
             let at = noise.below(archive.len());
             match noise.below(6) {
@@ -970,9 +1068,7 @@ fn mutated_archives_never_panic() {
                 }
             }
         }
-        let mut file = bytes[..HEADER_SIZE].to_vec();
-        file.extend_from_slice(&archive);
-        reseal(&mut file);
+        let file = with_archive(&bytes, &archive);
         if corpus::exercise_checkpoint(&file) {
             accepted += 1;
         }
@@ -1006,7 +1102,7 @@ fn opening_for_a_lazy_restore_checks_frames_and_leaves_decoding_to_first_use() {
     let mut checkpoint = sample().checkpoint;
     checkpoint.regions[0].pages[0].encoding = PageEncoding::Zstd as u8;
     checkpoint.regions[0].pages[0].data = zstd_frame_without_size(&[1; 100]);
-    let bytes = write(&checkpoint).unwrap();
+    let bytes = write(checkpoint.clone()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lazy.ckpt");
     std::fs::write(&path, &bytes).unwrap();
@@ -1020,7 +1116,7 @@ fn opening_for_a_lazy_restore_checks_frames_and_leaves_decoding_to_first_use() {
     assert!(error.to_string().contains("(it gives 100)"), "{error}");
     // A frame that says it is not a page is refused either way.
     checkpoint.regions[0].pages[0].data = zstd_frame(&[1; 100]);
-    std::fs::write(&path, write(&checkpoint).unwrap()).unwrap();
+    std::fs::write(&path, write(checkpoint.clone()).unwrap()).unwrap();
     let refused = CheckpointFile::open_checking(&path, PageCheck::FrameOnly).unwrap_err();
     assert!(
         refused.to_string().contains("(its frame says 100)"),
@@ -1031,7 +1127,7 @@ fn opening_for_a_lazy_restore_checks_frames_and_leaves_decoding_to_first_use() {
 /// A parent (the sample) and a child that changes one heap page and stores nothing else,
 /// written into `dir` as `base.ckpt` and `child.ckpt`; the child's hint names `hint_dir`.
 fn write_chain(dir: &Path, hint_dir: &Path) -> (Vec<u8>, [u8; PAGE_SIZE]) {
-    let parent = write(&sample().checkpoint).unwrap();
+    let parent = write(sample().checkpoint.clone()).unwrap();
     std::fs::write(dir.join("base.ckpt"), &parent).unwrap();
     let mut changed = [0u8; PAGE_SIZE];
     changed[..4].copy_from_slice(b"new!");
@@ -1042,7 +1138,7 @@ fn write_chain(dir: &Path, hint_dir: &Path) -> (Vec<u8>, [u8; PAGE_SIZE]) {
         .join("base.ckpt")
         .into_os_string()
         .into_encoded_bytes();
-    std::fs::write(dir.join("child.ckpt"), write(&child).unwrap()).unwrap();
+    std::fs::write(dir.join("child.ckpt"), write(child.clone()).unwrap()).unwrap();
     (parent, changed)
 }
 
@@ -1113,7 +1209,7 @@ fn a_missing_or_rewritten_parent_is_a_clear_error() {
     let base = dir.path().join("base.ckpt");
     let mut other = sample().checkpoint;
     other.created_unix_ms += 1;
-    std::fs::write(&base, write(&other).unwrap()).unwrap();
+    std::fs::write(&base, write(other.clone()).unwrap()).unwrap();
     let text = CheckpointFile::open(&dir.path().join("child.ckpt"))
         .unwrap_err()
         .to_string();
@@ -1134,11 +1230,11 @@ fn a_parent_of_another_image_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut parent = sample().checkpoint;
     parent.image_id = [1; 32];
-    let parent = write(&parent).unwrap();
+    let parent = write(parent.clone()).unwrap();
     std::fs::write(dir.path().join("base.ckpt"), &parent).unwrap();
     let mut child = sample().checkpoint;
     child.parent_digest = parent[32..64].try_into().unwrap();
-    std::fs::write(dir.path().join("child.ckpt"), write(&child).unwrap()).unwrap();
+    std::fs::write(dir.path().join("child.ckpt"), write(child.clone()).unwrap()).unwrap();
     let text = CheckpointFile::open(&dir.path().join("child.ckpt"))
         .unwrap_err()
         .to_string();

@@ -34,15 +34,24 @@ const FORBIDDEN: [(&str, Range<u64>); 4] = [
 pub enum PageCheck {
     /// Decompress every zstd page (what `open` does).
     Decode,
-    /// Check zstd pages' frames only; a reader that decodes each page on first use (a lazy
-    /// restore) finds the rest, and must then fail the run.
+    /// Check zstd pages' frames only and leave the page store unchecked; a reader that
+    /// decodes each page on first use (a lazy restore) finds the rest and must check the
+    /// store ([`super::CheckpointFile::verify_store`]), and must then fail the run.
     FrameOnly,
+}
+
+/// What the semantic check learnt about a checkpoint.
+pub(crate) struct Checked {
+    pub source_target: Target,
+    pub map: MemoryMap,
+    /// Pages in the page store.
+    pub store_pages: u64,
 }
 
 pub(crate) fn check(
     checkpoint: &ArchivedCheckpoint,
     pages: PageCheck,
-) -> Result<(Target, MemoryMap), CheckpointError> {
+) -> Result<Checked, CheckpointError> {
     let abi = checkpoint.abi_version.to_native();
     if abi != ABI_VERSION {
         return Err(invalid(format!(
@@ -65,7 +74,7 @@ pub(crate) fn check(
     for (t, thread) in checkpoint.threads.iter().enumerate() {
         check_thread(t, thread, &map)?;
     }
-    check_regions(&checkpoint.regions, &map, pages)?;
+    let store_pages = check_regions(&checkpoint.regions, &map, pages)?;
     check_personality(&checkpoint.personality, &map)?;
     check_host_path("image hint", &checkpoint.image_hint)?;
     check_host_path("parent hint", &checkpoint.parent_hint)?;
@@ -74,7 +83,11 @@ pub(crate) fn check(
             "parent hint: a checkpoint without a parent (digest all zero) names one",
         ));
     }
-    Ok((target, map))
+    Ok(Checked {
+        source_target: target,
+        map,
+        store_pages,
+    })
 }
 
 fn check_map(checkpoint: &ArchivedCheckpoint) -> Result<MemoryMap, CheckpointError> {
@@ -172,8 +185,10 @@ fn check_regions(
     regions: &[ArchivedRegionRecord],
     map: &MemoryMap,
     pages: PageCheck,
-) -> Result<(), CheckpointError> {
+) -> Result<u64, CheckpointError> {
     let mut decoder = PageDecoder::new();
+    // The next page-store slot: slots are 0, 1, 2 ... in record order.
+    let mut next_slot = 0u64;
     let mut scratch = [0u8; PAGE_SIZE];
     let mut previous_end = 0u64;
     // Pages whose initial contents the image supplies (rodata and data, whole pages).
@@ -241,6 +256,22 @@ fn check_regions(
                         )));
                     }
                 }
+                Some(PageEncoding::InStore) => {
+                    let slot = <[u8; 8]>::try_from(data)
+                        .map(u64::from_le_bytes)
+                        .map_err(|_| {
+                            fail(format!(
+                                "a page-store page carries {} bytes, expected its 8-byte slot",
+                                data.len()
+                            ))
+                        })?;
+                    if slot != next_slot {
+                        return Err(fail(format!(
+                            "page-store slot {slot}, expected {next_slot} (slots follow record order)"
+                        )));
+                    }
+                    next_slot += 1;
+                }
                 Some(PageEncoding::Zstd | PageEncoding::ShuffledZstd) => {
                     if data.is_empty() || data.len() >= PAGE_SIZE {
                         return Err(fail(format!(
@@ -257,7 +288,7 @@ fn check_regions(
             }
         }
     }
-    Ok(())
+    Ok(next_slot)
 }
 
 /// A normalized absolute guest path: `/` alone or `/`-separated non-empty components other

@@ -3,11 +3,12 @@
 //! guest as an I/O exit. Any exception ends the guest (no IDT, so a triple fault); the monitor
 //! then decodes the instruction at the guest's rip to say what happened.
 
-use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, kvm_fpu, kvm_segment, kvm_userspace_memory_region};
+use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, kvm_fpu, kvm_segment};
 use kvm_ioctls::{Cap, Kvm, SyncReg, VcpuExit as KvmExit, VcpuFd, VmFd};
 use xisa_format::abi::HYPERCALL_PORT;
 use xisa_format::memory_map::native;
 
+use super::kvm_slots::Slots;
 use crate::arch::x86_64::{boot, decode};
 use crate::memory::{GuestRam, HostRange};
 use crate::vcpu::{BackendError, Fault, FaultKind, NativeState, POISON, Vcpu, VcpuExit};
@@ -29,9 +30,11 @@ pub fn availability() -> Result<(), String> {
 }
 
 pub struct KvmVcpu {
-    // The VM must outlive its vCPU.
-    _vm: VmFd,
     vcpu: VcpuFd,
+    // Dropped after the vCPU (fields drop in order): the VM must outlive its vCPU.
+    vm: VmFd,
+    /// Guest memory's KVM slots, some registered only once the guest touches them.
+    slots: Slots,
     /// Guest memory as the vCPU sees it, to read faulting instructions.
     ranges: Vec<HostRange>,
 }
@@ -43,27 +46,21 @@ impl KvmVcpu {
             backend: BACKEND,
             reason: format!("/dev/kvm: {e}"),
         })?;
+        // Asking the host which CPUID features it supports takes about a millisecond and
+        // needs only /dev/kvm: it overlaps setting up the VM.
+        let supported_cpuid = std::thread::Builder::new()
+            .name("kvm-cpuid".into())
+            .spawn(|| Kvm::new()?.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES))
+            .map_err(failed)?;
         let vm = kvm.create_vm().map_err(failed)?;
         let ranges = ram.host_ranges();
-        for (slot, range) in ranges.iter().enumerate() {
-            let region = kvm_userspace_memory_region {
-                slot: slot as u32,
-                flags: 0,
-                guest_phys_addr: range.guest,
-                memory_size: range.size,
-                userspace_addr: range.host as u64,
-            };
-            // SAFETY: the host range is a live mapping owned by `ram`, which outlives the VM
-            // (the monitor drops the vCPU before the memory).
-            unsafe { vm.set_user_memory_region(region) }.map_err(failed)?;
-        }
+        let slots = Slots::new(&vm, &ranges).map_err(failed)?;
         let accessible = GuestRam::accessible_ranges(ram.map());
         let tables = boot::page_tables(&accessible, ram.map().mem_top).map_err(failed)?;
         for (address, bytes) in tables.into_iter().chain(boot::descriptor_tables()) {
             ram.write(address, &bytes)
                 .map_err(|e| failed(format!("writing boot structures at {address:#x}: {e}")))?;
         }
-
         let mut vcpu = vm.create_vcpu(0).map_err(failed)?;
         // KVM copies the general registers into the shared run page at every exit and takes
         // them back from it on entry, so a hypercall costs no register ioctls (each a round
@@ -77,8 +74,9 @@ impl KvmVcpu {
             });
         }
         vcpu.set_sync_valid_reg(SyncReg::Register);
-        let cpuid = kvm
-            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+        let cpuid = supported_cpuid
+            .join()
+            .map_err(|_| failed("the CPUID query stopped unexpectedly"))?
             .map_err(failed)?;
         vcpu.set_cpuid2(&cpuid).map_err(failed)?;
         let mut sregs = vcpu.get_sregs().map_err(failed)?;
@@ -145,8 +143,9 @@ impl KvmVcpu {
         regs.rflags = boot::RFLAGS;
         vcpu.set_regs(&regs).map_err(failed)?;
         Ok(KvmVcpu {
-            _vm: vm,
             vcpu,
+            vm,
+            slots,
             ranges,
         })
     }
@@ -219,12 +218,61 @@ impl Vcpu for KvmVcpu {
         loop {
             let exit = match self.vcpu.run() {
                 Ok(KvmExit::IoOut(port, _)) => Exit::Port(port),
-                Ok(KvmExit::MmioRead(address, _)) | Ok(KvmExit::MmioWrite(address, _)) => {
-                    Exit::Mmio(address)
+                // A first touch of memory whose slot is not registered yet: register it and do
+                // the access the instruction asked for.
+                Ok(KvmExit::MmioRead(address, data)) => {
+                    match self
+                        .slots
+                        .register_touched(&self.vm, address)
+                        .map_err(failed)?
+                    {
+                        Some(_) => match self.slots.host_span(address, data.len()) {
+                            Some(host) => {
+                                // SAFETY: `host` starts `data.len()` bytes of guest memory
+                                // (checked by `host_span`); the vCPU is stopped.
+                                unsafe {
+                                    std::ptr::copy_nonoverlapping(
+                                        host,
+                                        data.as_mut_ptr(),
+                                        data.len(),
+                                    )
+                                };
+                                continue;
+                            }
+                            None => Exit::Mmio(address),
+                        },
+                        None => Exit::Mmio(address),
+                    }
                 }
-                Ok(KvmExit::Shutdown) | Ok(KvmExit::InternalError) | Ok(KvmExit::Hlt) => {
+                Ok(KvmExit::MmioWrite(address, data)) => {
+                    match self
+                        .slots
+                        .register_touched(&self.vm, address)
+                        .map_err(failed)?
+                    {
+                        Some(_) => match self.slots.host_span(address, data.len()) {
+                            Some(host) => {
+                                // SAFETY: as for a read; guest memory is written only here
+                                // while the vCPU is stopped.
+                                unsafe {
+                                    std::ptr::copy_nonoverlapping(data.as_ptr(), host, data.len())
+                                };
+                                continue;
+                            }
+                            None => Exit::Mmio(address),
+                        },
+                        None => Exit::Mmio(address),
+                    }
+                }
+                // An access KVM could not emulate may be a first touch too: with every slot
+                // registered, the instruction runs again as it is.
+                Ok(KvmExit::InternalError) => {
+                    if self.slots.register_all(&self.vm).map_err(failed)? {
+                        continue;
+                    }
                     Exit::Stopped
                 }
+                Ok(KvmExit::Shutdown) | Ok(KvmExit::Hlt) => Exit::Stopped,
                 Ok(KvmExit::FailEntry(reason, _)) => {
                     return Err(failed(format!("VM entry failed (reason {reason:#x})")));
                 }

@@ -3,4 +3,5 @@
 #[cfg(feature = "emu")]
 pub mod emu;
 pub mod kvm;
+mod kvm_slots;
 pub mod process;

@@ -40,16 +40,19 @@ fn seed_corpus_replays_without_panics() {
 /// The seeds: a few valid checkpoints, then damaged and near-valid ones.
 fn seeds() -> Vec<(String, Vec<u8>)> {
     let mut seeds = Vec::new();
-    let full = write(&sample().checkpoint).unwrap();
+    let full = write(sample().checkpoint.clone()).unwrap();
     seeds.push(("valid-sample".to_string(), full.clone()));
     seeds.push((
         "valid-spec-example".to_string(),
-        write(&spec_example::checkpoint()).unwrap(),
+        write(spec_example::checkpoint().clone()).unwrap(),
     ));
     let mut child = sample().checkpoint;
     child.parent_digest = [7; 32];
     child.parent_hint = b"/jobs/base.ckpt".to_vec();
-    seeds.push(("valid-incremental".to_string(), write(&child).unwrap()));
+    seeds.push((
+        "valid-incremental".to_string(),
+        write(child.clone()).unwrap(),
+    ));
     let mut minimal = sample().checkpoint;
     minimal.regions.clear();
     minimal.threads[0].frames.truncate(1);
@@ -65,7 +68,7 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         signal_actions: vec![],
         warned_syscalls: vec![],
     };
-    seeds.push(("valid-minimal".to_string(), write(&minimal).unwrap()));
+    seeds.push(("valid-minimal".to_string(), write(minimal.clone()).unwrap()));
     seeds.push(("truncated-header".to_string(), full[..40].to_vec()));
     seeds.push((
         "truncated-archive".to_string(),
@@ -78,7 +81,7 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
     for (i, (_, mutate)) in semantic_cases().into_iter().enumerate().step_by(6) {
         let mut checkpoint = sample().checkpoint;
         mutate(&mut checkpoint);
-        seeds.push((format!("invalid-{i}"), write(&checkpoint).unwrap()));
+        seeds.push((format!("invalid-{i}"), write(checkpoint.clone()).unwrap()));
     }
     seeds
 }

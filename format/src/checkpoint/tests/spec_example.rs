@@ -128,6 +128,7 @@ pub(in super::super) fn checkpoint() -> Checkpoint {
         image_hint: b"/srv/jobs/prog.xisa".to_vec(),
         parent_digest: Checkpoint::NO_PARENT,
         parent_hint: Vec::new(),
+        store_digest: [0; 32],
     }
 }
 
@@ -225,17 +226,22 @@ fn dump(checkpoint: &Checkpoint, bytes: &[u8]) -> String {
     d.heading("Header");
     d.field(0, 8, "magic \"XISACKPT\"");
     assert_eq!(&bytes[..8], MAGIC);
-    assert_eq!(d.u32_field(8, "format version"), 3);
+    assert_eq!(d.u32_field(8, "format version"), FORMAT_VERSION);
     assert_eq!(d.u32_field(12, "flags"), 0);
     assert_eq!(d.u64(16), 64);
     d.field(16, 8, "archive offset = 64");
     let length = d.u64(24) as usize;
     d.field(24, 8, &format!("archive length = {length}"));
-    assert_eq!(length + HEADER_SIZE, bytes.len());
+    let archive_end = length + HEADER_SIZE;
+    let store = archive_end.next_multiple_of(PAGE_SIZE);
+    assert_eq!(store + PAGE_SIZE, bytes.len(), "one page in the page store");
     d.field(32, 32, "BLAKE3 of the archive");
-    assert_eq!(&bytes[32..64], blake3::hash(&bytes[64..]).as_bytes());
+    assert_eq!(
+        &bytes[32..64],
+        blake3::hash(&bytes[64..archive_end]).as_bytes()
+    );
 
-    let root = bytes.len() - ROOT_SIZE;
+    let root = archive_end - ROOT_SIZE;
     d.heading(&format!(
         "Checkpoint (root: the last {ROOT_SIZE} bytes of the archive)"
     ));
@@ -280,7 +286,12 @@ fn dump(checkpoint: &Checkpoint, bytes: &[u8]) -> String {
     assert_eq!(bytes[p + 84..p + 116], checkpoint.parent_digest);
     let (_, parent_hint_len) = d.vec(p + 116, "parent_hint");
     assert_eq!(parent_hint_len, 0);
-    assert_eq!(p + 124, bytes.len());
+    d.field(p + 124, 32, "store_digest: BLAKE3 of the page store");
+    assert_eq!(
+        &bytes[p + 124..p + 156],
+        blake3::hash(&bytes[store..]).as_bytes()
+    );
+    assert_eq!(p + 156, archive_end);
 
     assert_eq!(thread_count, 1);
     d.heading("threads[0]: ThreadRecord (24 bytes)");
@@ -303,6 +314,7 @@ fn dump(checkpoint: &Checkpoint, bytes: &[u8]) -> String {
     }
 
     assert_eq!(region_count, 2);
+    let mut in_store = Vec::new();
     for (r, region) in checkpoint.regions.iter().enumerate() {
         let at = regions + 24 * r;
         d.heading(&format!("regions[{r}]: RegionRecord (24 bytes)"));
@@ -312,17 +324,27 @@ fn dump(checkpoint: &Checkpoint, bytes: &[u8]) -> String {
         assert_eq!(page_count, region.pages.len());
         for (k, page) in region.pages.iter().enumerate() {
             let at = pages + 13 * k;
-            let encoding = PageEncoding::from_u8(page.encoding).unwrap();
+            // The writer moves raw pages into the page store.
+            let encoding = PageEncoding::from_u8(d.u8(at + 4)).unwrap();
+            let expected = match PageEncoding::from_u8(page.encoding).unwrap() {
+                PageEncoding::Raw => PageEncoding::InStore,
+                other => other,
+            };
+            assert_eq!(encoding, expected);
             d.heading(&format!("regions[{r}].pages[{k}]: PageRecord (13 bytes)"));
             assert_eq!(d.u32_field(at, "index"), page.index);
             d.field(
                 at + 4,
                 1,
-                &format!("encoding = {} ({})", page.encoding, encoding.name()),
+                &format!("encoding = {} ({})", encoding as u8, encoding.name()),
             );
-            assert_eq!(d.u8(at + 4), page.encoding);
             let data = d.bytes_vec(at + 5, "data", "");
-            assert_eq!(data, page.data);
+            if encoding == PageEncoding::InStore {
+                assert_eq!(data, 0u64.to_le_bytes(), "slot 0");
+                in_store.push(page);
+            } else {
+                assert_eq!(data, page.data);
+            }
         }
     }
 
@@ -375,16 +397,30 @@ fn dump(checkpoint: &Checkpoint, bytes: &[u8]) -> String {
     let show = String::from_utf8_lossy(&checkpoint.image_hint).into_owned();
     d.field(hint, hint_len, &format!("{show:?}"));
     assert_eq!(bytes[hint..hint + hint_len], checkpoint.image_hint);
+    assert_eq!(in_store.len(), 1);
+    d.heading(&format!(
+        "Padding: zero bytes from {archive_end:06x} to the page boundary {store:06x}"
+    ));
+    assert!(bytes[archive_end..store].iter().all(|b| *b == 0));
+    d.heading("Page store: slot 0 (regions[1].pages[1])");
+    d.field(
+        store,
+        PAGE_SIZE,
+        "the page's 4096 bytes (the first 16 shown)",
+    );
+    assert_eq!(bytes[store..], in_store[0].data);
     d.out
 }
 
 #[test]
 fn worked_example_matches_the_spec() {
     let checkpoint = checkpoint();
-    let bytes = write(&checkpoint).unwrap();
+    let bytes = write(checkpoint.clone()).unwrap();
     // The example is a valid checkpoint and decodes to the pages it describes.
     let file = CheckpointFile::from_bytes(bytes.clone()).unwrap();
-    assert_eq!(file.deserialize().unwrap(), checkpoint);
+    let mut expected = checkpoint.clone();
+    expected.store_digest = file.archived().store_digest;
+    assert_eq!(file.deserialize().unwrap(), expected);
     let mut out = [0u8; PAGE_SIZE];
     let zstd = file.page_at(0x51f_f000).unwrap();
     PageDecoder::new()

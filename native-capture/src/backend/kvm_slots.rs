@@ -1,0 +1,127 @@
+//! KVM memory slots for guest memory, the large range registered piece by piece as the guest
+//! first touches it.
+//!
+//! Registering a slot costs time in proportion to its size (the host's KVM allocates and
+//! clears per-page metadata: about 2 ms for the 4 GiB of a default `mem_top` where the host
+//! shadows the guest's paging). A restore whose guest touches a few pages should not pay for
+//! all of it before the guest runs. So ranges larger than [`CHUNK`] are cut into chunks,
+//! registered when the guest first touches one: its access then leaves the guest as an MMIO
+//! exit, the chunk is registered, and the access is completed from (or into) guest memory,
+//! which is what the instruction would have done. An access KVM cannot emulate leaves as an
+//! internal error instead; every chunk is then registered and the instruction retried.
+
+use kvm_bindings::kvm_userspace_memory_region;
+use kvm_ioctls::VmFd;
+
+use crate::memory::HostRange;
+
+/// Size of the pieces a large range is registered in (a multiple of the 2 MiB huge page, so
+/// huge pages stay whole).
+pub const CHUNK: u64 = 64 << 20;
+
+/// One slot: registered at once, or when first touched.
+struct Slot {
+    guest: u64,
+    size: u64,
+    host: *mut u8,
+    registered: bool,
+}
+
+pub struct Slots {
+    slots: Vec<Slot>,
+}
+
+impl Slots {
+    /// Plans the slots for `ranges` and registers those that are not chunks of a large range.
+    pub fn new(vm: &VmFd, ranges: &[HostRange]) -> Result<Slots, kvm_ioctls::Error> {
+        let mut slots = Vec::new();
+        for range in ranges {
+            let lazy = range.size > CHUNK;
+            let mut guest = range.guest;
+            let end = range.guest + range.size;
+            while guest < end {
+                let size = if lazy {
+                    ((guest / CHUNK + 1) * CHUNK).min(end) - guest
+                } else {
+                    end - guest
+                };
+                // SAFETY (pointer arithmetic): `guest - range.guest` is below `range.size`,
+                // so the pointer stays inside the host mapping of the range.
+                let host = unsafe { range.host.add((guest - range.guest) as usize) };
+                slots.push(Slot {
+                    guest,
+                    size,
+                    host,
+                    registered: false,
+                });
+                if !lazy {
+                    let index = slots.len() - 1;
+                    register(vm, index, &mut slots[index])?;
+                }
+                guest += size;
+            }
+        }
+        Ok(Slots { slots })
+    }
+
+    /// Registers the chunk holding guest address `address`, if it is one not yet registered:
+    /// `Some(host address of address)` then. `None`: the address is not guest memory or its
+    /// slot is already registered (the access is a real fault).
+    pub fn register_touched(
+        &mut self,
+        vm: &VmFd,
+        address: u64,
+    ) -> Result<Option<*mut u8>, kvm_ioctls::Error> {
+        let Some(index) = self
+            .slots
+            .iter()
+            .position(|s| address >= s.guest && address - s.guest < s.size && !s.registered)
+        else {
+            return Ok(None);
+        };
+        let slot = &mut self.slots[index];
+        register(vm, index, slot)?;
+        // SAFETY (pointer arithmetic): `address` lies inside this slot.
+        Ok(Some(unsafe {
+            slot.host.add((address - slot.guest) as usize)
+        }))
+    }
+
+    /// Registers every slot not registered yet; whether there was one.
+    pub fn register_all(&mut self, vm: &VmFd) -> Result<bool, kvm_ioctls::Error> {
+        let mut any = false;
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if !slot.registered {
+                register(vm, index, slot)?;
+                any = true;
+            }
+        }
+        Ok(any)
+    }
+
+    /// Bytes of `address..address + len` inside one slot's host memory, if they all are.
+    pub fn host_span(&self, address: u64, len: usize) -> Option<*mut u8> {
+        let slot = self
+            .slots
+            .iter()
+            .find(|s| address >= s.guest && address - s.guest < s.size)?;
+        (address - slot.guest + len as u64 <= slot.size)
+            // SAFETY (pointer arithmetic): inside the slot, checked just above.
+            .then(|| unsafe { slot.host.add((address - slot.guest) as usize) })
+    }
+}
+
+fn register(vm: &VmFd, index: usize, slot: &mut Slot) -> Result<(), kvm_ioctls::Error> {
+    let region = kvm_userspace_memory_region {
+        slot: index as u32,
+        flags: 0,
+        guest_phys_addr: slot.guest,
+        memory_size: slot.size,
+        userspace_addr: slot.host as u64,
+    };
+    // SAFETY: the host range is part of a live mapping owned by the guest's `GuestRam`,
+    // which outlives the VM (the monitor drops the vCPU before the memory).
+    unsafe { vm.set_user_memory_region(region) }?;
+    slot.registered = true;
+    Ok(())
+}
