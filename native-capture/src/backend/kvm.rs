@@ -221,46 +221,34 @@ impl Vcpu for KvmVcpu {
                 // A first touch of memory whose slot is not registered yet: register it and do
                 // the access the instruction asked for.
                 Ok(KvmExit::MmioRead(address, data)) => {
+                    let len = data.len();
                     match self
                         .slots
-                        .register_touched(&self.vm, address)
+                        .host_for_access(&self.vm, address, len)
                         .map_err(failed)?
                     {
-                        Some(_) => match self.slots.host_span(address, data.len()) {
-                            Some(host) => {
-                                // SAFETY: `host` starts `data.len()` bytes of guest memory
-                                // (checked by `host_span`); the vCPU is stopped.
-                                unsafe {
-                                    std::ptr::copy_nonoverlapping(
-                                        host,
-                                        data.as_mut_ptr(),
-                                        data.len(),
-                                    )
-                                };
-                                continue;
-                            }
-                            None => Exit::Mmio(address),
-                        },
+                        Some(host) => {
+                            // SAFETY: `host` starts `len` bytes of guest memory (checked by
+                            // `host_for_access`); the vCPU is stopped.
+                            unsafe { std::ptr::copy_nonoverlapping(host, data.as_mut_ptr(), len) };
+                            continue;
+                        }
                         None => Exit::Mmio(address),
                     }
                 }
                 Ok(KvmExit::MmioWrite(address, data)) => {
+                    let len = data.len();
                     match self
                         .slots
-                        .register_touched(&self.vm, address)
+                        .host_for_access(&self.vm, address, len)
                         .map_err(failed)?
                     {
-                        Some(_) => match self.slots.host_span(address, data.len()) {
-                            Some(host) => {
-                                // SAFETY: as for a read; guest memory is written only here
-                                // while the vCPU is stopped.
-                                unsafe {
-                                    std::ptr::copy_nonoverlapping(data.as_ptr(), host, data.len())
-                                };
-                                continue;
-                            }
-                            None => Exit::Mmio(address),
-                        },
+                        Some(host) => {
+                            // SAFETY: as for a read; guest memory is written only here while
+                            // the vCPU is stopped.
+                            unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), host, len) };
+                            continue;
+                        }
                         None => Exit::Mmio(address),
                     }
                 }

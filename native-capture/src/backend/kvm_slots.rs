@@ -64,24 +64,32 @@ impl Slots {
         Ok(Slots { slots })
     }
 
-    /// Registers the chunk holding guest address `address`, if it is one not yet registered:
-    /// `Some(host address of address)` then. `None`: the address is not guest memory or its
-    /// slot is already registered (the access is a real fault).
-    pub fn register_touched(
+    /// Where an access of `len` bytes at `address` that left the guest as MMIO lies in guest
+    /// memory, registering its chunk first if the guest had not touched it yet. `None`: it is
+    /// not (wholly) guest memory, a real fault. A chunk already registered still answers: an
+    /// access KVM split in pieces (a 16-byte one in two) reports every piece it had planned
+    /// as MMIO, the later ones after the first registered the chunk.
+    pub fn host_for_access(
         &mut self,
         vm: &VmFd,
         address: u64,
+        len: usize,
     ) -> Result<Option<*mut u8>, kvm_ioctls::Error> {
         let Some(index) = self
             .slots
             .iter()
-            .position(|s| address >= s.guest && address - s.guest < s.size && !s.registered)
+            .position(|s| address >= s.guest && address - s.guest < s.size)
         else {
             return Ok(None);
         };
         let slot = &mut self.slots[index];
-        register(vm, index, slot)?;
-        // SAFETY (pointer arithmetic): `address` lies inside this slot.
+        if address - slot.guest + len as u64 > slot.size {
+            return Ok(None);
+        }
+        if !slot.registered {
+            register(vm, index, slot)?;
+        }
+        // SAFETY (pointer arithmetic): `address..address + len` lies inside this slot.
         Ok(Some(unsafe {
             slot.host.add((address - slot.guest) as usize)
         }))
@@ -97,17 +105,6 @@ impl Slots {
             }
         }
         Ok(any)
-    }
-
-    /// Bytes of `address..address + len` inside one slot's host memory, if they all are.
-    pub fn host_span(&self, address: u64, len: usize) -> Option<*mut u8> {
-        let slot = self
-            .slots
-            .iter()
-            .find(|s| address >= s.guest && address - s.guest < s.size)?;
-        (address - slot.guest + len as u64 <= slot.size)
-            // SAFETY (pointer arithmetic): inside the slot, checked just above.
-            .then(|| unsafe { slot.host.add((address - slot.guest) as usize) })
     }
 }
 
