@@ -3,7 +3,9 @@
 //! guest as an I/O exit. Any exception ends the guest (no IDT, so a triple fault); the monitor
 //! then decodes the instruction at the guest's rip to say what happened.
 
-use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, kvm_fpu, kvm_segment};
+use kvm_bindings::{
+    KVM_CAP_EXIT_ON_EMULATION_FAILURE, KVM_MAX_CPUID_ENTRIES, kvm_enable_cap, kvm_fpu, kvm_segment,
+};
 use kvm_ioctls::{Cap, Kvm, SyncReg, VcpuExit as KvmExit, VcpuFd, VmFd};
 use xisa_format::abi::HYPERCALL_PORT;
 use xisa_format::memory_map::native;
@@ -54,7 +56,18 @@ impl KvmVcpu {
             .map_err(failed)?;
         let vm = kvm.create_vm().map_err(failed)?;
         let ranges = ram.host_ranges();
-        let slots = Slots::new(&vm, &ranges).map_err(failed)?;
+        // Registering memory as the guest first touches it relies on every access KVM cannot
+        // emulate leaving the guest intact (by default one from CPL 3 raises #UD in it).
+        let exits_on_emulation_failure =
+            vm.check_extension_raw(KVM_CAP_EXIT_ON_EMULATION_FAILURE.into()) > 0
+                && vm
+                    .enable_cap(&kvm_enable_cap {
+                        cap: KVM_CAP_EXIT_ON_EMULATION_FAILURE,
+                        args: [1, 0, 0, 0],
+                        ..Default::default()
+                    })
+                    .is_ok();
+        let slots = Slots::new(&vm, &ranges, exits_on_emulation_failure).map_err(failed)?;
         let accessible = GuestRam::accessible_ranges(ram.map());
         let tables = boot::page_tables(&accessible, ram.map().mem_top).map_err(failed)?;
         for (address, bytes) in tables.into_iter().chain(boot::descriptor_tables()) {

@@ -32,11 +32,13 @@ pub struct Slots {
 }
 
 impl Slots {
-    /// Plans the slots for `ranges` and registers those that are not chunks of a large range.
-    pub fn new(vm: &VmFd, ranges: &[HostRange]) -> Result<Slots, kvm_ioctls::Error> {
+    /// Plans the slots for `ranges` and registers those that are not chunks of a large range;
+    /// with `lazy` false (KVM would not leave the guest intact on an access it cannot
+    /// emulate), every slot at once.
+    pub fn new(vm: &VmFd, ranges: &[HostRange], lazy: bool) -> Result<Slots, kvm_ioctls::Error> {
         let mut slots = Vec::new();
         for range in ranges {
-            let lazy = range.size > CHUNK;
+            let lazy = lazy && range.size > CHUNK;
             let mut guest = range.guest;
             let end = range.guest + range.size;
             while guest < end {
