@@ -7,8 +7,11 @@
 //! (u64), answered by one byte: [`INITIAL`] (the page holds what a fresh run of the image
 //! holds there), [`STORED`] followed by the page's 4096 bytes, or [`REFUSED`]. A request
 //! [`NEXT`]` | address` asks for the first page at or after `address` (in the ranges) that is
-//! not all zero: [`STORED`], its address (u64) and its bytes, or [`INITIAL`] when none is
-//! left (a restore's background pass skips zero pages so). The request
+//! not all zero and not sent before: [`STORED`], its address (u64) and its bytes, or
+//! [`INITIAL`] when none is left (a restore's background pass skips zero pages so). Bits
+//! 48..56 of a `NEXT` request ask for up to that many more such pages in one answer
+//! ([`next_request`]): the answer is that many items, ending early with [`INITIAL`] when none
+//! is left. The request
 //! [`DONE`] (the restore holds every page) or [`ABORT`] (the move is off) is answered by one
 //! byte and ends the stream. Integers are little-endian.
 
@@ -35,6 +38,24 @@ pub const NEXT: u64 = 1 << 62;
 /// Is `request` (not [`DONE`] or [`ABORT`]) a [`NEXT`] request?
 pub fn is_next(request: u64) -> bool {
     request != DONE && request != ABORT && request & NEXT != 0
+}
+
+/// Where a [`NEXT`] request's count of pages lies (guest addresses are below 2^48).
+const COUNT_SHIFT: u32 = 48;
+/// The most pages one [`NEXT`] request asks for.
+pub const MAX_BATCH: usize = 256;
+
+/// A [`NEXT`] request for up to `count` (1 to [`MAX_BATCH`]) pages from `from`.
+pub fn next_request(from: u64, count: usize) -> u64 {
+    let extra = count.clamp(1, MAX_BATCH) as u64 - 1;
+    (from & ((1 << COUNT_SHIFT) - 1)) | NEXT | (extra << COUNT_SHIFT)
+}
+
+/// A [`NEXT`] request's start address and count of pages.
+pub fn next_parts(request: u64) -> (u64, usize) {
+    let from = request & ((1 << COUNT_SHIFT) - 1);
+    let count = ((request >> COUNT_SHIFT) & 0xff) as usize + 1;
+    (from, count)
 }
 /// A reader accepts at most this many ranges (a guest has a handful).
 pub const MAX_RANGES: u64 = 1 << 16;
@@ -108,5 +129,17 @@ mod tests {
         let mut huge = MAGIC.to_vec();
         huge.extend_from_slice(&u64::MAX.to_le_bytes());
         assert!(read_header(&mut huge.as_slice()).is_err());
+    }
+
+    #[test]
+    fn next_requests_carry_their_address_and_count() {
+        assert_eq!(next_request(0x600_0000, 1), 0x600_0000 | NEXT);
+        for count in [1, 16, MAX_BATCH] {
+            let request = next_request(0x7fff_f000, count);
+            assert!(is_next(request));
+            assert_eq!(next_parts(request), (0x7fff_f000, count));
+        }
+        assert_eq!(next_parts(next_request(0x1000, 10_000)).1, MAX_BATCH);
+        assert!(!is_next(DONE) && !is_next(ABORT) && !is_next(0x600_0000));
     }
 }

@@ -6,7 +6,9 @@
 
 use std::io::{self, Read, Write};
 
-use xisa_format::page_stream::{ABORT, DONE, STORED, is_next, read_header, read_u64, write_header};
+use xisa_format::page_stream::{
+    ABORT, DONE, STORED, is_next, next_parts, read_header, read_u64, write_header,
+};
 
 const PAGE: usize = 4096;
 
@@ -39,16 +41,29 @@ pub fn relay(
         };
         server.write_all(&address.to_le_bytes())?;
         server.flush()?;
-        let mut kind = [0u8; 1];
-        server.read_exact(&mut kind)?;
-        client.write_all(&kind)?;
-        if kind[0] == STORED {
-            if is_next(address) {
+        // A `NEXT` request is answered by up to its count of pages, each with its address,
+        // ending early when none is left; any other by one answer.
+        let (next, answers) = match is_next(address) {
+            true => (true, next_parts(address).1),
+            false => (false, 1),
+        };
+        for _ in 0..answers {
+            let mut kind = [0u8; 1];
+            server.read_exact(&mut kind)?;
+            client.write_all(&kind)?;
+            if kind[0] != STORED {
+                if !matches!(address, DONE | ABORT) {
+                    relayed.pages += u64::from(!next);
+                }
+                break;
+            }
+            if next {
                 client.write_all(&read_u64(server)?.to_le_bytes())?;
             }
             server.read_exact(&mut page)?;
             client.write_all(&page)?;
             relayed.bytes += PAGE as u64;
+            relayed.pages += 1;
         }
         client.flush()?;
         match address {
@@ -57,7 +72,7 @@ pub fn relay(
                 return Ok(relayed);
             }
             ABORT => return Ok(relayed),
-            _ => relayed.pages += 1,
+            _ => {}
         }
     }
 }

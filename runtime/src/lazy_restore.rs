@@ -25,6 +25,9 @@ use crate::page_source::{PageSource, PageSourceError};
 use crate::userfault::{Userfault, Watch};
 
 const PAGE: u64 = GUEST_PAGE_SIZE;
+/// Pages the background pass takes from a page stream per round trip: few round trips (each
+/// crosses both nodes), while a fault that comes meanwhile waits for at most 64 KiB.
+const STREAM_BATCH: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LazyRestoreError {
@@ -270,21 +273,22 @@ impl Server {
                 return Ok(stats);
             };
             if let PageSource::Remote(remote) = &mut self.source {
-                // A page stream hands out only the pages that are not zero: no round trip
-                // for the others, which read as zero once unwatched.
-                let mut bytes = [0u8; PAGE_SIZE];
-                let found = remote
-                    .next_nonzero(from, &mut bytes)
+                // A page stream hands out only the pages that are not zero (no round trip for
+                // the others, which read as zero once unwatched), a few per round trip.
+                let mut batch = Vec::new();
+                next_from = remote
+                    .next_nonzero(from, STREAM_BATCH, &mut batch)
                     .map_err(PageSourceError::from)?;
-                next_from = found.map(|address| address + PAGE);
-                let page = found.and_then(|a| self.watched.iter().find_map(|r| r.host_page(a)));
-                if let (Some(address), Some(page)) = (found, page)
-                    && filled.insert(page)
-                {
-                    self.userfault
-                        .copy(page, &bytes)
-                        .map_err(|source| LazyRestoreError::Fill { address, source })?;
-                    stats.prefetched += 1;
+                for (address, bytes) in batch {
+                    let page = self.watched.iter().find_map(|r| r.host_page(address));
+                    if let Some(page) = page
+                        && filled.insert(page)
+                    {
+                        self.userfault
+                            .copy(page, &bytes)
+                            .map_err(|source| LazyRestoreError::Fill { address, source })?;
+                        stats.prefetched += 1;
+                    }
                 }
             } else {
                 next_from = self.next_watched(from);

@@ -16,7 +16,8 @@ use xisa_format::checkpoint::PAGE_SIZE;
 use xisa_format::image::Image;
 use xisa_format::memory_map::GUEST_PAGE_SIZE;
 use xisa_format::page_stream::{
-    ABORT, DONE, INITIAL, NEXT, REFUSED, STORED, is_next, read_header, write_header,
+    ABORT, DONE, INITIAL, REFUSED, STORED, is_next, next_parts, next_request, read_header,
+    write_header,
 };
 use xisa_personality::GuestMemory;
 
@@ -76,18 +77,26 @@ pub fn serve(
                 return Ok(Served::Kept);
             }
             _ if is_next(address) => {
-                match next_nonzero(memory, ranges, address & !NEXT, &sent, &mut page)? {
-                    Some(found) => {
-                        sent.insert(found);
-                        pages += 1;
-                        bytes += PAGE_SIZE as u64;
-                        stream
-                            .write_all(&[STORED])
-                            .and_then(|()| stream.write_all(&found.to_le_bytes()))
-                            .and_then(|()| stream.write_all(&page))
+                let (mut from, count) = next_parts(address);
+                let mut answer = Vec::with_capacity(count * (PAGE_SIZE + 9));
+                for _ in 0..count {
+                    match next_nonzero(memory, ranges, from, &sent, &mut page)? {
+                        Some(found) => {
+                            sent.insert(found);
+                            pages += 1;
+                            bytes += PAGE_SIZE as u64;
+                            answer.push(STORED);
+                            answer.extend_from_slice(&found.to_le_bytes());
+                            answer.extend_from_slice(&page);
+                            from = found + GUEST_PAGE_SIZE;
+                        }
+                        None => {
+                            answer.push(INITIAL);
+                            break;
+                        }
                     }
-                    None => stream.write_all(&[INITIAL]),
                 }
+                stream.write_all(&answer)
             }
             _ if !address.is_multiple_of(GUEST_PAGE_SIZE)
                 || !ranges.iter().any(|r| r.contains(&address)) =>
@@ -137,6 +146,9 @@ fn next_nonzero(
     }
     Ok(None)
 }
+
+/// A page a stream sent: its address and bytes.
+pub type StreamedPage = (u64, Box<[u8; PAGE_SIZE]>);
 
 /// The restore's end of a page stream.
 #[derive(Debug)]
@@ -203,45 +215,54 @@ impl RemotePages {
         }
     }
 
-    /// The first page at or after `from` that is not all zero, into `out`: its address, or
-    /// `None` when none is left.
+    /// Up to `count` of the pages at or after `from` that are not all zero and were not
+    /// sent before, in address order, appended to `pages`. Returns where the next batch
+    /// starts, or `None` when none is left.
     pub fn next_nonzero(
         &mut self,
         from: u64,
-        out: &mut [u8; PAGE_SIZE],
+        count: usize,
+        pages: &mut Vec<StreamedPage>,
     ) -> Result<Option<u64>, PageStreamError> {
         let io = |source| PageStreamError::Io {
             path: self.path.clone(),
             source,
         };
-        self.stream
-            .write_all(&(from | NEXT).to_le_bytes())
-            .map_err(io)?;
-        let mut kind = [0u8; 1];
-        self.stream.read_exact(&mut kind).map_err(io)?;
-        match kind[0] {
-            INITIAL => Ok(None),
-            STORED => {
-                let mut address = [0u8; 8];
-                self.stream.read_exact(&mut address).map_err(io)?;
-                self.stream.read_exact(out).map_err(io)?;
-                let address = u64::from_le_bytes(address);
-                if address < from
-                    || !address.is_multiple_of(GUEST_PAGE_SIZE)
-                    || !self.ranges.iter().any(|r| r.contains(&address))
-                {
+        let request = next_request(from, count);
+        self.stream.write_all(&request.to_le_bytes()).map_err(io)?;
+        let (mut from, count) = next_parts(request);
+        let mut page = [0u8; PAGE_SIZE];
+        for _ in 0..count {
+            let mut kind = [0u8; 1];
+            self.stream.read_exact(&mut kind).map_err(io)?;
+            match kind[0] {
+                INITIAL => return Ok(None),
+                STORED => {
+                    let mut address = [0u8; 8];
+                    self.stream.read_exact(&mut address).map_err(io)?;
+                    self.stream.read_exact(&mut page).map_err(io)?;
+                    let address = u64::from_le_bytes(address);
+                    if address < from
+                        || !address.is_multiple_of(GUEST_PAGE_SIZE)
+                        || !self.ranges.iter().any(|r| r.contains(&address))
+                    {
+                        return Err(PageStreamError::Protocol {
+                            path: self.path.clone(),
+                            reason: format!("page {address:#x} given for the next from {from:#x}"),
+                        });
+                    }
+                    pages.push((address, Box::new(page)));
+                    from = address + GUEST_PAGE_SIZE;
+                }
+                other => {
                     return Err(PageStreamError::Protocol {
                         path: self.path.clone(),
-                        reason: format!("page {address:#x} given for the next from {from:#x}"),
+                        reason: format!("answer {other} to the next page from {from:#x}"),
                     });
                 }
-                Ok(Some(address))
             }
-            other => Err(PageStreamError::Protocol {
-                path: self.path.clone(),
-                reason: format!("answer {other} to the next page from {from:#x}"),
-            }),
         }
+        Ok(Some(from))
     }
 
     /// Tells the source that every page is here: it may let the guest go.

@@ -10,6 +10,7 @@ use xisa_converters::snapshot::{self, CaptureInput, SnapshotError};
 use xisa_format::checkpoint::{CheckpointFile, PAGE_SIZE, PageCheck};
 use xisa_format::error_chain;
 use xisa_format::image::Image;
+use xisa_format::page_stream::MAX_BATCH;
 use xisa_personality::{GuestMemory, PersonalityError};
 
 use crate::cow_capture::{BackgroundCapture, CowCaptureError};
@@ -529,14 +530,16 @@ fn restore_eagerly(
             }
         }
     }
-    let mut page = [0u8; PAGE_SIZE];
-    let mut from = 0;
-    while let Some(address) = remote
-        .next_nonzero(from, &mut page)
-        .map_err(|e| RuntimeError::Pages(e.into()))?
-    {
-        write(address, Some(&page))?;
-        from = address + PAGE_SIZE as u64;
+    // Nothing waits on single pages here: large batches, few round trips.
+    let mut batch = Vec::new();
+    let mut from = Some(0);
+    while let Some(start) = from {
+        from = remote
+            .next_nonzero(start, MAX_BATCH, &mut batch)
+            .map_err(|e| RuntimeError::Pages(e.into()))?;
+        for (address, page) in batch.drain(..) {
+            write(address, Some(&page))?;
+        }
     }
     remote.done().map_err(|e| RuntimeError::Pages(e.into()))
 }
