@@ -316,3 +316,69 @@ fn a_missing_or_rewritten_parent_is_refused_clearly() {
         }
     }
 }
+
+#[test]
+fn a_chain_of_raw_checkpoints_is_mapped_from_every_link_and_resumes() {
+    let kit = Kit::new("incremental_raw");
+    let sandbox = kit.folder("sandbox");
+    let store = kit.folder("store");
+    let (base, child) = (store.join("base.ckpt"), store.join("child.ckpt"));
+    // Raw pages go to each file's page store; the child's replace some of the base's.
+    let first = xisa_ok(
+        xisa_on("run", &Executor::wasm64(), &sandbox)
+            .args([
+                "--compress",
+                "none",
+                "--checkpoint-at",
+                "300",
+                "--checkpoint-to",
+            ])
+            .arg(&base)
+            .arg(&kit.image),
+        "capture the raw base",
+    );
+    let native = x86_64_executor();
+    let second = restore(
+        &native,
+        &base,
+        &sandbox,
+        &[
+            "--compress",
+            "none",
+            "--checkpoint-at",
+            "400",
+            "--checkpoint-to",
+            child.to_str().unwrap(),
+            "--parent",
+            base.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(chain_length(&child), 2);
+    let mut before = first.stdout.clone();
+    before.extend_from_slice(&second.stdout);
+    for place in executors()
+        .iter()
+        .filter(|e| !e.name.starts_with("process"))
+    {
+        let again = kit.folder("again");
+        copy_tree(&sandbox, &again);
+        let resumed = restore(place, &child, &again, &["-v"]);
+        let stderr = String::from_utf8_lossy(&resumed.stderr);
+        let mapped: u64 = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("xisa: lazy restore: "))
+            .and_then(|l| l.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(mapped > 0, "{}: no page mapped: {stderr}", place.name);
+        let mut output = before.clone();
+        output.extend_from_slice(&resumed.stdout);
+        assert!(
+            output == kit.expected,
+            "{}: the mapped chain resumes differently: {}",
+            place.name,
+            first_difference(&kit.expected, &output)
+        );
+        println!("ok   {}: {mapped} pages mapped from the chain", place.name);
+    }
+}
