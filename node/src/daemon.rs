@@ -1249,8 +1249,12 @@ fn migrate_post_copy(
             };
             if !replaced {
                 // No complete checkpoint to resume: the page-less one needs the pages.
+                let safety = match safe_checkpoint.as_ref().filter(|p| p.exists()) {
+                    Some(path) => format!("; resume it from {}", path.display()),
+                    None => String::new(),
+                };
                 let why = format!(
-                    "the held guest ended (status {status:?}) without its pages reaching {to} or a complete checkpoint"
+                    "the held guest ended (status {status:?}) without its pages reaching {to} or a complete checkpoint{safety}"
                 );
                 node.set_state(
                     id,
@@ -1259,6 +1263,10 @@ fn migrate_post_copy(
                 return Err(why);
             }
             resume_here(node, id, to, &reason)?;
+            // The guest runs here again: the safety copy is stale.
+            if let Some(path) = timeline.safe_checkpoint.take() {
+                let _ = std::fs::remove_file(path);
+            }
             timeline.downtime_ms = millis(requested.elapsed());
             timeline.kept_on_source = Some(reason);
         }

@@ -51,19 +51,22 @@ pub fn relay(
             let mut kind = [0u8; 1];
             server.read_exact(&mut kind)?;
             client.write_all(&kind)?;
-            if kind[0] != STORED {
-                if !matches!(address, DONE | ABORT) {
-                    relayed.pages += u64::from(!next);
+            let stored = kind[0] == STORED;
+            if stored {
+                if next {
+                    client.write_all(&read_u64(server)?.to_le_bytes())?;
                 }
+                server.read_exact(&mut page)?;
+                client.write_all(&page)?;
+                relayed.bytes += PAGE as u64;
+            }
+            // Every answer to a page request is a page taken, but the end of a `NEXT` batch.
+            if (stored || !next) && !matches!(address, DONE | ABORT) {
+                relayed.pages += 1;
+            }
+            if !stored {
                 break;
             }
-            if next {
-                client.write_all(&read_u64(server)?.to_le_bytes())?;
-            }
-            server.read_exact(&mut page)?;
-            client.write_all(&page)?;
-            relayed.bytes += PAGE as u64;
-            relayed.pages += 1;
         }
         client.flush()?;
         match address {

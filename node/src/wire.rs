@@ -298,9 +298,9 @@ pub struct Timeline {
     pub remote_guest: Option<u64>,
     /// Why the guest stayed on the source, if it did.
     pub kept_on_source: Option<String>,
-    /// Post-copy with `safe`: the complete checkpoint written on the source first, before
-    /// the page-less one (its time is part of `capture_ms`); removed once the destination
-    /// holds every page.
+    /// Post-copy with `safe`, when the guest moved: the complete checkpoint written on the
+    /// source first, before the page-less one (its time is part of `capture_ms`); removed
+    /// once the destination held every page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safe_checkpoint: Option<String>,
 }

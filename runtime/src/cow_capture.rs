@@ -20,7 +20,7 @@ use xisa_converters::snapshot::{self, CapturePlan, SnapshotError};
 use xisa_format::image::Image;
 use xisa_format::memory_map::GUEST_PAGE_SIZE;
 
-use crate::machine::HostRegion;
+use crate::machine::{HostRegion, host_range};
 use crate::migration_point::CaptureRequest;
 use crate::userfault::{FEATURE_PAGEFAULT_FLAG_WP, FEATURE_WP_UNPOPULATED, Userfault, Watch};
 
@@ -67,12 +67,8 @@ impl BackgroundCapture {
         let mut protected = Vec::new();
         for range in plan.ranges() {
             let Range { start, end } = range.clone();
-            let host = regions
-                .iter()
-                .find(|r| start >= r.guest && end <= r.guest + r.size)
-                .and_then(|r| r.host_address(start))
-                .filter(|host| (*host as u64).is_multiple_of(PAGE))
-                .ok_or(CowCaptureError::NotPrivate { start, end })?;
+            let host =
+                host_range(regions, range).ok_or(CowCaptureError::NotPrivate { start, end })?;
             protected.push(Protected {
                 host: host as u64,
                 guest: start,

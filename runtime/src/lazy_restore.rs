@@ -20,7 +20,7 @@ use xisa_format::checkpoint::{PAGE_SIZE, PageDecoder};
 use xisa_format::image::Image;
 use xisa_format::memory_map::{GUEST_PAGE_SIZE, subtract_ranges};
 
-use crate::machine::HostRegion;
+use crate::machine::{HostRegion, host_range};
 use crate::page_source::{PageSource, PageSourceError};
 use crate::userfault::{Userfault, Watch};
 
@@ -129,12 +129,8 @@ impl LazyRestore {
         for range in subtract_ranges(&source.ranges(), mapped) {
             let (start, len) = (range.start, range.end - range.start);
             let len = len.next_multiple_of(PAGE);
-            let host = regions
-                .iter()
-                .find(|r| start >= r.guest && start + len <= r.guest + r.size)
-                .and_then(|r| r.host_address(start))
-                .filter(|host| (*host as u64).is_multiple_of(PAGE))
-                .ok_or(LazyRestoreError::NotPrivate {
+            let host =
+                host_range(regions, &(start..start + len)).ok_or(LazyRestoreError::NotPrivate {
                     start,
                     end: start + len,
                 })?;
@@ -218,6 +214,7 @@ impl Drop for LazyRestore {
 /// The serving thread's state.
 struct Server {
     userfault: Userfault,
+    /// Ascending by guest address, disjoint.
     watched: Vec<Watched>,
     source: PageSource,
     image: Image,
@@ -280,7 +277,7 @@ impl Server {
                     .next_nonzero(from, STREAM_BATCH, &mut batch)
                     .map_err(PageSourceError::from)?;
                 for (address, bytes) in batch {
-                    let page = self.watched.iter().find_map(|r| r.host_page(address));
+                    let page = self.host_page(address);
                     if let Some(page) = page
                         && filled.insert(page)
                     {
@@ -292,7 +289,7 @@ impl Server {
                 }
             } else {
                 next_from = self.next_watched(from);
-                let page = next_from.and_then(|a| self.watched.iter().find_map(|r| r.host_page(a)));
+                let page = next_from.and_then(|a| self.host_page(a));
                 next_from = next_from.map(|address| address + PAGE);
                 if let Some(page) = page
                     && !filled.contains(&page)
@@ -307,11 +304,15 @@ impl Server {
 
     /// The first guest page at or after `from` that is watched.
     fn next_watched(&self, from: u64) -> Option<u64> {
-        self.watched
-            .iter()
-            .filter(|r| r.guest + r.len > from)
-            .map(|r| r.guest.max(from))
-            .min()
+        // Watched ranges are ascending and disjoint (and many where mapped pages cut them).
+        let after = self.watched.partition_point(|r| r.guest + r.len <= from);
+        self.watched.get(after).map(|r| r.guest.max(from))
+    }
+
+    /// The host page of watched guest address `address`.
+    fn host_page(&self, address: u64) -> Option<u64> {
+        let after = self.watched.partition_point(|r| r.guest + r.len <= address);
+        self.watched.get(after)?.host_page(address)
     }
 
     /// Fills the page at host address `page`. In the background pass zero pages are left

@@ -2,8 +2,10 @@
 //! run, stop at a migration point, hand back its neutral frames and resume from them.
 
 use std::fmt;
+use std::ops::Range;
 
 use xisa_converters::NeutralFrame;
+use xisa_format::memory_map::GUEST_PAGE_SIZE;
 use xisa_format::target::Target;
 use xisa_personality::{GuestMemory, Personality};
 
@@ -67,6 +69,16 @@ impl HostRegion {
         // SAFETY: the offset is inside the region, so the pointer stays inside its mapping.
         (offset < self.size).then(|| unsafe { self.host.add(offset as usize) })
     }
+}
+
+/// Where the guest range `range` starts in this process's memory, if one of `regions` holds
+/// all of it and the start is page-aligned there (so that it can be remapped or watched).
+pub fn host_range(regions: &[HostRegion], range: &Range<u64>) -> Option<*mut u8> {
+    regions
+        .iter()
+        .find(|r| range.start >= r.guest && range.end <= r.guest + r.size)
+        .and_then(|r| r.host_address(range.start))
+        .filter(|host| (*host as u64).is_multiple_of(GUEST_PAGE_SIZE))
 }
 
 /// A backend failure (not the guest's): the run cannot go on.

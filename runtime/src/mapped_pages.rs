@@ -12,9 +12,9 @@ use std::os::fd::AsRawFd;
 use std::thread::JoinHandle;
 
 use xisa_format::checkpoint::{CheckpointError, CheckpointFile};
-use xisa_format::memory_map::{GUEST_PAGE_SIZE, merge_ranges, subtract_ranges};
+use xisa_format::memory_map::{merge_ranges, subtract_ranges};
 
-use crate::machine::HostRegion;
+use crate::machine::{HostRegion, host_range};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MappedPagesError {
@@ -53,12 +53,8 @@ pub fn map_store_pages(
     let mut mapped = Vec::with_capacity(runs.len());
     for run in runs {
         let (start, end) = (run.guest.start, run.guest.end);
-        let host = regions
-            .iter()
-            .find(|r| start >= r.guest && end <= r.guest + r.size)
-            .and_then(|r| r.host_address(start))
-            .filter(|host| (*host as u64).is_multiple_of(GUEST_PAGE_SIZE))
-            .ok_or(MappedPagesError::NotPrivate { start, end })?;
+        let host =
+            host_range(regions, &run.guest).ok_or(MappedPagesError::NotPrivate { start, end })?;
         let fd = run
             .file
             .store_file()
@@ -124,6 +120,14 @@ fn describe(file: &CheckpointFile) -> String {
         .unwrap_or_else(|| "the checkpoint".into())
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum StoreCheckError {
+    #[error(transparent)]
+    Damaged(#[from] CheckpointError),
+    #[error("the page-store check stopped unexpectedly")]
+    Stopped,
+}
+
 /// The page stores of a checkpoint's chain, checked against their digests on a thread of
 /// their own while the program runs.
 pub enum StoreCheck {
@@ -139,6 +143,10 @@ impl StoreCheck {
                 .into_iter()
                 .try_for_each(CheckpointFile::verify_store)
         };
+        // Without a page store there is nothing to read: no thread.
+        if checkpoint.chain().iter().all(|f| f.store_file().is_none()) {
+            return StoreCheck::Done(check(checkpoint));
+        }
         let copy = checkpoint.clone();
         match std::thread::Builder::new()
             .name("store-check".into())
@@ -151,15 +159,11 @@ impl StoreCheck {
     }
 
     /// Waits for the check (at once if it is over).
-    pub fn finish(self) -> Result<(), CheckpointError> {
+    pub fn finish(self) -> Result<(), StoreCheckError> {
         match self {
-            StoreCheck::Running(thread) => thread.join().unwrap_or_else(|_| {
-                Err(CheckpointError::Page {
-                    address: 0,
-                    reason: "the page-store check stopped unexpectedly".into(),
-                })
-            }),
+            StoreCheck::Running(thread) => thread.join().map_err(|_| StoreCheckError::Stopped)?,
             StoreCheck::Done(result) => result,
         }
+        .map_err(StoreCheckError::from)
     }
 }

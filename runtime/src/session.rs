@@ -43,8 +43,8 @@ pub enum RuntimeError {
     BackgroundCapture(#[source] CowCaptureError),
     #[error("cannot restore the guest's pages")]
     Pages(#[source] PageSourceError),
-    #[error("the checkpoint the guest was restored from is damaged")]
-    Store(#[source] xisa_format::checkpoint::CheckpointError),
+    #[error("the check of the checkpoint the guest was restored from failed")]
+    Store(#[source] mapped_pages::StoreCheckError),
     #[error("cannot serve the guest's pages on {socket}")]
     HandOver {
         socket: String,
@@ -433,13 +433,17 @@ impl<'a> Session<'a> {
         let frames = input.frames.len();
         let state_time = request.reached.elapsed();
         let plan = snapshot::plan_capture(self.machine.memory(), input)?;
-        if let Some(safe) = safe {
+        // The complete checkpoint of the held program, written to `to`.
+        let write_complete = |to: &Path| {
             let memory = self.machine.memory();
             let started = Instant::now();
             let checkpoint = plan.clone().encode(self.image, &mut |address, out| {
                 snapshot::copy_page(memory, address, out)
             })?;
-            snapshot::write_checkpoint(checkpoint, frames, safe, state_time, started.elapsed())?;
+            snapshot::write_checkpoint(checkpoint, frames, to, state_time, started.elapsed())
+        };
+        if let Some(safe) = safe {
+            write_complete(safe)?;
         }
         let _ = std::fs::remove_file(socket);
         let listener = UnixListener::bind(socket).map_err(|source| RuntimeError::HandOver {
@@ -454,18 +458,7 @@ impl<'a> Session<'a> {
         if let Served::Done { pages, .. } = served? {
             report.pages = pages;
         } else {
-            let memory = self.machine.memory();
-            let started = Instant::now();
-            let checkpoint = plan.encode(self.image, &mut |address, out| {
-                snapshot::copy_page(memory, address, out)
-            })?;
-            report = snapshot::write_checkpoint(
-                checkpoint,
-                frames,
-                &path,
-                state_time,
-                started.elapsed(),
-            )?;
+            report = write_complete(&path)?;
         }
         report.point = request.point;
         report.response_latency = request.requested.map(|t| t.elapsed());

@@ -431,6 +431,18 @@ pub fn threads() -> usize {
 
 /// The x86-64 executor for migration tests: KVM where `/dev/kvm` opens on an x86-64 host,
 /// else CPU emulation (saying SKIPPED for KVM with the reason).
+/// The pages a lazy restore reports under `xisa restore -v`: (mapped from the checkpoint,
+/// filled on first touch, filled in the background).
+pub fn lazy_restore_pages(stderr: &str) -> Option<(u64, u64, u64)> {
+    let line = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("xisa: lazy restore: "))?;
+    let mut numbers = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok());
+    Some((numbers.next()?, numbers.next()?, numbers.next()?))
+}
+
 pub fn x86_64_executor() -> Executor {
     match kvm_available() {
         Ok(()) if cfg!(target_arch = "x86_64") => Executor::kvm_x86_64(),

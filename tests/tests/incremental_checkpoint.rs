@@ -59,10 +59,19 @@ fn xisa_on(subcommand: &str, place: &Executor, sandbox: &Path) -> Command {
     command
 }
 
-/// Runs `image` on `place` in `sandbox` and captures it at point `at` into `to`.
-fn capture(place: &Executor, sandbox: &Path, image: &Path, at: &str, to: &Path) -> Output {
+/// Runs `image` on `place` in `sandbox` and captures it at point `at` into `to`, with
+/// `extra` options.
+fn capture(
+    place: &Executor,
+    sandbox: &Path,
+    image: &Path,
+    at: &str,
+    to: &Path,
+    extra: &[&str],
+) -> Output {
     xisa_ok(
         xisa_on("run", place, sandbox)
+            .args(extra)
             .args(["--checkpoint-at", at, "--checkpoint-to"])
             .arg(to)
             .arg(image),
@@ -110,7 +119,7 @@ fn a_chain_across_executors_resumes_like_an_uninterrupted_run() {
         store.join("grandchild.ckpt"),
     );
     // The complete checkpoint, on wasm64.
-    let first = capture(&Executor::wasm64(), &sandbox, &kit.image, "300", &base);
+    let first = capture(&Executor::wasm64(), &sandbox, &kit.image, "300", &base, &[]);
     // Its first child, held for the capture, on x86_64.
     let native = x86_64_executor();
     let parent = base.to_str().unwrap();
@@ -201,7 +210,7 @@ fn a_copy_on_write_capture_against_a_parent_resumes() {
     let store = kit.folder("store");
     let (base, child) = (store.join("base.ckpt"), store.join("child.ckpt"));
     let place = x86_64_executor();
-    let first = capture(&place, &sandbox, &kit.image, "500", &base);
+    let first = capture(&place, &sandbox, &kit.image, "500", &base, &[]);
     let held = kit.folder("held");
     copy_tree(&sandbox, &held);
     // The child is captured while the run carries on to its end.
@@ -266,7 +275,7 @@ fn a_missing_or_rewritten_parent_is_refused_clearly() {
     let store = kit.folder("store");
     let (base, child) = (store.join("base.ckpt"), store.join("child.ckpt"));
     let place = Executor::wasm64();
-    capture(&place, &sandbox, &kit.image, "200", &base);
+    capture(&place, &sandbox, &kit.image, "200", &base, &[]);
     restore(
         &place,
         &base,
@@ -293,7 +302,7 @@ fn a_missing_or_rewritten_parent_is_refused_clearly() {
         }
     };
     // Rewritten: another capture under the parent's name.
-    capture(&place, &sandbox, &kit.image, "250", &base);
+    capture(&place, &sandbox, &kit.image, "250", &base, &[]);
     refusal(&["rewritten after the capture", "base.ckpt", "hint:"]);
     // Missing.
     std::fs::remove_file(&base).unwrap();
@@ -324,18 +333,13 @@ fn a_chain_of_raw_checkpoints_is_mapped_from_every_link_and_resumes() {
     let store = kit.folder("store");
     let (base, child) = (store.join("base.ckpt"), store.join("child.ckpt"));
     // Raw pages go to each file's page store; the child's replace some of the base's.
-    let first = xisa_ok(
-        xisa_on("run", &Executor::wasm64(), &sandbox)
-            .args([
-                "--compress",
-                "none",
-                "--checkpoint-at",
-                "300",
-                "--checkpoint-to",
-            ])
-            .arg(&base)
-            .arg(&kit.image),
-        "capture the raw base",
+    let first = capture(
+        &Executor::wasm64(),
+        &sandbox,
+        &kit.image,
+        "300",
+        &base,
+        &["--compress", "none"],
     );
     let native = x86_64_executor();
     let second = restore(
@@ -364,12 +368,7 @@ fn a_chain_of_raw_checkpoints_is_mapped_from_every_link_and_resumes() {
         copy_tree(&sandbox, &again);
         let resumed = restore(place, &child, &again, &["-v"]);
         let stderr = String::from_utf8_lossy(&resumed.stderr);
-        let mapped: u64 = stderr
-            .lines()
-            .find_map(|l| l.strip_prefix("xisa: lazy restore: "))
-            .and_then(|l| l.split(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
+        let mapped = lazy_restore_pages(&stderr).map_or(0, |(mapped, _, _)| mapped);
         assert!(mapped > 0, "{}: no page mapped: {stderr}", place.name);
         let mut output = before.clone();
         output.extend_from_slice(&resumed.stdout);

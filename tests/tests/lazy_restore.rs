@@ -25,18 +25,6 @@ fn restore(checkpoint: &Path, image: &Path, executor: &Executor, extra: &[&str])
         .expect("run xisa restore")
 }
 
-/// The pages a lazy restore reports: (mapped, on first touch, in the background).
-fn lazy_pages(stderr: &str) -> Option<(u64, u64, u64)> {
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("xisa: lazy restore: "))?;
-    let numbers: Vec<u64> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    Some((numbers[0], numbers[1], numbers[2]))
-}
-
 /// Captures `program` half-way on the x86-64 executor into `checkpoint`, pages compressed
 /// or raw (`--compress`); the captured run's output.
 fn capture_half_way(
@@ -107,8 +95,8 @@ fn lazy_and_eager_restores_resume_the_same_program_on_every_executor() {
                 );
                 match (mode, shares_memory) {
                     ("lazy", false) => {
-                        let (mapped, touched, background) =
-                            lazy_pages(&stderr).unwrap_or_else(|| {
+                        let (mapped, touched, background) = lazy_restore_pages(&stderr)
+                            .unwrap_or_else(|| {
                                 panic!("{}: no lazy restore reported: {stderr}", executor.name)
                             });
                         assert!(
@@ -142,7 +130,7 @@ fn lazy_and_eager_restores_resume_the_same_program_on_every_executor() {
                     }
                     _ => {
                         assert!(
-                            lazy_pages(&stderr).is_none(),
+                            lazy_restore_pages(&stderr).is_none(),
                             "{}: --eager restored lazily: {stderr}",
                             executor.name
                         );

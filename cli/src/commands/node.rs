@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::report::with_hint;
 use anyhow::{Context, bail};
 use xisa_node::certs::{self, Identity};
 use xisa_node::client;
@@ -328,12 +327,6 @@ pub fn run(command: NodeCommand, verbose: u8) -> anyhow::Result<ExitCode> {
 }
 
 pub fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
-    if args.safe && !matches!(args.mode, Mode::PostCopy) {
-        return Err(with_hint(
-            anyhow::anyhow!("--safe is for post-copy moves"),
-            "add --mode post-copy, or leave --safe out: stop-copy and pre-copy keep the guest on the source until the destination runs it",
-        ));
-    }
     let request = Frame::new(Request::Migrate {
         guest: args.guest,
         to: args.to.clone(),
@@ -398,12 +391,8 @@ fn print_timeline(args: &MigrateArgs, t: &Timeline) {
     );
     println!("downtime   {:>9.1} ms", t.downtime_ms);
     if let Some(path) = &t.safe_checkpoint {
-        let kept = match t.remote_guest {
-            Some(_) => "removed once the destination held every page",
-            None => "kept on the source node",
-        };
         println!(
-            "safe                    complete checkpoint written first on the source: {path} ({kept})"
+            "safe                    complete checkpoint written first on the source: {path} (removed once the destination held every page)"
         );
     }
     if t.mode == MigrateMode::PostCopy && t.remote_guest.is_some() {

@@ -145,12 +145,8 @@ impl CheckpointFile {
     }
 
     fn archive_bytes(&self) -> &[u8] {
-        let archive_end = match self.store.start {
-            0 => self.bytes.len(),
-            // The archive ends within the zero padding before the store.
-            _ => HEADER_SIZE + u64_at(&self.bytes, 24) as usize,
-        };
-        &self.bytes[HEADER_SIZE..archive_end]
+        // The header's archive length, checked by `parse`.
+        &self.bytes[HEADER_SIZE..HEADER_SIZE + u64_at(&self.bytes, 24) as usize]
     }
 
     /// Checks the page store against its digest (opening with [`PageCheck::Decode`] does;
@@ -217,10 +213,7 @@ impl CheckpointFile {
             .zip(self.archived().regions.iter())
         {
             for (page, record) in region.pages.iter_mut().zip(archived.pages.iter()) {
-                if store_slot(record).is_some() {
-                    let PageView::Raw(bytes) = self.view(record) else {
-                        unreachable!("a page-store page is viewed raw")
-                    };
+                if let Some(bytes) = self.store_page(record) {
                     page.encoding = PageEncoding::Raw as u8;
                     page.data = bytes.to_vec();
                 }
@@ -445,22 +438,21 @@ impl CheckpointFile {
             Some(PageEncoding::SameAsImage) => PageView::SameAsImage,
             Some(PageEncoding::Zstd) => PageView::Zstd(data),
             Some(PageEncoding::ShuffledZstd) => PageView::ShuffledZstd(data),
-            Some(PageEncoding::InStore) => {
-                // Validated: the slot lies in the store. Were it not, an empty raw view fails
-                // `materialise` instead of panicking.
-                let at = store_slot(page)
-                    .and_then(|slot| usize::try_from(slot).ok()?.checked_mul(PAGE_SIZE))
-                    .and_then(|offset| self.store.start.checked_add(offset));
-                PageView::Raw(
-                    at.and_then(|at| self.bytes.get(at..at.checked_add(PAGE_SIZE)?))
-                        .filter(|_| !self.store.is_empty())
-                        .unwrap_or(&[]),
-                )
-            }
+            // Validated: the slot lies in the store. Were it not, an empty raw view fails
+            // `materialise` instead of panicking.
+            Some(PageEncoding::InStore) => PageView::Raw(self.store_page(page).unwrap_or(&[])),
             // Only raw remains after validation; were it anything else, a raw view of the
             // wrong length fails `materialise` instead of panicking.
             Some(PageEncoding::Raw) | None => PageView::Raw(data),
         }
+    }
+
+    /// The bytes of a page-store page of this file (`None` for any other encoding).
+    fn store_page(&self, page: &ArchivedPageRecord) -> Option<&[u8]> {
+        let offset = usize::try_from(store_slot(page)?)
+            .ok()?
+            .checked_mul(PAGE_SIZE)?;
+        self.bytes[self.store.clone()].get(offset..offset.checked_add(PAGE_SIZE)?)
     }
 }
 

@@ -58,15 +58,14 @@ impl KvmVcpu {
         let ranges = ram.host_ranges();
         // Registering memory as the guest first touches it relies on every access KVM cannot
         // emulate leaving the guest intact (by default one from CPL 3 raises #UD in it).
-        let exits_on_emulation_failure =
-            vm.check_extension_raw(KVM_CAP_EXIT_ON_EMULATION_FAILURE.into()) > 0
-                && vm
-                    .enable_cap(&kvm_enable_cap {
-                        cap: KVM_CAP_EXIT_ON_EMULATION_FAILURE,
-                        args: [1, 0, 0, 0],
-                        ..Default::default()
-                    })
-                    .is_ok();
+        // (Enabling fails on a kernel without the capability.)
+        let exits_on_emulation_failure = vm
+            .enable_cap(&kvm_enable_cap {
+                cap: KVM_CAP_EXIT_ON_EMULATION_FAILURE,
+                args: [1, 0, 0, 0],
+                ..Default::default()
+            })
+            .is_ok();
         let slots = Slots::new(&vm, &ranges, exits_on_emulation_failure).map_err(failed)?;
         let accessible = GuestRam::accessible_ranges(ram.map());
         let tables = boot::page_tables(&accessible, ram.map().mem_top).map_err(failed)?;
@@ -234,36 +233,24 @@ impl Vcpu for KvmVcpu {
                 // A first touch of memory whose slot is not registered yet: register it and do
                 // the access the instruction asked for.
                 Ok(KvmExit::MmioRead(address, data)) => {
-                    let len = data.len();
-                    match self
+                    if self
                         .slots
-                        .host_for_access(&self.vm, address, len)
+                        .complete_read(&self.vm, address, data)
                         .map_err(failed)?
                     {
-                        Some(host) => {
-                            // SAFETY: `host` starts `len` bytes of guest memory (checked by
-                            // `host_for_access`); the vCPU is stopped.
-                            unsafe { std::ptr::copy_nonoverlapping(host, data.as_mut_ptr(), len) };
-                            continue;
-                        }
-                        None => Exit::Mmio(address),
+                        continue;
                     }
+                    Exit::Mmio(address)
                 }
                 Ok(KvmExit::MmioWrite(address, data)) => {
-                    let len = data.len();
-                    match self
+                    if self
                         .slots
-                        .host_for_access(&self.vm, address, len)
+                        .complete_write(&self.vm, address, data)
                         .map_err(failed)?
                     {
-                        Some(host) => {
-                            // SAFETY: as for a read; guest memory is written only here while
-                            // the vCPU is stopped.
-                            unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), host, len) };
-                            continue;
-                        }
-                        None => Exit::Mmio(address),
+                        continue;
                     }
+                    Exit::Mmio(address)
                 }
                 // An access KVM could not emulate may be a first touch too: with every slot
                 // registered, the instruction runs again as it is.

@@ -71,7 +71,7 @@ impl Slots {
     /// not (wholly) guest memory, a real fault. A chunk already registered still answers: an
     /// access KVM split in pieces (a 16-byte one in two) reports every piece it had planned
     /// as MMIO, the later ones after the first registered the chunk.
-    pub fn host_for_access(
+    fn host_for_access(
         &mut self,
         vm: &VmFd,
         address: u64,
@@ -95,6 +95,39 @@ impl Slots {
         Ok(Some(unsafe {
             slot.host.add((address - slot.guest) as usize)
         }))
+    }
+
+    /// Completes an MMIO read of `data.len()` bytes at `address` from guest memory, if that is
+    /// where it lies ([`Slots::host_for_access`]); `false`: a real fault.
+    pub fn complete_read(
+        &mut self,
+        vm: &VmFd,
+        address: u64,
+        data: &mut [u8],
+    ) -> Result<bool, kvm_ioctls::Error> {
+        let Some(host) = self.host_for_access(vm, address, data.len())? else {
+            return Ok(false);
+        };
+        // SAFETY: `host` starts `data.len()` bytes of guest memory (checked by
+        // `host_for_access`), read while the vCPU is stopped.
+        unsafe { std::ptr::copy_nonoverlapping(host, data.as_mut_ptr(), data.len()) };
+        Ok(true)
+    }
+
+    /// Completes an MMIO write of `data` at `address` into guest memory, as
+    /// [`Slots::complete_read`] does a read.
+    pub fn complete_write(
+        &mut self,
+        vm: &VmFd,
+        address: u64,
+        data: &[u8],
+    ) -> Result<bool, kvm_ioctls::Error> {
+        let Some(host) = self.host_for_access(vm, address, data.len())? else {
+            return Ok(false);
+        };
+        // SAFETY: as for a read; guest memory is written here only while the vCPU is stopped.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), host, data.len()) };
+        Ok(true)
     }
 
     /// Registers every slot not registered yet; whether there was one.
