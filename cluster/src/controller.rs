@@ -4,8 +4,8 @@
 //!
 //! Nothing is lost: the job table is on disk after every change; a job whose node stops
 //! answering is restarted elsewhere from its latest snapshot (or from the start when it has
-//! none); a restarted controller reads the table back and checks every running job against
-//! its node.
+//! none); a restarted controller reads the table back, checks every running job against its
+//! node, and adopts the guests its table missed (each carries its job's label).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,7 +21,7 @@ use xisa_node::wire::{
     Request, Response,
 };
 
-use crate::jobs::{Job, JobState, Stay, Store, Table, write_whole};
+use crate::jobs::{Job, JobState, Stay, Store, Table, guest_label, job_of_label, write_whole};
 use crate::policy::{self, Action, JobPlace, JobView, NodeView, Policy, Role, View};
 
 /// Rounds a node may miss before its jobs are restarted elsewhere.
@@ -352,6 +352,7 @@ impl Controller {
 
     fn round(&self, policy: &mut dyn Policy) {
         self.poll_nodes();
+        self.adopt();
         self.reconcile();
         self.fetch_snapshots();
         let actions = {
@@ -422,6 +423,104 @@ impl Controller {
                             "xisa cluster: node {address} stopped answering; its jobs restart elsewhere"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// Squares the table with the guests the nodes run. A guest labelled with one of this
+    /// table's jobs where the table does not place it was started or moved by this controller
+    /// just before it stopped, the change never written down: a waiting job (or one whose
+    /// recorded guest has moved away) is adopted where it runs, and a guest that duplicates a
+    /// job that ended or runs elsewhere is killed, so that no job runs twice.
+    fn adopt(&self) {
+        let epoch = self.table().epoch_unix_ms;
+        // The nodes' guests as listed this round, and whether each node answered.
+        let listed: Vec<(String, Role, Vec<GuestInfo>, bool)> = self
+            .nodes()
+            .iter()
+            .map(|slot| {
+                let answered = slot.info.is_some() && slot.failures == 0;
+                (
+                    slot.address.clone(),
+                    slot.role,
+                    slot.guests.clone(),
+                    answered,
+                )
+            })
+            .collect();
+        let state_of = |node: usize, guest: u64| -> Option<Option<&str>> {
+            let (_, _, guests, answered) = listed.get(node)?;
+            answered.then(|| {
+                guests
+                    .iter()
+                    .find(|g| g.guest == guest)
+                    .map(|g| g.state.as_str())
+            })
+        };
+        for (node, (address, role, guests, answered)) in listed.iter().enumerate() {
+            if !answered {
+                continue;
+            }
+            for info in guests {
+                if !matches!(info.state.as_str(), "running" | "exited") {
+                    continue;
+                }
+                let Some(id) = info.job.as_deref().and_then(|l| job_of_label(l, epoch)) else {
+                    continue;
+                };
+                let now = self.now_ms();
+                let mut table = self.table();
+                let Some(job) = table.jobs.get_mut(&id) else {
+                    continue;
+                };
+                let adopt = match job.state {
+                    JobState::Running { node: n, guest } if (n, guest) == (node, info.guest) => {
+                        continue;
+                    }
+                    JobState::Pending => true,
+                    // Its recorded guest moved away or is gone from a node that answers.
+                    JobState::Running { node: n, guest } => {
+                        matches!(state_of(n, guest), Some(None | Some("moved")))
+                    }
+                    JobState::Finished { .. } | JobState::Failed { .. } => false,
+                };
+                if adopt {
+                    let moved = matches!(job.state, JobState::Running { .. });
+                    job.end_stay(now);
+                    if moved {
+                        job.migrations += 1;
+                    }
+                    job.state = JobState::Running {
+                        node,
+                        guest: info.guest,
+                    };
+                    job.rss_kb = 0;
+                    job.stays.push(Stay {
+                        node,
+                        role: *role,
+                        from_ms: now,
+                        to_ms: None,
+                        points: None,
+                        run_us: None,
+                        lost: false,
+                        fresh: !info.restored,
+                        samples: Vec::new(),
+                    });
+                    eprintln!(
+                        "xisa cluster: job {id} ({}) found {} on {address} as guest {}, \
+                         unrecorded; adopted",
+                        job.name,
+                        if moved { "moved" } else { "started" },
+                        info.guest
+                    );
+                } else {
+                    drop(table);
+                    eprintln!(
+                        "xisa cluster: guest {} on {address} duplicates job {id}; killed",
+                        info.guest
+                    );
+                    let _ = self.call(address, Request::Kill { guest: info.guest }, Vec::new());
                 }
             }
         }
@@ -776,7 +875,7 @@ impl Controller {
         }
         let read =
             |path: PathBuf| std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()));
-        let label = Some(id.to_string());
+        let label = Some(guest_label(self.table().epoch_unix_ms, id));
         let every = Some(self.checkpoint_every.as_millis() as u64);
         let fresh = job.snapshot_ms.is_none();
         let answer = if !fresh {

@@ -130,6 +130,21 @@ impl Table {
     }
 }
 
+/// The label a job's guests carry on their nodes: the job's number and the table's epoch, so
+/// that a restarted controller knows its own guests from any other controller's.
+pub fn guest_label(epoch_unix_ms: u64, job: u64) -> String {
+    format!("{job}@{epoch_unix_ms}")
+}
+
+/// The job a guest label names, if it is one of the table with this epoch.
+pub fn job_of_label(label: &str, epoch_unix_ms: u64) -> Option<u64> {
+    let (job, epoch) = label.split_once('@')?;
+    if epoch.parse::<u64>().ok()? != epoch_unix_ms {
+        return None;
+    }
+    job.parse().ok()
+}
+
 /// The controller's folder.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -194,6 +209,16 @@ pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guest_labels_name_a_job_of_one_table_only() {
+        let label = guest_label(1_700_000_000_123, 42);
+        assert_eq!(job_of_label(&label, 1_700_000_000_123), Some(42));
+        assert_eq!(job_of_label(&label, 1_700_000_000_124), None);
+        for other in ["42", "", "@", "x@1700000000123", "42@", "42@x"] {
+            assert_eq!(job_of_label(other, 1_700_000_000_123), None, "{other}");
+        }
+    }
 
     #[test]
     fn the_table_survives_a_restart() {

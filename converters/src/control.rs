@@ -24,6 +24,20 @@ pub enum AfterCapture {
     Continue,
 }
 
+/// How a capture against a parent finds the pages that changed since the parent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChangedPagesBy {
+    /// From the machine's log of the pages written since the parent was captured, where it
+    /// keeps one (KVM's dirty log, with the monitor's writes beside it) and this run captured
+    /// the parent; by comparing every page otherwise.
+    #[default]
+    DirtyLog,
+    /// By comparing every page with the parent's.
+    Compare,
+    /// Both: the capture fails if a page changed that the log left out (a self-test).
+    Check,
+}
+
 /// The capture policy of one run.
 #[derive(Clone, Debug, Default)]
 pub struct MigrationPolicy {
@@ -41,6 +55,8 @@ pub struct MigrationPolicy {
     pub hand_over: Option<PathBuf>,
     /// Whether captures compress their pages.
     pub compression: PageCompression,
+    /// How a capture against a parent finds the pages that changed since.
+    pub changed_pages: ChangedPagesBy,
     /// Asynchronous capture requests (SIGUSR1, `xisa checkpoint`).
     pub trigger: Option<Arc<Trigger>>,
 }
@@ -297,6 +313,10 @@ impl PointCounter {
 #[derive(Clone, Debug)]
 pub struct CaptureReport {
     pub path: PathBuf,
+    /// The file's header digest: its identity as a parent.
+    pub digest: [u8; 32],
+    /// Pages a tracker reported changed since the parent (the rest were not looked at).
+    pub changed_pages: Option<u64>,
     /// Migration points passed when the capture happened.
     pub point: u64,
     pub frames: usize,
@@ -331,6 +351,9 @@ impl std::fmt::Display for CaptureReport {
         if let Some(latency) = self.response_latency {
             write!(f, ", response {:.2} ms", latency.as_secs_f64() * 1e3)?;
         }
+        if let Some(changed) = self.changed_pages {
+            write!(f, ", {changed} pages changed by the dirty log")?;
+        }
         if self.background {
             f.write_str(", in the background")?;
         }
@@ -350,8 +373,8 @@ mod tests {
             then: AfterCapture::Continue,
             parent: None,
             hand_over: None,
-            compression: Default::default(),
             trigger: None,
+            ..Default::default()
         };
         assert_eq!(policy.countdown_after(0, true), 10);
         // A requested capture at point 4 re-arms for the remaining six.

@@ -19,7 +19,8 @@ use xisa_format::checkpoint::{
 };
 use xisa_format::image::Image;
 use xisa_format::memory_map::{
-    GUEST_PAGE_SIZE, MemoryMap, SHADOW_STACK, STARTUP, align_up, merge_ranges,
+    GUEST_PAGE_SIZE, MemoryMap, SHADOW_STACK, STARTUP, align_up, intersect_ranges, merge_ranges,
+    ranges_contain,
 };
 use xisa_format::target::Target;
 use xisa_personality::GuestMemory;
@@ -66,6 +67,10 @@ pub enum SnapshotError {
         #[source]
         source: CheckpointError,
     },
+    #[error(
+        "page {address:#x} differs from the parent's, but the tracking of changed pages did not report it"
+    )]
+    UntrackedChange { address: u64 },
     #[error("cannot write the checkpoint to {path}")]
     File {
         path: String,
@@ -85,7 +90,21 @@ pub struct CaptureInput<'a> {
     /// The checkpoint to capture against: only pages that differ from its memory are stored
     /// (an incremental checkpoint, spec.md §5.4). `None` captures a complete one.
     pub parent: Option<CheckpointFile>,
+    /// With a parent: the pages that may differ from its memory, as a tracker of changed
+    /// pages (the KVM dirty log) reports them; every other page is taken to be the parent's.
+    /// `None` compares every page.
+    pub changed: Option<ChangedPages>,
     pub compression: PageCompression,
+}
+
+/// The pages a tracker says changed since the parent was captured.
+#[derive(Clone, Debug)]
+pub struct ChangedPages {
+    /// Page-aligned, ascending, disjoint.
+    pub ranges: Vec<Range<u64>>,
+    /// Compare the pages it left out too, and fail the capture if one of them changed (a
+    /// check of the tracker).
+    pub check: bool,
 }
 
 /// Reads an 8-byte neutral global.
@@ -115,6 +134,7 @@ pub struct CapturePlan {
     checkpoint: Checkpoint,
     ranges: Vec<Range<u64>>,
     parent: Option<CheckpointFile>,
+    changed: Option<ChangedPages>,
     compression: PageCompression,
 }
 
@@ -139,6 +159,7 @@ impl CapturePlan {
             read_page,
             &self.ranges,
             self.parent.as_ref(),
+            self.changed.as_ref(),
             PageEncoder::with_compression(self.compression),
         )?;
         Ok(self.checkpoint)
@@ -188,6 +209,7 @@ pub fn plan_capture(
         frames,
         personality,
         parent,
+        changed,
         compression,
     } = input;
     if let Some(parent) = &parent {
@@ -253,10 +275,13 @@ pub fn plan_capture(
         // Filled in by the writer.
         store_digest: [0; 32],
     };
+    // Without a parent every page is compared with a fresh run's.
+    let changed = changed.filter(|_| parent.is_some());
     Ok(CapturePlan {
         checkpoint,
         ranges: merge(ranges),
         parent,
+        changed,
         compression,
     })
 }
@@ -309,6 +334,8 @@ pub fn write_checkpoint(
     let bytes = checkpoint::write(checkpoint)?;
     write_atomically(path, &bytes)?;
     Ok(CaptureReport {
+        digest: checkpoint::header_digest(&bytes).expect("the writer writes a whole header"),
+        changed_pages: None,
         path: path.to_path_buf(),
         point: 0,
         frames,
@@ -343,12 +370,14 @@ fn merge(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
 /// Encodes the pages of `ranges` that differ from their base, as regions of consecutive
 /// such pages. The base is what a restore of `parent` holds there, or, without a parent, what
 /// a fresh run holds. With a parent, pages the parent stores outside `ranges` (memory the
-/// program has given back since) are stored as a fresh run holds them.
+/// program has given back since) are stored as a fresh run holds them. With `changed`, only
+/// the pages it names are read and compared (all of them when it asks for a check).
 fn capture_ranges(
     image: &Image,
     read_page: &mut ReadPage<'_>,
     ranges: &[Range<u64>],
     parent: Option<&CheckpointFile>,
+    changed: Option<&ChangedPages>,
     mut encoder: PageEncoder,
 ) -> Result<Vec<RegionRecord>, SnapshotError> {
     let mut decoder = PageDecoder::new();
@@ -366,7 +395,11 @@ fn capture_ranges(
                 None => Ok(false),
             }
         };
-    for range in ranges {
+    let walked = match changed {
+        Some(changed) if !changed.check => intersect_ranges(ranges, &changed.ranges),
+        _ => ranges.to_vec(),
+    };
+    for range in &walked {
         for address in (range.start..range.end).step_by(PAGE_SIZE) {
             read_page(address, &mut buffer)?;
             let unchanged = if parent_page(address, &mut base)? {
@@ -374,6 +407,14 @@ fn capture_ranges(
             } else {
                 image.holds_initial(address, &buffer)
             };
+            if let Some(changed) = changed
+                && !ranges_contain(&changed.ranges, address)
+            {
+                if !unchanged {
+                    return Err(SnapshotError::UntrackedChange { address });
+                }
+                continue;
+            }
             if !unchanged {
                 pages.push((
                     address,

@@ -103,6 +103,32 @@ pub fn subtract_ranges(ranges: &[Range<u64>], taken: &[Range<u64>]) -> Vec<Range
     left
 }
 
+/// The bytes both `a` and `b` (each ascending and disjoint) cover, ascending.
+pub fn intersect_ranges(a: &[Range<u64>], b: &[Range<u64>]) -> Vec<Range<u64>> {
+    let mut both = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let start = a[i].start.max(b[j].start);
+        let end = a[i].end.min(b[j].end);
+        if start < end {
+            both.push(start..end);
+        }
+        // The range that ends first cannot meet anything after the other's current one.
+        if a[i].end <= b[j].end {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    both
+}
+
+/// Whether `address` lies in one of `ranges` (ascending, disjoint).
+pub fn ranges_contain(ranges: &[Range<u64>], address: u64) -> bool {
+    let after = ranges.partition_point(|r| r.start <= address);
+    after > 0 && address < ranges[after - 1].end
+}
+
 /// The three neutral image regions of one program, as laid out by the toolchain. The default
 /// is an image with empty regions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -179,6 +205,29 @@ const _: () = {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn intersecting_ranges_keeps_what_both_cover() {
+        let a = [0..10, 20..30, 40..50];
+        assert_eq!(intersect_ranges(&a, &[]), vec![]);
+        assert_eq!(intersect_ranges(&a, &a), a.to_vec());
+        assert_eq!(
+            intersect_ranges(&a, &[5..25, 28..29, 30..40, 45..100]),
+            vec![5..10, 20..25, 28..29, 45..50]
+        );
+        let everything = 0..100;
+        assert_eq!(
+            intersect_ranges(std::slice::from_ref(&everything), &a),
+            a.to_vec()
+        );
+        for address in [0, 9, 20, 29, 49] {
+            assert!(ranges_contain(&a, address), "{address}");
+        }
+        for address in [10, 19, 30, 50, 1000] {
+            assert!(!ranges_contain(&a, address), "{address}");
+        }
+        assert!(!ranges_contain(&[], 0));
+    }
+
     #[test]
     fn subtracting_ranges_leaves_what_no_cut_covers() {
         let ranges = [0..10, 20..30, 40..50];

@@ -7,7 +7,7 @@ use xisa_format::abi::{
     GuestFault as GuestReportedFault, XISA_CALL_FAULT, XISA_CALL_LONGJMP, XISA_CALL_MIGRATE,
 };
 use xisa_format::image::Image;
-use xisa_format::memory_map::MemoryMap;
+use xisa_format::memory_map::{MemoryMap, merge_ranges};
 use xisa_format::target::Target;
 use xisa_personality::{GuestMemory, Outcome};
 use xisa_runtime::{
@@ -18,7 +18,7 @@ use crate::fault_report::GuestFaultReport;
 use crate::loader::{self, LoadedProgram};
 use crate::memory::GuestRam;
 use crate::migration::{self, MigrationError};
-use crate::vcpu::{BackendError, Fault, FaultKind, NativeState, Vcpu, VcpuExit};
+use crate::vcpu::{BackendError, Fault, FaultKind, NativeState, Vcpu, VcpuExit, WrittenPages};
 use crate::{Backend, NativeError};
 
 /// One native guest: its vCPU, its memory and its state.
@@ -126,6 +126,27 @@ impl Machine for NativeMachine<'_> {
 
     fn guest(&self) -> &GuestState {
         &self.guest
+    }
+
+    fn written_pages(&mut self) -> Result<Option<Vec<std::ops::Range<u64>>>, MachineError> {
+        match self.vcpu.written_pages()? {
+            WrittenPages::Untracked => Ok(None),
+            WrittenPages::Started => {
+                self.ram.track_writes();
+                Ok(None)
+            }
+            WrittenPages::Since(mut pages) => match self.ram.take_written() {
+                Some(by_monitor) => {
+                    pages.extend(by_monitor);
+                    Ok(Some(merge_ranges(pages)))
+                }
+                // The monitor's writes were not followed: start over from here.
+                None => {
+                    self.ram.track_writes();
+                    Ok(None)
+                }
+            },
+        }
     }
 
     fn host_memory(&self) -> Option<Vec<HostRegion>> {

@@ -9,7 +9,9 @@ use vm_memory::{
     GuestAddress, GuestMemoryBackend as _, GuestMemoryMmap, GuestMemoryRegion, GuestRegionMmap,
     MemoryRegionAddress, MmapRegion,
 };
-use xisa_format::memory_map::{MemoryMap, NULL_GUARD_END, SHADOW_STACK_GUARD, native};
+use xisa_format::memory_map::{
+    MemoryMap, NULL_GUARD_END, SHADOW_STACK_GUARD, merge_ranges, native,
+};
 use xisa_personality::{Errno, GuestMemory};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +28,9 @@ pub enum MemoryError {
 /// agree modulo this, which lets the host back it with transparent huge pages and the
 /// hypervisor map it with 2 MiB second-level entries.
 const HUGE_PAGE: u64 = 0x20_0000;
+
+/// Guest page size, the granule of write tracking.
+pub const PAGE: u64 = 4096;
 
 /// Below this size `zero` clears bytes in place rather than handing pages back to the host:
 /// small mmap/munmap churn (malloc) would otherwise fault every page in again, and discarding
@@ -142,6 +147,8 @@ pub struct GuestRam {
     memory: GuestMemoryMmap,
     _reservation: Reservation,
     map: MemoryMap,
+    /// While tracking: the guest ranges the monitor has written since last asked.
+    written: Option<Vec<Range<u64>>>,
 }
 
 /// One contiguous accessible range with its host address.
@@ -233,6 +240,7 @@ impl GuestRam {
             memory,
             _reservation: reservation,
             map,
+            written: None,
         })
     }
 
@@ -285,6 +293,33 @@ impl GuestRam {
         Ok(())
     }
 
+    /// Starts noting the guest pages the monitor writes (system calls' results, zeroed
+    /// ranges): a hypervisor's dirty log sees only the guest's own writes.
+    pub fn track_writes(&mut self) {
+        self.written = Some(Vec::new());
+    }
+
+    /// The pages the monitor wrote since tracking started or this was last asked, ascending
+    /// and page-aligned; `None` when not tracking.
+    pub fn take_written(&mut self) -> Option<Vec<Range<u64>>> {
+        let written = self.written.as_mut()?;
+        Some(merge_ranges(std::mem::take(written)))
+    }
+
+    fn note_written(&mut self, addr: u64, len: usize) {
+        if let Some(written) = &mut self.written
+            && len > 0
+        {
+            let end = addr + len as u64;
+            let range = addr / PAGE * PAGE..end.div_ceil(PAGE) * PAGE;
+            // Runs of small writes to one place (a loop of reads into a buffer) stay one entry.
+            match written.last_mut() {
+                Some(last) if last.start <= range.start && range.end <= last.end => {}
+                _ => written.push(range),
+            }
+        }
+    }
+
     pub fn read_u64(&self, addr: u64) -> Result<u64, Errno> {
         let bytes = self.bytes(addr, 8)?;
         Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
@@ -306,12 +341,14 @@ impl GuestMemory for GuestRam {
 
     fn bytes_mut(&mut self, addr: u64, len: u64) -> Result<&mut [u8], Errno> {
         let (host, len) = self.host_slice(addr, len)?;
+        self.note_written(addr, len);
         // SAFETY: as in `bytes`; `&mut self` makes this the only view.
         Ok(unsafe { std::slice::from_raw_parts_mut(host, len) })
     }
 
     fn zero(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
         let (host, len) = self.host_slice(addr, len)?;
+        self.note_written(addr, len);
         if len < DISCARD_THRESHOLD {
             // SAFETY: the whole range was checked by host_slice.
             unsafe { std::ptr::write_bytes(host, 0, len) };

@@ -114,4 +114,20 @@ pub trait Vcpu {
     /// if `__xisa_migrate()` had just returned to `at.return_address`); every other register
     /// gets `POISON` when `poison` is set.
     fn resume_at(&mut self, at: NativeState, poison: bool) -> Result<(), BackendError>;
+    /// Tracks which guest pages the guest writes (called with the vCPU stopped). The first
+    /// call starts tracking; later ones give the pages written since the call before.
+    fn written_pages(&mut self) -> Result<WrittenPages, BackendError> {
+        Ok(WrittenPages::Untracked)
+    }
+}
+
+/// What a vCPU knows of the guest pages written since it was last asked.
+#[derive(Debug)]
+pub enum WrittenPages {
+    /// This backend cannot tell.
+    Untracked,
+    /// Tracking started now.
+    Started,
+    /// Ascending, page-aligned ranges.
+    Since(Vec<std::ops::Range<u64>>),
 }

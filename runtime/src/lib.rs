@@ -33,5 +33,5 @@ pub use migration_point::{CaptureRequest, PointControl, PointDecision};
 pub use session::{Outcome, RestoreMemory, RestoredMemory, RunSummary, RuntimeError, Session};
 pub use setup::{GuestSetup, RestorePlan, SetupError};
 pub use xisa_converters::control::{
-    AfterCapture, CaptureReport, MigrationPolicy, PointCounter, Trigger,
+    AfterCapture, CaptureReport, ChangedPagesBy, MigrationPolicy, PointCounter, Trigger,
 };

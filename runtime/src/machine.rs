@@ -153,4 +153,13 @@ pub trait Machine {
     /// (registers, native stack bytes) is overwritten first: a self-test of the migration
     /// contract.
     fn resume(&mut self, frames: Vec<NeutralFrame>, poison: bool) -> Result<(), MachineError>;
+
+    /// Tracks the guest pages written, by the program and by the monitor for it (a
+    /// hypervisor's dirty log), so that an incremental capture need not compare every page.
+    /// The first call starts tracking and gives `None`, as a machine that cannot track always
+    /// does; later calls give the pages written since the call before (ascending,
+    /// page-aligned). Called with the program held.
+    fn written_pages(&mut self) -> Result<Option<Vec<std::ops::Range<u64>>>, MachineError> {
+        Ok(None)
+    }
 }

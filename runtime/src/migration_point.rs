@@ -236,6 +236,7 @@ mod tests {
             hand_over: None,
             compression: Default::default(),
             trigger: None,
+            ..Default::default()
         });
         control.arm(&mut memory).unwrap();
         pass(&mut memory, 4);
@@ -274,6 +275,7 @@ mod tests {
             hand_over: None,
             compression: Default::default(),
             trigger: Some(Arc::clone(&trigger)),
+            ..Default::default()
         });
         control.arm(&mut memory).unwrap();
         pass(&mut memory, 2);

@@ -5,8 +5,8 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use xisa_converters::control::{AfterCapture, CaptureReport};
-use xisa_converters::snapshot::{self, CaptureInput, SnapshotError};
+use xisa_converters::control::{AfterCapture, CaptureReport, ChangedPagesBy};
+use xisa_converters::snapshot::{self, CaptureInput, ChangedPages, SnapshotError};
 use xisa_format::checkpoint::{CheckpointFile, PAGE_SIZE, PageCheck};
 use xisa_format::error_chain;
 use xisa_format::image::Image;
@@ -126,6 +126,17 @@ pub struct Session<'a> {
     mapped_pages: u64,
     /// The page stores a lazy restore mapped or reads, being checked while the guest runs.
     store_check: Option<StoreCheck>,
+    /// The last capture, where the machine tracks the pages written since.
+    last_capture: Option<CaptureMark>,
+}
+
+/// A capture from which the machine tracks written pages: a later capture against it as
+/// parent looks only at the pages written since.
+struct CaptureMark {
+    /// The checkpoint's digest, once written.
+    digest: Option<[u8; 32]>,
+    /// Pages the log gave that capture, for its report.
+    changed_pages: Option<u64>,
 }
 
 impl<'a> Session<'a> {
@@ -144,6 +155,7 @@ impl<'a> Session<'a> {
             restored_memory: None,
             mapped_pages: 0,
             store_check: None,
+            last_capture: None,
             lazy: None,
             background: None,
         })
@@ -206,6 +218,7 @@ impl<'a> Session<'a> {
             restored_memory,
             mapped_pages,
             store_check,
+            last_capture: None,
             lazy,
             background: None,
         })
@@ -266,7 +279,10 @@ impl<'a> Session<'a> {
         let running = Instant::now();
         let mut result = self.serve();
         if let Some(capture) = self.background.take() {
-            let finished = capture.finish().map_err(RuntimeError::BackgroundCapture);
+            let finished = capture
+                .finish()
+                .map_err(RuntimeError::BackgroundCapture)
+                .map(|report| self.written(report));
             result = result.and_then(|(outcome, mut captures)| {
                 captures.push(finished?);
                 Ok((outcome, captures))
@@ -310,7 +326,8 @@ impl<'a> Session<'a> {
                     self.check_store()?;
                     // One capture at a time: an earlier one still in the background ends first.
                     if let Some(earlier) = self.background.take() {
-                        captures.push(earlier.finish().map_err(RuntimeError::BackgroundCapture)?);
+                        let report = earlier.finish().map_err(RuntimeError::BackgroundCapture)?;
+                        captures.push(self.written(report));
                     }
                     let policy = self.machine.guest().points.policy();
                     let then = policy.then;
@@ -391,16 +408,23 @@ impl<'a> Session<'a> {
     /// What a capture needs besides memory, and where it goes.
     fn capture_input(&mut self) -> Result<(CaptureInput<'a>, PathBuf), RuntimeError> {
         let frames = self.machine.frames()?;
-        let guest = self.machine.guest();
-        let path = guest
-            .points
-            .policy()
+        let policy = self.machine.guest().points.policy();
+        let path = policy
             .checkpoint_to
             .clone()
             .ok_or(RuntimeError::NoCheckpointFile)?;
-        let parent = guest.points.policy().parent.clone();
-        let compression = guest.points.policy().compression;
-        let personality = guest
+        let compression = policy.compression;
+        let parent = policy
+            .parent
+            .clone()
+            .as_deref()
+            .map(open_parent)
+            .transpose()?
+            .flatten();
+        let changed = self.changed_since(parent.as_ref())?;
+        let personality = self
+            .machine
+            .guest()
             .personality
             .state()
             .map_err(RuntimeError::Personality)?
@@ -411,7 +435,8 @@ impl<'a> Session<'a> {
             map: *self.machine.memory().map(),
             frames,
             personality,
-            parent: parent.as_deref().map(open_parent).transpose()?.flatten(),
+            parent,
+            changed,
             compression,
         };
         Ok((input, path))
@@ -473,7 +498,51 @@ impl<'a> Session<'a> {
             snapshot::capture_to_file(self.machine.memory(), input, &path, state_time)?;
         report.point = request.point;
         report.response_latency = request.requested.map(|t| t.elapsed());
-        Ok(report)
+        Ok(self.written(report))
+    }
+
+    /// Notes that a capture's checkpoint is written (now a possible parent), and adds what
+    /// the dirty log gave it to its report.
+    fn written(&mut self, mut report: CaptureReport) -> CaptureReport {
+        if let Some(mark) = &mut self.last_capture
+            && mark.digest.is_none()
+        {
+            mark.digest = Some(report.digest);
+            report.changed_pages = mark.changed_pages;
+        }
+        report
+    }
+
+    /// For a capture against `parent`: the pages written since the parent was captured, when
+    /// this run captured it and the machine logs written pages. Every capture (with a parent
+    /// configured) becomes the mark the next one is measured from.
+    fn changed_since(
+        &mut self,
+        parent: Option<&CheckpointFile>,
+    ) -> Result<Option<ChangedPages>, RuntimeError> {
+        let policy = self.machine.guest().points.policy();
+        let by = policy.changed_pages;
+        if policy.parent.is_none() || by == ChangedPagesBy::Compare {
+            return Ok(None);
+        }
+        let last = self.last_capture.take();
+        let written = self.machine.written_pages()?;
+        let changed = match (last.and_then(|m| m.digest), written, parent) {
+            (Some(digest), Some(ranges), Some(parent)) if parent.digest() == digest => {
+                Some(ChangedPages {
+                    ranges,
+                    check: by == ChangedPagesBy::Check,
+                })
+            }
+            _ => None,
+        };
+        self.last_capture = Some(CaptureMark {
+            digest: None,
+            changed_pages: changed
+                .as_ref()
+                .map(|c| c.ranges.iter().map(|r| r.end - r.start).sum::<u64>() / PAGE_SIZE as u64),
+        });
+        Ok(changed)
     }
 }
 

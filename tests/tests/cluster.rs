@@ -229,6 +229,18 @@ impl Cluster {
         ));
     }
 
+    /// Kills the controller, runs `while_down`, and starts a new one on the same port.
+    fn restart_controller(&mut self, while_down: impl FnOnce(&Cluster)) {
+        let port: u16 = self
+            .controller()
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .expect("the controller listens on a port");
+        self.controller.take().unwrap().kill();
+        while_down(self);
+        self.start_controller(port);
+    }
+
     fn controller(&self) -> &str {
         &self.controller.as_ref().expect("a controller").address
     }
@@ -458,16 +470,7 @@ fn a_restarted_controller_finds_its_jobs_on_the_nodes() {
     let expected = cluster.expected();
     let jobs = [cluster.submit(), cluster.submit()];
     cluster.wait_for(jobs[1], "started", |job| job["state"] == "running");
-    let port: u16 = cluster
-        .controller()
-        .rsplit_once(':')
-        .unwrap()
-        .1
-        .parse()
-        .unwrap();
-    cluster.controller.take().unwrap().kill();
-    std::thread::sleep(Duration::from_secs(2));
-    cluster.start_controller(port);
+    cluster.restart_controller(|_| std::thread::sleep(Duration::from_secs(2)));
     for job in jobs {
         cluster.assert_output(job, &expected);
         let info = cluster.job(job);
@@ -475,6 +478,58 @@ fn a_restarted_controller_finds_its_jobs_on_the_nodes() {
             info["restarts"], 0,
             "job {job} restarted though its node ran on: {info}"
         );
+    }
+}
+
+/// A controller that stops between starting a guest and writing its table down: the
+/// restarted controller finds the guests on the nodes by their labels and adopts them instead
+/// of starting the jobs a second time.
+#[test]
+fn a_restarted_controller_adopts_guests_its_table_missed() {
+    let Some(mut cluster) = start_or_skip("cluster_unrecorded_start", "hexo") else {
+        return;
+    };
+    let expected = cluster.expected();
+    let jobs = [cluster.submit(), cluster.submit()];
+    for job in jobs {
+        cluster.wait_for(job, "started", |job| job["state"] == "running");
+    }
+    // The table as it was before the guests started: both jobs waiting, never placed.
+    cluster.restart_controller(|cluster| {
+        let table_path = cluster.dir.join("controller.state").join("jobs.json");
+        let mut table: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&table_path).unwrap()).unwrap();
+        for job in jobs {
+            let entry = &mut table["jobs"][job.to_string()];
+            entry["state"] = serde_json::json!({ "state": "pending" });
+            entry["stays"] = serde_json::json!([]);
+        }
+        std::fs::write(&table_path, serde_json::to_vec(&table).unwrap()).unwrap();
+    });
+    for job in jobs {
+        cluster.assert_output(job, &expected);
+        let info = cluster.job(job);
+        assert_eq!(info["restarts"], 0, "job {job}: {info}");
+        assert_eq!(
+            info["placements"].as_array().map(Vec::len),
+            Some(1),
+            "job {job} should have run once, where the first controller started it: {info}"
+        );
+    }
+    let log = cluster.controller.as_ref().unwrap().log_text();
+    assert_eq!(log.matches("unrecorded; adopted").count(), 2, "{log}");
+    // A second start would have left the first guest behind, exited and never collected.
+    for node in [&cluster.server, &cluster.board] {
+        let listed = cluster.xisa(&["node", "list", "--node", &node.address, "--json"]);
+        assert!(listed.status.success(), "node list: {}", text(&listed));
+        let guests: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+        let left: Vec<_> = guests
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["state"] == "running" || g["state"] == "exited")
+            .collect();
+        assert!(left.is_empty(), "guests left on {}: {left:?}", node.address);
     }
 }
 

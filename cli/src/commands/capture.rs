@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use xisa_format::checkpoint::PageCompression;
-use xisa_runtime::{AfterCapture, MigrationPolicy, RestoredMemory, RunSummary, Trigger};
+use xisa_runtime::{
+    AfterCapture, ChangedPagesBy, MigrationPolicy, RestoredMemory, RunSummary, Trigger,
+};
 
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct CaptureArgs {
@@ -43,6 +45,12 @@ pub struct CaptureArgs {
     /// move: a checkpoint without pages, then the pages on the local socket FILE names.
     #[arg(long, value_name = "FILE", requires = "checkpoint_to", hide = true)]
     pub hand_over_when_present: Option<PathBuf>,
+    /// How a capture against a parent finds the pages changed since: dirty-log (the pages
+    /// the program and the monitor wrote since this run captured the parent, on KVM; else
+    /// compare), compare (every page with the parent's), or check (both, failing if the log
+    /// missed a change).
+    #[arg(long, value_name = "dirty-log|compare|check", value_parser = parse_changed_pages)]
+    pub changed_pages: Option<ChangedPagesBy>,
     /// How captures store pages: zstd (smaller files) or none (raw pages: a faster capture
     /// where the program is held and the disk or link is fast).
     #[arg(long, value_name = "zstd|none", value_parser = parse_compression)]
@@ -62,6 +70,15 @@ fn parse_compression(text: &str) -> Result<PageCompression, String> {
         "zstd" => Ok(PageCompression::Zstd),
         "none" => Ok(PageCompression::None),
         other => Err(format!("`{other}` is not zstd or none")),
+    }
+}
+
+fn parse_changed_pages(text: &str) -> Result<ChangedPagesBy, String> {
+    match text {
+        "dirty-log" => Ok(ChangedPagesBy::DirtyLog),
+        "compare" => Ok(ChangedPagesBy::Compare),
+        "check" => Ok(ChangedPagesBy::Check),
+        other => Err(format!("`{other}` is not dirty-log, compare or check")),
     }
 }
 
@@ -183,6 +200,7 @@ impl CaptureArgs {
             then: self.then(),
             parent: self.parent.clone().or(self.parent_when_present.clone()),
             compression: self.compress.unwrap_or_default(),
+            changed_pages: self.changed_pages.unwrap_or_default(),
             hand_over: self.hand_over_when_present.clone(),
             trigger,
         })
@@ -283,6 +301,7 @@ pub fn report_run(args: &CaptureArgs, facts: &RunSummary, status: i32, verbose: 
                 "write_us": micros(c.write_time),
                 "response_us": c.response_latency.map(micros),
                 "background": c.background,
+                "changed_pages": c.changed_pages,
             })).collect::<Vec<_>>(),
         });
         let text = serde_json::to_string_pretty(&value).unwrap_or_default();

@@ -44,6 +44,13 @@ pub const FORMAT_VERSION: u32 = 4;
 /// Size of the fixed header; the archive follows it directly (then the page store, on the
 /// next page boundary).
 pub const HEADER_SIZE: usize = 64;
+/// Where the header keeps the archive's digest, the file's identity.
+pub const HEADER_DIGEST: std::ops::Range<usize> = 32..64;
+
+/// The header digest of a checkpoint file's bytes (`None` if they are shorter than a header).
+pub fn header_digest(file: &[u8]) -> Option<[u8; 32]> {
+    file.get(HEADER_DIGEST)?.try_into().ok()
+}
 /// Size of one memory page in a checkpoint (the guest page size).
 pub const PAGE_SIZE: usize = GUEST_PAGE_SIZE as usize;
 /// Longest chain of parents a reader follows (a checkpoint and its ancestors).

@@ -280,7 +280,7 @@ impl CheckpointFile {
 
     /// The header digest: this file's identity, which a child names as its parent.
     pub fn digest(&self) -> [u8; 32] {
-        self.bytes[32..64].try_into().expect("32 bytes")
+        super::header_digest(&self.bytes).expect("an opened file has a whole header")
     }
 
     /// Where the file was opened from (`None` for bytes held in memory).

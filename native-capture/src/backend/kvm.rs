@@ -13,7 +13,9 @@ use xisa_format::memory_map::native;
 use super::kvm_slots::Slots;
 use crate::arch::x86_64::{boot, decode};
 use crate::memory::{GuestRam, HostRange};
-use crate::vcpu::{BackendError, Fault, FaultKind, NativeState, POISON, Vcpu, VcpuExit};
+use crate::vcpu::{
+    BackendError, Fault, FaultKind, NativeState, POISON, Vcpu, VcpuExit, WrittenPages,
+};
 
 const BACKEND: &str = "KVM";
 
@@ -351,6 +353,16 @@ impl Vcpu for KvmVcpu {
         // Registers set here must not be overwritten by a stale copy in the run page.
         self.vcpu.clear_sync_dirty_reg(SyncReg::Register);
         self.vcpu.set_regs(&regs).map_err(failed)
+    }
+
+    fn written_pages(&mut self) -> Result<WrittenPages, BackendError> {
+        match self.slots.take_written(&self.vm).map_err(failed)? {
+            Some(written) => Ok(WrittenPages::Since(written)),
+            None => {
+                self.slots.start_logging(&self.vm).map_err(failed)?;
+                Ok(WrittenPages::Started)
+            }
+        }
     }
 }
 
