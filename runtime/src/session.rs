@@ -128,6 +128,8 @@ pub struct Session<'a> {
     store_check: Option<StoreCheck>,
     /// The last capture, where the machine tracks the pages written since.
     last_capture: Option<CaptureMark>,
+    /// Digests of the checkpoints this run wrote: as parents they are not hashed again.
+    written: Vec<[u8; 32]>,
 }
 
 /// A capture from which the machine tracks written pages: a later capture against it as
@@ -156,6 +158,7 @@ impl<'a> Session<'a> {
             mapped_pages: 0,
             store_check: None,
             last_capture: None,
+            written: Vec::new(),
             lazy: None,
             background: None,
         })
@@ -219,6 +222,7 @@ impl<'a> Session<'a> {
             mapped_pages,
             store_check,
             last_capture: None,
+            written: Vec::new(),
             lazy,
             background: None,
         })
@@ -418,7 +422,7 @@ impl<'a> Session<'a> {
             .parent
             .clone()
             .as_deref()
-            .map(open_parent)
+            .map(|path| open_parent(path, &self.written))
             .transpose()?
             .flatten();
         let changed = self.changed_since(parent.as_ref())?;
@@ -504,6 +508,7 @@ impl<'a> Session<'a> {
     /// Notes that a capture's checkpoint is written (now a possible parent), and adds what
     /// the dirty log gave it to its report.
     fn written(&mut self, mut report: CaptureReport) -> CaptureReport {
+        self.written.push(report.digest);
         if let Some(mark) = &mut self.last_capture
             && mark.digest.is_none()
         {
@@ -547,12 +552,17 @@ impl<'a> Session<'a> {
 }
 
 /// The parent checkpoint a capture is made against: `None` while the file does not exist
-/// (that capture is complete). Its pages are decoded as the capture compares them.
-fn open_parent(path: &std::path::Path) -> Result<Option<CheckpointFile>, SnapshotError> {
+/// (that capture is complete). Its pages are decoded as the capture compares them. Links of
+/// its chain this run `written` are not hashed again (a pre-copy's rounds each capture
+/// against the last).
+fn open_parent(
+    path: &std::path::Path,
+    written: &[[u8; 32]],
+) -> Result<Option<CheckpointFile>, SnapshotError> {
     if !path.exists() {
         return Ok(None);
     }
-    CheckpointFile::open_checking(path, PageCheck::FrameOnly)
+    CheckpointFile::open_written(path, PageCheck::FrameOnly, written)
         .map(Some)
         .map_err(|source| SnapshotError::Parent {
             path: path.display().to_string(),

@@ -1240,3 +1240,28 @@ fn a_parent_of_another_image_is_refused() {
         .to_string();
     assert!(text.contains("captured from image 0101"), "{text}");
 }
+
+#[test]
+fn a_writer_s_own_files_are_not_hashed_again() {
+    let mut bytes = write(sample().checkpoint.clone()).unwrap();
+    // A header digest that does not match the archive: only a writer that lists it as its
+    // own skips the hash.
+    let listed = [0x5a; 32];
+    bytes[super::HEADER_DIGEST].copy_from_slice(&listed);
+    let path = std::env::temp_dir().join(format!("xisa-ckpt-own-{}.ckpt", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let checked = CheckpointFile::open_checking(&path, PageCheck::FrameOnly).map(|_| ());
+    let foreign = CheckpointFile::open_written(&path, PageCheck::FrameOnly, &[[1; 32]]).map(|_| ());
+    let own = CheckpointFile::open_written(&path, PageCheck::FrameOnly, &[[1; 32], listed])
+        .map(|f| f.digest());
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        matches!(checked, Err(CheckpointError::Checksum { .. })),
+        "{checked:?}"
+    );
+    assert!(
+        matches!(foreign, Err(CheckpointError::Checksum { .. })),
+        "{foreign:?}"
+    );
+    assert_eq!(own.unwrap(), listed);
+}
