@@ -1,6 +1,6 @@
-//! The controller: a control loop that watches the nodes, collects ended jobs, keeps a recent
-//! snapshot of every running job, and carries out the policy's decisions; and a server that
-//! takes jobs from submitters and answers status and result requests.
+//! The controller: a control loop that watches the nodes, collects ended jobs and carries out
+//! the policy's decisions; beside it, a loop that keeps a recent snapshot of every running job;
+//! and a server that takes jobs from submitters and answers status and result requests.
 //!
 //! Nothing is lost: the job table is on disk after every change; a job whose node stops
 //! answering is restarted elsewhere from its latest snapshot (or from the start when it has
@@ -84,6 +84,9 @@ struct Controller {
     client: Arc<ClientConfig>,
     policy: String,
     checkpoint_every: Duration,
+    /// Held while a job's snapshot is written or read (lock order: before `table`): a
+    /// snapshot fetched while its job was parked or lost is not kept over the newer one.
+    snapshots: Mutex<()>,
 }
 
 fn unix_ms() -> u64 {
@@ -143,6 +146,7 @@ pub fn serve(
         client,
         policy: config.policy.clone(),
         checkpoint_every: config.checkpoint_every,
+        snapshots: Mutex::new(()),
     });
     {
         let controller = Arc::clone(&controller);
@@ -150,6 +154,18 @@ pub fn serve(
         std::thread::spawn(move || {
             loop {
                 controller.round(policy.as_mut());
+                std::thread::sleep(tick);
+            }
+        });
+    }
+    // Snapshots of jobs on boards cross slow links (seconds for tens of MB): fetched beside
+    // the control loop, so that no decision waits for them.
+    {
+        let controller = Arc::clone(&controller);
+        let tick = config.tick;
+        std::thread::spawn(move || {
+            loop {
+                controller.fetch_snapshots();
                 std::thread::sleep(tick);
             }
         });
@@ -168,6 +184,10 @@ impl Controller {
 
     fn nodes(&self) -> MutexGuard<'_, Vec<NodeSlot>> {
         self.nodes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn snapshot_store(&self) -> MutexGuard<'_, ()> {
+        self.snapshots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn now_ms(&self) -> u64 {
@@ -354,7 +374,6 @@ impl Controller {
         self.poll_nodes();
         self.adopt();
         self.reconcile();
-        self.fetch_snapshots();
         let actions = {
             let view_parts = self.view();
             let table = self.table();
@@ -723,6 +742,16 @@ impl Controller {
             let [checkpoint, stdout, stderr, files] = blobs.as_slice() else {
                 continue;
             };
+            let _store = self.snapshot_store();
+            // Parked, moved or lost while the snapshot crossed the link: it is out of date.
+            let still_there = self
+                .table()
+                .jobs
+                .get(&id)
+                .is_some_and(|j| j.state == JobState::Running { node, guest });
+            if !still_there {
+                continue;
+            }
             match self.keep_snapshot(id, checkpoint, stdout, stderr, files) {
                 Ok(()) => {
                     if let Some(job) = self.table().jobs.get_mut(&id) {
@@ -760,6 +789,21 @@ impl Controller {
         std::fs::rename(&fresh, &target).map_err(|e| e.to_string())
     }
 
+    /// The migration points passed and run time of a stay that just ended on `address` (the
+    /// node lists the guest it moved away with its final figures).
+    fn ended_stay_figures(&self, address: &str, guest: u64) -> Option<(Option<u64>, Option<u64>)> {
+        match self.call(address, Request::List, Vec::new()) {
+            Ok(Frame {
+                message: Response::Guests { guests },
+                ..
+            }) => guests
+                .into_iter()
+                .find(|g| g.guest == guest)
+                .map(|g| (g.points, g.run_us)),
+            _ => None,
+        }
+    }
+
     /// Captures a running job and keeps it waiting here, its snapshot ready to resume.
     fn park(&self, id: u64) -> Result<(), String> {
         let (node, guest) = match self.table().jobs.get(&id).map(|j| j.state.clone()) {
@@ -773,10 +817,18 @@ impl Controller {
         else {
             return Err(format!("node {address} answered {:?}", answer.message));
         };
+        let figures = self.ended_stay_figures(&address, guest);
+        let _store = self.snapshot_store();
         self.keep_snapshot(id, checkpoint, stdout, stderr, files)?;
         let now = self.now_ms();
         let mut table = self.table();
         if let Some(job) = table.jobs.get_mut(&id) {
+            if let Some(stay) = job.current_stay()
+                && let Some((points, run_us)) = figures
+            {
+                stay.points = points;
+                stay.run_us = run_us;
+            }
             job.end_stay(now);
             job.state = JobState::Pending;
             job.snapshot_ms = Some(now);
@@ -825,6 +877,12 @@ impl Controller {
                     },
                     _ => JobPlace::Pending,
                 };
+                let left_board = place == JobPlace::Pending
+                    && job.snapshot_ms.is_some()
+                    && job
+                        .stays
+                        .last()
+                        .is_some_and(|s| s.role == Role::Board && !s.lost);
                 JobView {
                     job: job.id,
                     program: job.name.clone(),
@@ -832,6 +890,7 @@ impl Controller {
                     submitted_ms: job.submitted_ms,
                     done_s,
                     rss_kb: job.rss_kb,
+                    left_board,
                 }
             })
             .collect();
@@ -880,13 +939,16 @@ impl Controller {
         let fresh = job.snapshot_ms.is_none();
         let answer = if !fresh {
             let snapshot = self.store.snapshot(id);
-            let blobs = vec![
-                read(self.store.image(id))?,
-                read(snapshot.join("guest.ckpt"))?,
-                read(snapshot.join("stdout"))?,
-                read(snapshot.join("stderr"))?,
-                read(snapshot.join("files.tar"))?,
-            ];
+            let blobs = {
+                let _store = self.snapshot_store();
+                vec![
+                    read(self.store.image(id))?,
+                    read(snapshot.join("guest.ckpt"))?,
+                    read(snapshot.join("stdout"))?,
+                    read(snapshot.join("stderr"))?,
+                    read(snapshot.join("files.tar"))?,
+                ]
+            };
             let request = Request::Receive {
                 target: info.target.clone(),
                 backend: info.backend.clone(),
@@ -959,17 +1021,7 @@ impl Controller {
                 timeline.kept_on_source.unwrap_or_default()
             ));
         };
-        // The stay that ended: its figures are in the source's list now.
-        let figures = match self.call(&source, Request::List, Vec::new()) {
-            Ok(Frame {
-                message: Response::Guests { guests },
-                ..
-            }) => guests
-                .into_iter()
-                .find(|g| g.guest == guest)
-                .map(|g| (g.points, g.run_us)),
-            _ => None,
-        };
+        let figures = self.ended_stay_figures(&source, guest);
         let now = self.now_ms();
         let mut table = self.table();
         let moves = f64::from(table.moves);

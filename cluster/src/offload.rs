@@ -8,7 +8,9 @@
 //! cost`), the latter only after a minimum stay on its board and by a margin: no thrashing.
 //! A waiting job goes to a board only if it would finish there sooner than by waiting for the
 //! servers: `s·R < (W + R)·(1 − margin)`, with `W` the servers' backlog per core; the first
-//! waiting job of a program never measured on a board goes there too, to measure it.
+//! waiting job of a program never measured on a board goes there too, to measure it. A board
+//! job that comes back is parked rather than moved when a waiting job can use the server core
+//! while its state crosses the board's link; it then waits for a server core.
 
 use crate::policy::{Action, JobPlace, JobView, Plan, Policy, Role, View};
 
@@ -106,9 +108,23 @@ impl Policy for Offload {
                 })
                 .max_by(|a, b| a.0.total_cmp(&b.0));
             match (best_waiting, best_returning) {
-                (Some((gain, _)), Some((back_gain, i))) if back_gain > gain => {
+                (Some((gain, w)), Some((back_gain, i))) if back_gain > gain => {
                     let estimate = returning.remove(i);
-                    plan.move_job(estimate.job, server);
+                    // A move leaves the core idle while the job's state crosses the board's
+                    // link. Where a waiting job can use the core meanwhile and the board job
+                    // loses less waiting for the next core than staying, the waiting job
+                    // starts and the board job is parked: it waits for a server core, first
+                    // in line by its gain.
+                    let next = &waiting[w];
+                    let on_board = estimate.slowdown * estimate.remaining;
+                    if next.remaining + estimate.remaining < on_board * (1.0 - self.margin) {
+                        let next = waiting.remove(w);
+                        backlog -= next.remaining / server_cores;
+                        plan.start(next.job.job, server);
+                        plan.park(estimate.job);
+                    } else {
+                        plan.move_job(estimate.job, server);
+                    }
                 }
                 (Some((_, i)), _) => {
                     let estimate = waiting.remove(i);
@@ -134,6 +150,9 @@ impl Policy for Offload {
             |program: &str| waiting.iter().filter(|e| e.job.program == program).count();
         let counts: Vec<usize> = waiting.iter().map(|e| waiting_of(&e.job.program)).collect();
         for (estimate, of_program) in waiting.into_iter().zip(counts) {
+            if estimate.job.left_board {
+                continue;
+            }
             let program = estimate.job.program.as_str();
             // Measuring pays only if another job of the program waits to use the figure.
             let unmeasured = view.knowledge.slowdown(program).is_none()
@@ -247,6 +266,64 @@ mod tests {
             Offload::default().decide(&late),
             vec![Action::Move { job: 1, to: 0 }]
         );
+    }
+
+    #[test]
+    fn a_slow_board_job_is_parked_while_a_waiting_job_uses_the_server_core() {
+        let knowledge = measured();
+        let mut on_board = job(
+            1,
+            "cg",
+            JobPlace::Running {
+                node: 1,
+                since_ms: 0,
+            },
+        );
+        on_board.done_s = 5.0;
+        // `is` waits: 10 s on the server; cg's 5 s left take 100 s on the board.
+        let jobs = vec![on_board, job(2, "is", JobPlace::Pending)];
+        let comes_back = view(60_000, nodes(1, 1), jobs, &knowledge);
+        assert_eq!(
+            Offload::default().decide(&comes_back),
+            vec![Action::Start { job: 2, node: 0 }, Action::Park { job: 1 }]
+        );
+        // Parked, cg waits for the server, not for a board.
+        let mut parked = job(1, "cg", JobPlace::Pending);
+        parked.left_board = true;
+        let running = job(
+            2,
+            "is",
+            JobPlace::Running {
+                node: 0,
+                since_ms: 60_000,
+            },
+        );
+        let waits = view(61_000, nodes(1, 1), vec![running, parked], &knowledge);
+        assert!(Offload::default().decide(&waits).is_empty());
+    }
+
+    #[test]
+    fn a_board_job_comes_back_by_a_move_when_the_waiting_job_is_too_long_to_go_first() {
+        let mut knowledge = measured();
+        knowledge.record_job("long", 17.0, 0.0);
+        let mut on_board = job(
+            1,
+            "cg",
+            JobPlace::Running {
+                node: 1,
+                since_ms: 0,
+            },
+        );
+        on_board.done_s = 9.0;
+        // cg's last second takes 20 s on the board; run after the waiting 17 s job, it would
+        // end at 18 s, more than 20 s less the margin: it moves, and the long job waits.
+        let jobs = vec![on_board, job(2, "long", JobPlace::Pending)];
+        let view = View {
+            move_cost_s: 0.5,
+            ..view(60_000, nodes(1, 1), jobs, &knowledge)
+        };
+        let actions = Offload::default().decide(&view);
+        assert_eq!(actions, vec![Action::Move { job: 1, to: 0 }]);
     }
 
     #[test]

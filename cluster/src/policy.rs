@@ -47,6 +47,9 @@ pub struct JobView {
     pub done_s: f64,
     /// Resident memory of its process on its current node, KiB (0 when not known).
     pub rss_kb: u64,
+    /// Waiting with a snapshot taken on a board (parked there, or its board was lost): it
+    /// waits for a server core and does not go back to a board.
+    pub left_board: bool,
 }
 
 /// The cluster as a policy sees it.
@@ -211,6 +214,7 @@ pub(crate) mod test_views {
             submitted_ms: 0,
             done_s: 0.0,
             rss_kb: 0,
+            left_board: false,
         }
     }
 

@@ -9,8 +9,8 @@
 //! page), and resumes the guest itself when the move fails.
 //!
 //! A node declares what it is ([`NodeInfo`]: target, cores, power profile). A node standing in
-//! for a slower machine gives each guest only a share of a host core (`cpu_share`): its guests
-//! are stopped and continued on a short period.
+//! for a slower machine gives each guest only a share of a host core (`cpu_share`), counted in
+//! CPU time ([`crate::throttle`]).
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -31,7 +31,9 @@ use xisa_format::error_chain;
 use crate::certs::{CertError, Identity};
 use crate::client;
 use crate::page_relay::{Relayed, relay};
+use crate::processes::Processes;
 use crate::server::{ListenError, Reply, listen, serve_forever};
+use crate::throttle::{self, CpuShare};
 use crate::wire::{
     Frame, GuestInfo, MigrateMode, NodeInfo, PagesFrom, Request, Response, Timeline,
 };
@@ -40,8 +42,6 @@ use crate::wire::{
 const READY_FD: i32 = 3;
 /// How long a guest may take to reach its next migration point after a capture request.
 const CAPTURE_TIMEOUT: Duration = Duration::from_secs(120);
-/// The period over which a throttled node shares a core between running and stopped.
-const THROTTLE_PERIOD: Duration = Duration::from_millis(20);
 /// A guest's complete checkpoint during a pre-copy move: while it exists, the guest's
 /// captures store only the pages changed since (`--parent-when-present`).
 const PRECOPY: &str = "precopy.ckpt";
@@ -207,59 +207,6 @@ impl Guest {
     }
 }
 
-/// The host's processes as /proc shows them, read once per `list`: pid, parent, CPU ticks
-/// (user and system) and resident pages.
-struct Processes(Vec<(u32, u32, u64, u64)>);
-
-impl Processes {
-    fn read() -> Processes {
-        let mut all = Vec::new();
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                continue;
-            };
-            // Fields after the command name (which may hold spaces) start after the last ')'.
-            let Some((_, rest)) = stat.rsplit_once(')') else {
-                continue;
-            };
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let number = |i: usize| {
-                fields
-                    .get(i)
-                    .and_then(|f| f.parse::<u64>().ok())
-                    .unwrap_or(0)
-            };
-            all.push((pid, number(1) as u32, number(11) + number(12), number(21)));
-        }
-        Processes(all)
-    }
-
-    /// CPU time (milliseconds) and resident memory (KiB) of a process and its descendants (a
-    /// process-backend guest runs in a child of `xisa run`).
-    fn tree_usage(&self, root: u32) -> (u64, u64) {
-        let mut tree = vec![root];
-        let mut at = 0;
-        while at < tree.len() {
-            let parent = tree[at];
-            tree.extend(self.0.iter().filter(|p| p.1 == parent).map(|p| p.0));
-            at += 1;
-        }
-        let (ticks, pages) = self
-            .0
-            .iter()
-            .filter(|p| tree.contains(&p.0))
-            .fold((0, 0), |(t, r), p| (t + p.2, r + p.3));
-        // SAFETY: sysconf has no memory effects.
-        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-        // SAFETY: as above.
-        let page_kb = (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) / 1024) as u64;
-        (ticks * 1000 / per_second, pages * page_kb)
-    }
-}
-
 struct Node {
     info: NodeInfo,
     guests: Mutex<BTreeMap<u64, Guest>>,
@@ -355,26 +302,41 @@ pub fn serve(config: NodeConfig, ready: impl FnOnce(SocketAddr)) -> Result<(), N
     Ok(())
 }
 
-/// Gives each running guest `cpu_share` of every period: all are continued, then stopped.
+/// Gives each running guest `cpu_share` of a host core, counted in CPU time ([`CpuShare`]).
 fn throttle(node: &Node) {
-    let share = node.info.cpu_share.clamp(0.01, 1.0);
-    let running = THROTTLE_PERIOD.mul_f64(share);
+    let mut shares = CpuShare::new(node.info.cpu_share);
     loop {
-        signal_running(node, libc::SIGCONT);
-        std::thread::sleep(running);
-        signal_running(node, libc::SIGSTOP);
-        std::thread::sleep(THROTTLE_PERIOD - running);
-    }
-}
-
-/// Sends `signal` to the process group of every running guest.
-fn signal_running(node: &Node, signal: i32) {
-    for guest in node.guests().values() {
-        if let GuestState::Running(child) = &guest.state {
+        std::thread::sleep(throttle::TICK);
+        let running: Vec<(u64, u32)> = node
+            .guests()
+            .iter()
+            .filter_map(|(&id, guest)| match &guest.state {
+                GuestState::Running(child) => Some((id, child.id())),
+                _ => None,
+            })
+            .collect();
+        let orders = shares.tick(&running, Instant::now());
+        if orders.is_empty() {
+            continue;
+        }
+        let guests = node.guests();
+        for order in orders {
+            let Some(GuestState::Running(child)) = guests.get(&order.guest).map(|g| &g.state)
+            else {
+                continue;
+            };
+            if child.id() != order.group {
+                continue;
+            }
+            let signal = if order.stop {
+                libc::SIGSTOP
+            } else {
+                libc::SIGCONT
+            };
             // SAFETY: kill has no memory effects; the group is our own child's (started with
             // its own process group), not yet reaped while it is in the table as running.
             unsafe {
-                libc::kill(-(child.id() as i32), signal);
+                libc::kill(-(order.group as i32), signal);
             }
         }
     }

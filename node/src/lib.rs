@@ -7,11 +7,14 @@
 //! - [`wire`]: the versioned protocol, checked before use;
 //! - [`server`]: answering requests over TLS (the node and the cluster controller);
 //! - [`daemon`]: the node itself;
-//! - [`client`]: one request to a node.
+//! - [`client`]: one request to a node;
+//! - `throttle`: a slower machine's share of a host core, for each guest.
 
 pub mod certs;
 pub mod client;
 pub mod daemon;
 pub mod page_relay;
+mod processes;
 pub mod server;
+mod throttle;
 pub mod wire;

@@ -405,7 +405,8 @@ fn a_job_is_tried_on_the_board_and_brought_back_with_identical_output() {
     let [first, second, third] = jobs.map(|job| cluster.job(job));
     // The server takes the first job; the second would wait, so it is tried on the board
     // (its program was never measured there, and the third job would use the figure) and
-    // comes back when the server is free, the board having measured slow for it; the third
+    // comes back when the server is free, the board having measured slow for it (moved, or
+    // parked while the third job takes the server, and resumed there after it); the third
     // waits for the server rather than go to a board it would be slow on.
     assert_eq!(nodes_of(&first), ["server"], "{first}");
     assert_eq!(nodes_of(&second), ["board", "server"], "{second}");
