@@ -9,6 +9,7 @@
 
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use xisa_format::abi::ABI_VERSION;
@@ -89,7 +90,7 @@ pub struct CaptureInput<'a> {
     pub personality: PersonalityRecord,
     /// The checkpoint to capture against: only pages that differ from its memory are stored
     /// (an incremental checkpoint, spec.md §5.4). `None` captures a complete one.
-    pub parent: Option<CheckpointFile>,
+    pub parent: Option<Arc<CheckpointFile>>,
     /// With a parent: the pages that may differ from its memory, as a tracker of changed
     /// pages (the KVM dirty log) reports them; every other page is taken to be the parent's.
     /// `None` compares every page.
@@ -133,7 +134,7 @@ pub type ReadPage<'r> = dyn FnMut(u64, &mut [u8; PAGE_SIZE]) -> Result<(), Snaps
 pub struct CapturePlan {
     checkpoint: Checkpoint,
     ranges: Vec<Range<u64>>,
-    parent: Option<CheckpointFile>,
+    parent: Option<Arc<CheckpointFile>>,
     changed: Option<ChangedPages>,
     compression: PageCompression,
 }
@@ -158,7 +159,7 @@ impl CapturePlan {
             image,
             read_page,
             &self.ranges,
-            self.parent.as_ref(),
+            self.parent.as_deref(),
             self.changed.as_ref(),
             PageEncoder::with_compression(self.compression),
         )?;
@@ -263,7 +264,7 @@ pub fn plan_capture(
             .filter(|hint| hint.len() <= MAX_PATH_LEN)
             .unwrap_or_default(),
         parent_digest: parent
-            .as_ref()
+            .as_deref()
             .map_or(Checkpoint::NO_PARENT, CheckpointFile::digest),
         parent_hint: parent
             .as_ref()

@@ -3,11 +3,12 @@
 
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use xisa_converters::control::{AfterCapture, CaptureReport, ChangedPagesBy};
 use xisa_converters::snapshot::{self, CaptureInput, ChangedPages, SnapshotError};
-use xisa_format::checkpoint::{CheckpointFile, PAGE_SIZE, PageCheck};
+use xisa_format::checkpoint::{CheckpointFile, OwnCheckpoints, PAGE_SIZE, PageCheck};
 use xisa_format::error_chain;
 use xisa_format::image::Image;
 use xisa_format::page_stream::MAX_BATCH;
@@ -128,8 +129,9 @@ pub struct Session<'a> {
     store_check: Option<StoreCheck>,
     /// The last capture, where the machine tracks the pages written since.
     last_capture: Option<CaptureMark>,
-    /// Digests of the checkpoints this run wrote: as parents they are not hashed again.
-    written: Vec<[u8; 32]>,
+    /// The checkpoints this run wrote: as parents they are not hashed again, and the last
+    /// chain opened as a parent is kept open.
+    own: OwnCheckpoints,
 }
 
 /// A capture from which the machine tracks written pages: a later capture against it as
@@ -158,7 +160,7 @@ impl<'a> Session<'a> {
             mapped_pages: 0,
             store_check: None,
             last_capture: None,
-            written: Vec::new(),
+            own: OwnCheckpoints::default(),
             lazy: None,
             background: None,
         })
@@ -222,7 +224,7 @@ impl<'a> Session<'a> {
             mapped_pages,
             store_check,
             last_capture: None,
-            written: Vec::new(),
+            own: OwnCheckpoints::default(),
             lazy,
             background: None,
         })
@@ -422,10 +424,13 @@ impl<'a> Session<'a> {
             .parent
             .clone()
             .as_deref()
-            .map(|path| open_parent(path, &self.written))
+            .map(|path| open_parent(path, &self.own))
             .transpose()?
             .flatten();
-        let changed = self.changed_since(parent.as_ref())?;
+        if let Some(parent) = &parent {
+            self.own.keep_open(parent);
+        }
+        let changed = self.changed_since(parent.as_deref())?;
         let personality = self
             .machine
             .guest()
@@ -508,7 +513,7 @@ impl<'a> Session<'a> {
     /// Notes that a capture's checkpoint is written (now a possible parent), and adds what
     /// the dirty log gave it to its report.
     fn written(&mut self, mut report: CaptureReport) -> CaptureReport {
-        self.written.push(report.digest);
+        self.own.wrote(report.digest);
         if let Some(mark) = &mut self.last_capture
             && mark.digest.is_none()
         {
@@ -553,16 +558,16 @@ impl<'a> Session<'a> {
 
 /// The parent checkpoint a capture is made against: `None` while the file does not exist
 /// (that capture is complete). Its pages are decoded as the capture compares them. Links of
-/// its chain this run `written` are not hashed again (a pre-copy's rounds each capture
-/// against the last).
+/// its chain this run wrote are not hashed again, and those it keeps open are not opened
+/// again (a pre-copy's rounds each capture against the last).
 fn open_parent(
     path: &std::path::Path,
-    written: &[[u8; 32]],
-) -> Result<Option<CheckpointFile>, SnapshotError> {
+    own: &OwnCheckpoints,
+) -> Result<Option<Arc<CheckpointFile>>, SnapshotError> {
     if !path.exists() {
         return Ok(None);
     }
-    CheckpointFile::open_written(path, PageCheck::FrameOnly, written)
+    own.open(path, PageCheck::FrameOnly)
         .map(Some)
         .map_err(|source| SnapshotError::Parent {
             path: path.display().to_string(),

@@ -30,7 +30,7 @@ pub use model::{
     MmapRecord, NeutralRegisters, OpenFileRecord, PageEncoding, PageRecord, PersonalityRecord,
     RegionRecord, SignalActionRecord, ThreadRecord,
 };
-pub use read::{CheckpointFile, Page};
+pub use read::{CheckpointFile, OwnCheckpoints, Page};
 pub use summary::{CheckpointSummary, PageStats, RegionStats};
 pub use validate::PageCheck;
 pub use write::write;

@@ -54,6 +54,51 @@ impl std::fmt::Debug for CheckpointFile {
 /// A page of a validated checkpoint: `(guest address, stored page)`.
 pub type Page<'a> = (u64, PageView<'a>);
 
+/// The checkpoints a writer wrote itself (by header digest), and the last chain of them it
+/// opened as a parent, kept open: each round of a pre-copy captures against the last, and
+/// its complete ancestor (a whole memory's records) is checked once, not at every round.
+#[derive(Debug, Default)]
+pub struct OwnCheckpoints {
+    written: Vec<[u8; 32]>,
+    open: Vec<Arc<CheckpointFile>>,
+}
+
+impl OwnCheckpoints {
+    /// Notes a checkpoint this writer wrote.
+    pub fn wrote(&mut self, digest: [u8; 32]) {
+        if !self.written.contains(&digest) {
+            self.written.push(digest);
+        }
+    }
+
+    /// Opens `path` as [`CheckpointFile::open_written`] does, or takes the link kept open
+    /// that has its header digest.
+    pub fn open(
+        &self,
+        path: &Path,
+        pages: PageCheck,
+    ) -> Result<Arc<CheckpointFile>, CheckpointError> {
+        let mut header = [0u8; HEADER_SIZE];
+        let digest = std::fs::File::open(path)
+            .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut header))
+            .ok()
+            .and_then(|()| super::header_digest(&header));
+        if let Some(link) = digest.and_then(|d| self.open.iter().find(|link| link.digest() == d)) {
+            return Ok(Arc::clone(link));
+        }
+        CheckpointFile::open_written(path, pages, self).map(Arc::new)
+    }
+
+    /// Keeps `file` and the links of its chain that this writer wrote open, in place of the
+    /// chain kept before (a file replaced on disk is not held).
+    pub fn keep_open(&mut self, file: &Arc<CheckpointFile>) {
+        self.open = std::iter::successors(Some(file), |link| link.parent.as_ref())
+            .filter(|link| self.written.contains(&link.digest()))
+            .cloned()
+            .collect();
+    }
+}
+
 impl CheckpointFile {
     /// Maps the file and validates it, every page included.
     pub fn open(path: &Path) -> Result<CheckpointFile, CheckpointError> {
@@ -63,44 +108,56 @@ impl CheckpointFile {
     /// Maps the file and validates it, checking the pages' data as far as `pages` says, then
     /// opens its parents the same way.
     pub fn open_checking(path: &Path, pages: PageCheck) -> Result<CheckpointFile, CheckpointError> {
-        CheckpointFile::open_link(path, pages, 0, &[])
+        CheckpointFile::open_link(path, pages, 0, &OwnCheckpoints::default())
     }
 
-    /// Like [`CheckpointFile::open_checking`], but a link of the chain whose header digest is
-    /// one of `written` (files this process wrote itself) is not hashed again: its structure
-    /// is still checked, which is all memory safety needs. A writer capturing against its own
-    /// last checkpoints uses this; anything that restores from a file checks it whole.
+    /// Like [`CheckpointFile::open_checking`], for a writer capturing against its own last
+    /// checkpoints (`own`): a link it wrote is not hashed again (its structure is still
+    /// checked, which is all memory safety needs), and a link it keeps open is taken as it is.
+    /// Anything that restores from a file checks it whole.
     pub fn open_written(
         path: &Path,
         pages: PageCheck,
-        written: &[[u8; 32]],
+        own: &OwnCheckpoints,
     ) -> Result<CheckpointFile, CheckpointError> {
-        CheckpointFile::open_link(path, pages, 0, written)
+        CheckpointFile::open_link(path, pages, 0, own)
     }
 
     fn open_link(
         path: &Path,
         pages: PageCheck,
         depth: usize,
-        written: &[[u8; 32]],
+        own: &OwnCheckpoints,
     ) -> Result<CheckpointFile, CheckpointError> {
         let bytes = FileBytes::map(path).map_err(|source| CheckpointError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        let mut file = CheckpointFile::parse(bytes, pages, written)?;
+        let mut file = CheckpointFile::parse(bytes, pages, &own.written)?;
         file.path = Some(path.to_path_buf());
         if let Some(digest) = file.parent_digest() {
-            if depth + 1 >= MAX_CHAIN {
+            let kept = own.open.iter().find(|link| link.digest() == digest);
+            let links_above = kept.map_or(1, |link| link.chain().len());
+            if depth + links_above >= MAX_CHAIN {
                 return Err(CheckpointError::Parent(format!(
                     "{} is more than {MAX_CHAIN} checkpoints from a complete one",
                     path.display()
                 )));
             }
-            let parent_path = find_parent(path, file.parent_hint(), &digest)?;
-            let parent = CheckpointFile::open_link(&parent_path, pages, depth + 1, written)?;
+            let parent = match kept {
+                Some(link) => Arc::clone(link),
+                None => {
+                    let parent_path = find_parent(path, file.parent_hint(), &digest)?;
+                    Arc::new(CheckpointFile::open_link(
+                        &parent_path,
+                        pages,
+                        depth + 1,
+                        own,
+                    )?)
+                }
+            };
             parent.check_same_run(file.image_id(), file.memory_map())?;
-            file.parent = Some(Arc::new(parent));
+            file.parent = Some(parent);
         }
         Ok(file)
     }

@@ -3,6 +3,7 @@ use crate::image::tests::{wasm_image, wasm_manifest};
 use crate::memory_map::{IMAGE_LIMIT, ImageLayout, MIN_MEM_TOP};
 use crate::target::Target;
 use std::path::Path;
+use std::sync::Arc;
 
 mod corpus;
 mod spec_example;
@@ -1251,9 +1252,11 @@ fn a_writer_s_own_files_are_not_hashed_again() {
     let path = std::env::temp_dir().join(format!("xisa-ckpt-own-{}.ckpt", std::process::id()));
     std::fs::write(&path, &bytes).unwrap();
     let checked = CheckpointFile::open_checking(&path, PageCheck::FrameOnly).map(|_| ());
-    let foreign = CheckpointFile::open_written(&path, PageCheck::FrameOnly, &[[1; 32]]).map(|_| ());
-    let own = CheckpointFile::open_written(&path, PageCheck::FrameOnly, &[[1; 32], listed])
-        .map(|f| f.digest());
+    let mut own = OwnCheckpoints::default();
+    own.wrote([1; 32]);
+    let foreign = CheckpointFile::open_written(&path, PageCheck::FrameOnly, &own).map(|_| ());
+    own.wrote(listed);
+    let own = CheckpointFile::open_written(&path, PageCheck::FrameOnly, &own).map(|f| f.digest());
     std::fs::remove_file(&path).unwrap();
     assert!(
         matches!(checked, Err(CheckpointError::Checksum { .. })),
@@ -1264,4 +1267,36 @@ fn a_writer_s_own_files_are_not_hashed_again() {
         "{foreign:?}"
     );
     assert_eq!(own.unwrap(), listed);
+}
+
+#[test]
+fn a_writer_s_open_chain_is_not_opened_again() {
+    let dir = tempfile::tempdir().unwrap();
+    write_chain(dir.path(), dir.path());
+    let (base, child) = (dir.path().join("base.ckpt"), dir.path().join("child.ckpt"));
+    let mut own = OwnCheckpoints::default();
+    let parent = Arc::new(CheckpointFile::open_written(&base, PageCheck::FrameOnly, &own).unwrap());
+    // Kept open only if this writer wrote it.
+    own.keep_open(&parent);
+    std::fs::rename(&base, dir.path().join("elsewhere")).unwrap();
+    let missing = CheckpointFile::open_written(&child, PageCheck::FrameOnly, &own);
+    assert!(missing.is_err(), "the parent was found though it is gone");
+    own.wrote(parent.digest());
+    own.keep_open(&parent);
+    let child = CheckpointFile::open_written(&child, PageCheck::FrameOnly, &own).unwrap();
+    assert!(std::ptr::eq(child.parent().unwrap(), Arc::as_ptr(&parent)));
+    // Opened again under another name, the kept link is taken as it is.
+    let moved = dir.path().join("elsewhere");
+    let again = own.open(&moved, PageCheck::FrameOnly).unwrap();
+    assert!(Arc::ptr_eq(&again, &parent));
+    // A chain kept in its place lets the old one go.
+    drop(again);
+    let held = Arc::strong_count(&parent);
+    let other = dir.path().join("other.ckpt");
+    let mut unrelated = sample().checkpoint;
+    unrelated.created_unix_ms += 1;
+    std::fs::write(&other, write(unrelated).unwrap()).unwrap();
+    own.keep_open(&own.open(&other, PageCheck::FrameOnly).unwrap());
+    assert_eq!(Arc::strong_count(&parent), held - 1);
+    drop(child);
 }
