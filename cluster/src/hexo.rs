@@ -70,7 +70,7 @@ impl Policy for Hexo {
 mod tests {
     use super::*;
     use crate::knowledge::Knowledge;
-    use crate::policy::test_views::{job, nodes, view};
+    use crate::policy::test_views::{job, nodes, running, view};
 
     #[test]
     fn fills_the_server_then_offloads_the_most_memory_intensive() {
@@ -96,14 +96,7 @@ mod tests {
     #[test]
     fn never_brings_a_job_back() {
         let knowledge = Knowledge::default();
-        let jobs = vec![job(
-            1,
-            "cg",
-            JobPlace::Running {
-                node: 1,
-                since_ms: 0,
-            },
-        )];
+        let jobs = vec![running(1, "cg", 1, 0)];
         let view = view(60_000, nodes(1, 1), jobs, &knowledge);
         assert!(Hexo.decide(&view).is_empty());
     }
@@ -111,14 +104,7 @@ mod tests {
     #[test]
     fn moves_a_memory_bound_server_job_out_for_a_waiting_one_which_is_not_also_offloaded() {
         let knowledge = Knowledge::default();
-        let mut running = job(
-            1,
-            "is",
-            JobPlace::Running {
-                node: 0,
-                since_ms: 0,
-            },
-        );
+        let mut running = running(1, "is", 0, 0);
         running.rss_kb = 70_000;
         // With a second board free, the waiting job that takes the server core must not
         // start there as well.

@@ -113,8 +113,8 @@ impl Policy for Offload {
                     // A move leaves the core idle while the job's state crosses the board's
                     // link. Where a waiting job can use the core meanwhile and the board job
                     // loses less waiting for the next core than staying, the waiting job
-                    // starts and the board job is parked: it waits for a server core, first
-                    // in line by its gain.
+                    // starts and the board job is parked: it then waits for a server core,
+                    // ranked by its gain like any waiting job.
                     let next = &waiting[w];
                     let on_board = estimate.slowdown * estimate.remaining;
                     if next.remaining + estimate.remaining < on_board * (1.0 - self.margin) {
@@ -206,7 +206,7 @@ impl Policy for Offload {
 mod tests {
     use super::*;
     use crate::knowledge::Knowledge;
-    use crate::policy::test_views::{job, nodes, view};
+    use crate::policy::test_views::{job, nodes, running, view};
 
     /// `is` loses 3x on a board, `cg` 20x; a run of either is 10 server seconds.
     fn measured() -> Knowledge {
@@ -221,17 +221,7 @@ mod tests {
     #[test]
     fn offloads_the_job_boards_are_good_at_and_keeps_the_other_waiting() {
         let knowledge = measured();
-        let running = |id, p| {
-            job(
-                id,
-                p,
-                JobPlace::Running {
-                    node: 0,
-                    since_ms: 0,
-                },
-            )
-        };
-        let mut jobs = vec![running(1, "cg"), running(2, "cg")];
+        let mut jobs = vec![running(1, "cg", 0, 0), running(2, "cg", 0, 0)];
         jobs.extend([
             job(3, "cg", JobPlace::Pending),
             job(4, "is", JobPlace::Pending),
@@ -252,7 +242,7 @@ mod tests {
     #[test]
     fn brings_a_slow_board_job_back_after_its_minimum_stay() {
         let knowledge = measured();
-        let on_board = |since_ms| vec![job(1, "cg", JobPlace::Running { node: 1, since_ms })];
+        let on_board = |since_ms| vec![running(1, "cg", 1, since_ms)];
         let early = view(10_000, nodes(1, 1), on_board(9_000), &knowledge);
         assert!(
             Offload::default().decide(&early).is_empty(),
@@ -271,14 +261,7 @@ mod tests {
     #[test]
     fn a_slow_board_job_is_parked_while_a_waiting_job_uses_the_server_core() {
         let knowledge = measured();
-        let mut on_board = job(
-            1,
-            "cg",
-            JobPlace::Running {
-                node: 1,
-                since_ms: 0,
-            },
-        );
+        let mut on_board = running(1, "cg", 1, 0);
         on_board.done_s = 5.0;
         // `is` waits: 10 s on the server; cg's 5 s left take 100 s on the board.
         let jobs = vec![on_board, job(2, "is", JobPlace::Pending)];
@@ -290,14 +273,7 @@ mod tests {
         // Parked, cg waits for the server, not for a board.
         let mut parked = job(1, "cg", JobPlace::Pending);
         parked.left_board = true;
-        let running = job(
-            2,
-            "is",
-            JobPlace::Running {
-                node: 0,
-                since_ms: 60_000,
-            },
-        );
+        let running = running(2, "is", 0, 60_000);
         let waits = view(61_000, nodes(1, 1), vec![running, parked], &knowledge);
         assert!(Offload::default().decide(&waits).is_empty());
     }
@@ -306,14 +282,7 @@ mod tests {
     fn a_board_job_comes_back_by_a_move_when_the_waiting_job_is_too_long_to_go_first() {
         let mut knowledge = measured();
         knowledge.record_job("long", 17.0, 0.0);
-        let mut on_board = job(
-            1,
-            "cg",
-            JobPlace::Running {
-                node: 1,
-                since_ms: 0,
-            },
-        );
+        let mut on_board = running(1, "cg", 1, 0);
         on_board.done_s = 9.0;
         // cg's last second takes 20 s on the board; run after the waiting 17 s job, it would
         // end at 18 s, more than 20 s less the margin: it moves, and the long job waits.
@@ -329,14 +298,7 @@ mod tests {
     #[test]
     fn a_job_about_to_end_stays_on_its_board() {
         let knowledge = measured();
-        let mut almost = job(
-            1,
-            "is",
-            JobPlace::Running {
-                node: 1,
-                since_ms: 0,
-            },
-        );
+        let mut almost = running(1, "is", 1, 0);
         almost.done_s = 9.9;
         let view = View {
             move_cost_s: 2.0,
@@ -348,14 +310,7 @@ mod tests {
     #[test]
     fn a_program_never_run_on_a_board_is_tried_there_once() {
         let knowledge = Knowledge::default();
-        let running = job(
-            1,
-            "new",
-            JobPlace::Running {
-                node: 0,
-                since_ms: 0,
-            },
-        );
+        let running = running(1, "new", 0, 0);
         let jobs = vec![
             running,
             job(2, "new", JobPlace::Pending),
@@ -372,22 +327,8 @@ mod tests {
     #[test]
     fn a_board_busy_with_a_job_it_is_bad_at_makes_room_for_one_it_suits() {
         let knowledge = measured();
-        let on_server = job(
-            1,
-            "cg",
-            JobPlace::Running {
-                node: 0,
-                since_ms: 0,
-            },
-        );
-        let on_board = job(
-            2,
-            "cg",
-            JobPlace::Running {
-                node: 1,
-                since_ms: 0,
-            },
-        );
+        let on_server = running(1, "cg", 0, 0);
+        let on_board = running(2, "cg", 1, 0);
         let mut jobs = vec![on_server, on_board];
         for id in 3..8 {
             jobs.push(job(id, "is", JobPlace::Pending));

@@ -218,6 +218,11 @@ pub(crate) mod test_views {
         }
     }
 
+    /// A job running on `node` since `since_ms`.
+    pub fn running(job_id: u64, program: &str, node: usize, since_ms: u64) -> JobView {
+        job(job_id, program, JobPlace::Running { node, since_ms })
+    }
+
     /// A view of `nodes` running `jobs` at `now_ms`, moves costing 1 s.
     pub fn view(
         now_ms: u64,

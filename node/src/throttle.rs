@@ -92,9 +92,9 @@ impl CpuShare {
         if refresh {
             self.trees_read = Some(now);
         }
+        let share = self.share;
         let mut orders = Vec::new();
         for &(guest, group) in running {
-            let share = self.share;
             let mut new = false;
             let account = self.accounts.entry(guest).or_insert_with(|| {
                 new = true;
@@ -112,7 +112,8 @@ impl CpuShare {
                 account.pids = processes.tree(group);
             }
             let threads = thread_cpu_ns(&account.pids);
-            // A thread not seen before started since the last tick: all its time is new.
+            // A thread not seen before started since, or its process joined the tree since:
+            // none of its time was counted yet.
             let used: u64 = threads
                 .iter()
                 .map(|(tid, ns)| ns.saturating_sub(account.threads.get(tid).copied().unwrap_or(0)))

@@ -78,15 +78,15 @@ impl OwnCheckpoints {
         path: &Path,
         pages: PageCheck,
     ) -> Result<Arc<CheckpointFile>, CheckpointError> {
-        let mut header = [0u8; HEADER_SIZE];
-        let digest = std::fs::File::open(path)
-            .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut header))
-            .ok()
-            .and_then(|()| super::header_digest(&header));
-        if let Some(link) = digest.and_then(|d| self.open.iter().find(|link| link.digest() == d)) {
-            return Ok(Arc::clone(link));
+        match header_digest(path).and_then(|digest| self.kept(&digest)) {
+            Some(link) => Ok(Arc::clone(link)),
+            None => CheckpointFile::open_written(path, pages, self).map(Arc::new),
         }
-        CheckpointFile::open_written(path, pages, self).map(Arc::new)
+    }
+
+    /// The link kept open whose header digest is `digest`.
+    fn kept(&self, digest: &[u8; 32]) -> Option<&Arc<CheckpointFile>> {
+        self.open.iter().find(|link| link.digest() == *digest)
     }
 
     /// Keeps `file` and the links of its chain that this writer wrote open, in place of the
@@ -136,7 +136,7 @@ impl CheckpointFile {
         let mut file = CheckpointFile::parse(bytes, pages, &own.written)?;
         file.path = Some(path.to_path_buf());
         if let Some(digest) = file.parent_digest() {
-            let kept = own.open.iter().find(|link| link.digest() == digest);
+            let kept = own.kept(&digest);
             let links_above = kept.map_or(1, |link| link.chain().len());
             if depth + links_above >= MAX_CHAIN {
                 return Err(CheckpointError::Parent(format!(
